@@ -1,0 +1,157 @@
+"""kinetoscope command line: generate | train | bench."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+EXAMPLES = """examples:
+  kinetoscope generate "a red circle bouncing on a blue background"
+  kinetoscope generate "two green squares moving left" --seconds 3 --size 96x64 --seed 7 --out squares.mp4
+  kinetoscope train --stage vae run_dir=runs/vae steps=2000
+  kinetoscope train export runs/dit --out my-model && kinetoscope generate "a star" --weights my-model
+"""
+
+
+class UserError(Exception):
+    """Printed as one line, exit code 2."""
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    try:
+        w, h = text.lower().split("x")
+        return int(w), int(h)
+    except ValueError:
+        raise UserError(f"--size {text!r} is not WIDTHxHEIGHT, e.g. 64x64 or 96x64") from None
+
+
+def cmd_generate(args) -> int:
+    from tqdm import tqdm
+
+    from kinetoscope.media import write_video
+    from kinetoscope.media.errors import MediaError
+    from kinetoscope.pipeline import GenerationRequest, Pipeline, RequestError
+
+    width, height = parse_size(args.size) if args.size else (None, None)
+    req = GenerationRequest(prompt=args.prompt, negative_prompt=args.negative or "", width=width, height=height,
+                            seconds=args.seconds, frames=args.frames, fps=args.fps, steps=args.steps,
+                            guidance=args.guidance, seed=args.seed, sampler=args.sampler)
+    out = Path(args.out)
+    if out.suffix.lower() not in (".mp4", ".webm", ".gif", ".png"):
+        raise UserError(f"--out {out}: the extension must be one of .mp4 .webm .gif .png")
+    try:
+        pipe = Pipeline.from_pretrained(args.weights)
+        req = pipe.resolve(req)  # validate before loading the text encoder
+    except (FileNotFoundError, RequestError, ValueError) as e:
+        raise UserError(str(e)) from None
+    bars: dict[str, tqdm] = {}
+
+    def progress(stage: str, i: int, n: int) -> None:
+        if stage not in bars:
+            bars[stage] = tqdm(total=n, desc=stage, unit="step", disable=args.quiet, leave=False)
+        bars[stage].n = i
+        bars[stage].refresh()
+
+    video = pipe.generate(req, progress=progress)
+    for b in bars.values():
+        b.close()
+    try:
+        write_video(out, video.frames, video.fps, metadata=video.metadata)
+    except MediaError as e:
+        raise UserError(str(e)) from None
+    t, h, w, _ = video.frames.shape
+    print(f"wrote {out} ({t} frames, {w}x{h}, {video.fps} fps, {video.seconds:.2f} s) in "
+          f"{video.metadata['seconds_to_generate']:.1f} s")
+    return 0
+
+
+def cmd_train(args) -> int:
+    from kinetoscope.train.config import load_config
+    from kinetoscope.train.loop import Trainer
+
+    base = {"stage": args.stage} if args.stage else None
+    try:
+        cfg = load_config(args.config, args.overrides, base=base)
+    except (ValueError, OSError) as e:
+        raise UserError(str(e)) from None
+    metrics = Trainer(cfg).train(resume=args.resume)
+    print(f"run {cfg.run_dir}: step {metrics.get('step', '?')}, loss {metrics.get('loss', float('nan')):.4f}")
+    return 0
+
+
+def cmd_export(args) -> int:
+    from kinetoscope.train.export import export
+
+    try:
+        out = export(args.run, args.out)
+    except FileNotFoundError as e:
+        raise UserError(str(e)) from None
+    print(f"exported {args.run} -> {out}")
+    return 0
+
+
+def cmd_bench(args) -> int:
+    import runpy
+
+    sys.argv = ["benchmarks", *args.rest]
+    runpy.run_module("benchmarks", run_name="__main__")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="kinetoscope", description="Open, self-hostable text-to-video: generate, train, benchmark.",
+                                epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    g = sub.add_parser("generate", help="make a video from a text prompt", formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    g.add_argument("prompt", help="what the video shows (1 to 1000 characters)")
+    g.add_argument("--seconds", type=float, default=None, help="length in seconds (model default: 2)")
+    g.add_argument("--frames", type=int, default=None, help="exact frame count 1+4k (overrides --seconds)")
+    g.add_argument("--size", default=None, help="WIDTHxHEIGHT, multiples of 16 (model default: 64x64)")
+    g.add_argument("--fps", type=int, default=None, help="frames per second (model default: 8)")
+    g.add_argument("--steps", type=int, default=None, help="denoising steps, 1 to 200 (model default: 20)")
+    g.add_argument("--guidance", type=float, default=None, help="classifier-free guidance, 0 to 20 (model default)")
+    g.add_argument("--sampler", default=None, choices=["euler", "heun"], help="ODE sampler")
+    g.add_argument("--seed", type=int, default=0, help="random seed: same seed, same video")
+    g.add_argument("--negative", default=None, help="negative prompt: what to steer away from")
+    g.add_argument("--out", default="video.mp4", help="output file: .mp4, .webm, .gif or .png (contact sheet)")
+    g.add_argument("--weights", default=None, help="model folder (default: the built-in model)")
+    g.add_argument("--quiet", action="store_true", help="no progress bars")
+    g.set_defaults(func=cmd_generate)
+
+    t = sub.add_parser("train", help="train the autoencoder or the denoiser (works under torchrun)",
+                       description="Train. Options come from --config YAML and key=value overrides, e.g. "
+                                   "`kinetoscope train --stage denoiser vae=weights/vae steps=3000 run_dir=runs/dit`. "
+                                   "`kinetoscope train export RUN --out DIR` writes a model folder.")
+    t.add_argument("--config", default=None, help="YAML file of TrainConfig fields")
+    t.add_argument("--stage", choices=["vae", "denoiser"], default=None)
+    t.add_argument("--resume", action="store_true", help="continue from run_dir/checkpoint.pt")
+    t.add_argument("overrides", nargs="*", help="key=value TrainConfig overrides")
+    t.set_defaults(func=cmd_train)
+
+    b = sub.add_parser("bench", help="run the benchmarks in benchmarks/ (python -m benchmarks)")
+    b.add_argument("rest", nargs=argparse.REMAINDER, help="arguments passed to the benchmarks")
+    b.set_defaults(func=cmd_bench)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:2] == ["train", "export"]:  # `kinetoscope train export RUN --out DIR`
+        e = argparse.ArgumentParser(prog="kinetoscope train export", description="write a model folder from a run's EMA weights")
+        e.add_argument("run", help="run folder (holds checkpoint.pt)")
+        e.add_argument("--out", required=True, help="model folder to write")
+        args = e.parse_args(argv[2:])
+        args.func = cmd_export
+    else:
+        args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except UserError as e:
+        print(f"kinetoscope: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

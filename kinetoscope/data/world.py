@@ -1,0 +1,410 @@
+"""The procedural world the built-in model trains on.
+
+A clip is 1-3 objects (shapes and digits in named colours and sizes) moving
+over a plain, gradient or textured background, optionally filmed by a
+panning or zooming camera, with a caption and the scene graph beside it:
+
+    cfg = WorldConfig()                      # the built-in model's curriculum start
+    clip = make_clip(seed=7, cfg=cfg)        # clip.frames: (T, H, W, 3) uint8
+    clip.caption, clip.scene.to_dict()
+
+Everything is deterministic from a seed and pure numpy (Pillow draws the
+digit glyphs once). `WorldConfig` is the curriculum knob: the default is one
+object on a plain background with no camera; `WorldConfig.full()` is the
+whole world. Run `python -m kinetoscope.data.world` for a speed benchmark.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from . import captions
+from .motion import (body, camera_track, clearance, object_track, radius_px,
+                     sample_params)
+from .scene import (BACKGROUND_AMOUNT, BACKGROUND_KINDS, CAMERA_MOTIONS, COLOURS, DIGITS,
+                    DIRECTIONS, GEOMETRIC_SHAPES, HELD_OUT, HELD_OUT_SET, MOTION_SPEED,
+                    MOTIONS, PALETTE, SHAPES, SIZES, SPEEDS, SPIN_INVARIANT, TEXTURES,
+                    Background, Camera, Scene, SceneObject)
+from .shapes import coverage, shape_extent
+
+__all__ = [
+    "WorldConfig", "Clip", "Scene", "SceneObject", "Background", "Camera",
+    "sample_scene", "render", "make_clip", "scene_from_spec", "trajectories", "WorldDataset",
+    "PALETTE", "COLOURS", "SHAPES", "GEOMETRIC_SHAPES", "DIGITS", "SIZES", "MOTIONS",
+    "DIRECTIONS", "SPEEDS", "MOTION_SPEED", "BACKGROUND_KINDS", "BACKGROUND_AMOUNT",
+    "CAMERA_MOTIONS", "HELD_OUT", "shade_target",
+]
+
+SPLITS = ("train", "heldout")
+PHRASINGS = ("random", "canonical", "paraphrase")
+
+
+@dataclass
+class WorldConfig:
+    """What the world may contain (the curriculum) and the clip geometry."""
+    height: int = 64
+    width: int = 64
+    frames: int = 17                  # 1 gives still images
+    min_objects: int = 1
+    max_objects: int = 1              # up to 3
+    group_prob: float = 0.5           # with >1 object: copies of one object ("two red stars")
+    shapes: tuple[str, ...] = SHAPES
+    colours: tuple[str, ...] = COLOURS
+    sizes: tuple[str, ...] = tuple(SIZES)
+    motions: tuple[str, ...] = MOTIONS
+    speeds: tuple[str, ...] = SPEEDS
+    backgrounds: tuple[str, ...] = ("plain",)
+    background_colours: tuple[str, ...] = COLOURS
+    camera_prob: float = 0.0
+    camera_motions: tuple[str, ...] = CAMERA_MOTIONS
+
+    def __post_init__(self):
+        for name, allowed in (("shapes", SHAPES), ("colours", COLOURS), ("sizes", tuple(SIZES)),
+                              ("motions", MOTIONS), ("speeds", SPEEDS),
+                              ("backgrounds", BACKGROUND_KINDS),
+                              ("background_colours", COLOURS),
+                              ("camera_motions", CAMERA_MOTIONS)):
+            values = tuple(getattr(self, name))
+            setattr(self, name, values)
+            bad = [v for v in values if v not in allowed]
+            if bad or not values:
+                raise ValueError(f"WorldConfig.{name}={values!r}: must be a non-empty subset "
+                                 f"of {allowed}")
+        if not 1 <= self.min_objects <= self.max_objects <= 3:
+            raise ValueError(f"need 1 <= min_objects ({self.min_objects}) <= max_objects "
+                             f"({self.max_objects}) <= 3")
+        if self.frames < 1 or min(self.height, self.width) < 16:
+            raise ValueError(f"frames={self.frames} must be >= 1 and height x width "
+                             f"({self.height}x{self.width}) at least 16x16")
+        if set(self.motions) == {"spin"} and set(self.shapes) <= SPIN_INVARIANT:
+            raise ValueError("spin needs a shape other than circle/ring")
+
+    @classmethod
+    def full(cls, **overrides) -> "WorldConfig":
+        """The whole world: 1-3 objects, every background, camera in 30% of clips."""
+        base = dict(max_objects=3, backgrounds=BACKGROUND_KINDS, camera_prob=0.3)
+        return cls(**{**base, **overrides})
+
+
+@dataclass
+class Clip:
+    frames: np.ndarray   # (T, H, W, 3) uint8
+    caption: str
+    scene: Scene
+
+
+# ---- sampling --------------------------------------------------------------
+
+def _choice(rng: np.random.Generator, options):
+    return options[int(rng.integers(len(options)))]
+
+
+def _choice_shape(rng: np.random.Generator, shapes: tuple[str, ...]) -> str:
+    """Uniform over the geometric shapes and "a digit" (then uniform over digits)."""
+    digits = [s for s in shapes if s in DIGITS]
+    kinds = [s for s in shapes if s not in DIGITS] + (["digit"] if digits else [])
+    kind = _choice(rng, kinds)
+    return _choice(rng, digits) if kind == "digit" else kind
+
+
+def _sample_object(rng, cfg: WorldConfig, split: str, shapes=None) -> SceneObject:
+    shapes = shapes or cfg.shapes
+    for _ in range(1000):
+        if split == "heldout":
+            pool = [t for t in HELD_OUT if t[0] in cfg.colours and t[1] in shapes
+                    and t[2] in cfg.motions]
+            if not pool:
+                raise ValueError("split='heldout' but WorldConfig allows none of HELD_OUT")
+            colour, shape, motion = _choice(rng, pool)
+        else:
+            colour, shape = _choice(rng, cfg.colours), _choice_shape(rng, shapes)
+            motion = _choice(rng, cfg.motions)
+            if (colour, shape, motion) in HELD_OUT_SET:
+                continue
+        if motion == "spin" and shape in SPIN_INVARIANT:
+            continue
+        speed = None if motion == "still" else _choice(rng, cfg.speeds)
+        return SceneObject(shape, colour, _choice(rng, cfg.sizes), motion, speed)
+    raise ValueError("WorldConfig leaves no object that training may show")
+
+
+def sample_scene(rng: np.random.Generator, cfg: WorldConfig, split: str = "train") -> Scene:
+    """A random scene graph (tracks filled in).
+
+    split="train" never yields an object whose (colour, shape, motion) is in
+    HELD_OUT; split="heldout" yields scenes whose first object (or group) is
+    a held-out triple and whose other objects are not.
+    """
+    if split not in SPLITS:
+        raise ValueError(f"split={split!r}: allowed {SPLITS}")
+    n = int(rng.integers(cfg.min_objects, cfg.max_objects + 1))
+    layout = "single" if n == 1 else ("group" if rng.random() < cfg.group_prob else "mixed")
+    first = _sample_object(rng, cfg, split)
+    if layout == "group":
+        objects = [replace(first) for _ in range(n)]
+    else:
+        objects = [first]
+        for _ in range(n - 1):
+            # mixed objects have distinct shapes so captions can say "the circle"
+            free = tuple(s for s in cfg.shapes if s not in {o.shape for o in objects})
+            if not free:
+                break
+            objects.append(_sample_object(rng, cfg, "train", free))
+        layout = layout if len(objects) > 1 else "single"
+    used = {o.colour for o in objects}
+    bg_colours = tuple(c for c in cfg.background_colours if c not in used)
+    if not bg_colours:
+        raise ValueError("WorldConfig.background_colours leaves no colour unlike the objects")
+    background = _sample_background(rng, cfg, _choice(rng, bg_colours))
+    camera = Camera()
+    if cfg.frames > 1 and rng.random() < cfg.camera_prob:
+        camera = Camera(_choice(rng, cfg.camera_motions))
+    scene = Scene(objects, background, camera, cfg.height, cfg.width, cfg.frames, layout)
+    _place(rng, scene)
+    return scene
+
+
+def _sample_background(rng, cfg: WorldConfig, colour: str) -> Background:
+    kind = _choice(rng, cfg.backgrounds)
+    params: dict = {}
+    if kind == "gradient":
+        params = {"angle": float(rng.uniform(0, 360))}
+    elif kind == "textured":
+        params = {"texture": _choice(rng, TEXTURES), "angle": float(rng.uniform(0, 180)),
+                  "freq": float(rng.uniform(2, 5)),
+                  "phases": [float(p) for p in rng.uniform(0, 2 * math.pi, 3)],
+                  "dirs": [float(p) for p in rng.uniform(0, 2 * math.pi, 3)]}
+    return Background(kind, colour, params)
+
+
+def _place(rng, scene: Scene) -> None:
+    """Sample motion parameters so that objects never touch: make the largest
+    objects a size smaller while they cannot fit, then drop those that still
+    cannot. Finally shrink the camera move until every object stays in frame."""
+    H, W, T = scene.height, scene.width, scene.frames
+    objs = scene.objects
+    sizes = list(SIZES)
+    for _ in range(len(sizes)):
+        others: list = []
+        gaps = []
+        for i, o in enumerate(objs):
+            if o.motion == "orbit" and scene.layout == "group" and i > 0:
+                # copies share the lead's orbit, spread evenly around it
+                lead = objs[0].params
+                phase = lead["phase"] + 2 * math.pi * i / len(objs)
+                o.params = {**lead, "phase": phase,
+                            "x0": W / 2 + lead["radius"] * math.cos(phase),
+                            "y0": H / 2 + lead["radius"] * math.sin(phase)}
+                gaps.append(clearance(o, H, W, T, others))
+            else:
+                gaps.append(sample_params(rng, o, H, W, T, others)[1])
+            others.append(body(o, H, W, T))
+        biggest = max(sizes.index(o.size) for o in objs)
+        if min(gaps) >= 0 or biggest == 0:
+            break
+        for o in objs:
+            if sizes.index(o.size) == biggest:
+                o.size = sizes[biggest - 1]
+    scene.objects = [o for o, g in zip(objs, gaps) if g >= 0]
+    if len(scene.objects) == 1:
+        scene.layout = "single"
+    for _ in range(4):
+        trajectories(scene)
+        if scene.camera.motion == "none" or _in_frame(scene):
+            return
+        scene.camera.amount *= 0.5
+    scene.camera = Camera()
+    trajectories(scene)
+
+
+def _in_frame(scene: Scene) -> bool:
+    for o in scene.objects:
+        ext = shape_extent(o.shape) * radius_px(o, scene.height, scene.width)
+        for (x, y), s in zip(o.track, o.scales):
+            r = ext * s
+            if x - r < 0 or y - r < 0 or x + r > scene.width or y + r > scene.height:
+                return False
+    return True
+
+
+def scene_from_spec(spec: dict, cfg: WorldConfig) -> Scene:
+    """Build a scene from an explicit description (used by the eval suite).
+
+    spec = {"objects": [{"shape": "circle", "colour": "red", "size": "small",
+                         "motion": "right", "speed": "slow"}, ...],
+            "background": {"kind": "plain", "colour": "blue"},
+            "camera": "none", "seed": 0}
+    Missing fields default to size "medium", motion "still", speed "slow",
+    a plain background in the first palette colour unused by the objects.
+    Placement (start positions) is drawn from `seed`.
+    """
+    rng = np.random.default_rng(spec.get("seed", 0))
+    objs = spec.get("objects") or []
+    if not 1 <= len(objs) <= 3:
+        raise ValueError(f"spec has {len(objs)} objects; allowed 1 to 3")
+    objects = []
+    for o in objs:
+        shape, colour = str(o.get("shape", "circle")), o.get("colour", o.get("color", "red"))
+        size, motion = o.get("size", "medium"), o.get("motion", "still")
+        speed = None if motion == "still" else o.get("speed", "slow")
+        for name, value, allowed in (("shape", shape, SHAPES), ("colour", colour, COLOURS),
+                                     ("size", size, tuple(SIZES)), ("motion", motion, MOTIONS),
+                                     ("speed", speed, SPEEDS + (None,))):
+            if value not in allowed:
+                raise ValueError(f"spec object {name}={value!r}: allowed {allowed}")
+        objects.append(SceneObject(shape, colour, size, motion, speed))
+    bg = dict(spec.get("background") or {})
+    used = {o.colour for o in objects}
+    colour = bg.get("colour", bg.get("color")) or next(c for c in COLOURS if c not in used)
+    kind = bg.get("kind", "plain")
+    if colour not in COLOURS or kind not in BACKGROUND_KINDS:
+        raise ValueError(f"spec background kind={kind!r} colour={colour!r}: allowed kinds "
+                         f"{BACKGROUND_KINDS}, colours {COLOURS}")
+    background = _sample_background(rng, replace(cfg, backgrounds=(kind,)), colour)
+    camera = spec.get("camera", "none")
+    if camera != "none" and camera not in CAMERA_MOTIONS:
+        raise ValueError(f"spec camera={camera!r}: allowed none, {CAMERA_MOTIONS}")
+    same = len(objects) > 1 and all(o == objects[0] for o in objects)
+    layout = "single" if len(objects) == 1 else ("group" if same else "mixed")
+    scene = Scene(objects, background, Camera(camera), cfg.height, cfg.width, cfg.frames, layout)
+    _place(rng, scene)
+    return scene
+
+
+# ---- rendering -------------------------------------------------------------
+
+def trajectories(scene: Scene) -> None:
+    """Fill each object's per-frame screen track, scale and angle (camera applied)."""
+    H, W, T = scene.height, scene.width, scene.frames
+    cx, cy, zoom = camera_track(scene.camera, H, W, T)
+    for o in scene.objects:
+        x, y, s, a = object_track(o, H, W, T)
+        sx, sy = (x - cx) * zoom + W / 2, (y - cy) * zoom + H / 2
+        o.track = [(float(u), float(v)) for u, v in zip(sx, sy)]
+        o.scales = [float(v) for v in s * zoom]
+        o.angles = [float(v) for v in a]
+
+
+_SHADE_CACHE: dict[str, float] = {}
+
+
+def shade_target(colour: str) -> float:
+    """Blend toward white (255) or black (0), whichever keeps the colour most recognisable."""
+    if colour not in _SHADE_CACHE:
+        pal = {k: np.array(v, float) for k, v in PALETTE.items()}
+        best, margin = 255.0, -np.inf
+        for t in (255.0, 0.0):
+            x = pal[colour] + BACKGROUND_AMOUNT * (t - pal[colour])
+            d = {k: np.linalg.norm(x - v) for k, v in pal.items()}
+            m = min(v for k, v in d.items() if k != colour) - d[colour]
+            if m > margin:
+                best, margin = t, m
+        _SHADE_CACHE[colour] = best
+    return _SHADE_CACHE[colour]
+
+
+def _background(scene: Scene) -> np.ndarray:
+    """(T, H, W, 3) float32 background, drawn in world coordinates."""
+    H, W, T = scene.height, scene.width, scene.frames
+    bg = scene.background
+    col = np.array(PALETTE[bg.colour], np.float32)
+    out = np.empty((T, H, W, 3), np.float32)
+    if bg.kind == "plain":
+        out[:] = col
+        return out
+    S = min(H, W)
+    cx, cy, zoom = camera_track(scene.camera, H, W, T)
+    moving = scene.camera.motion != "none"
+    n = T if moving else 1
+    xs = ((np.arange(W) + 0.5 - W / 2)[None, None, :] / zoom[:n, None, None] + cx[:n, None, None])
+    ys = ((np.arange(H) + 0.5 - H / 2)[None, :, None] / zoom[:n, None, None] + cy[:n, None, None])
+    xs, ys = xs - W / 2, ys - H / 2                     # (n, 1, W), (n, H, 1) from the centre
+    p = bg.params
+    if bg.kind == "gradient":
+        a = math.radians(p["angle"])
+        half = abs(W / 2 * math.cos(a)) + abs(H / 2 * math.sin(a))
+        level = np.clip(0.5 + 0.5 * (xs * math.cos(a) + ys * math.sin(a)) / half, 0, 1)
+    else:
+        f = 2 * math.pi * p["freq"] / S
+        a = math.radians(p["angle"])
+        ph = p["phases"]
+        if p["texture"] == "stripes":
+            wave = np.sin(f * (xs * math.cos(a) + ys * math.sin(a)) + ph[0])
+        elif p["texture"] == "checker":
+            wave = np.tanh(4 * np.sin(f * xs + ph[0]) * np.sin(f * ys + ph[1]))
+        else:
+            wave = sum(np.sin(f * (0.7 + 0.3 * i) * (xs * math.cos(d) + ys * math.sin(d)) + q)
+                       for i, (d, q) in enumerate(zip(p["dirs"], ph))) / 3
+        level = 0.5 + 0.5 * wave
+    beta = (BACKGROUND_AMOUNT * np.broadcast_to(level, (n, H, W))).astype(np.float32)
+    out[:] = col + beta[..., None] * (np.float32(shade_target(bg.colour)) - col)
+    return out
+
+
+def render(scene: Scene, cfg: WorldConfig | None = None) -> np.ndarray:
+    """Draw the scene: (T, H, W, 3) uint8. Also fills the per-frame tracks.
+
+    Geometry comes from the scene (which was built for a WorldConfig); a cfg
+    of a different size is an error.
+    """
+    if cfg is not None and (cfg.height, cfg.width, cfg.frames) != (
+            scene.height, scene.width, scene.frames):
+        raise ValueError(f"scene is {scene.frames}x{scene.height}x{scene.width} but cfg asks "
+                         f"for {cfg.frames}x{cfg.height}x{cfg.width}")
+    trajectories(scene)
+    H, W = scene.height, scene.width
+    img = _background(scene)                                       # (T, H, W, 3)
+    for o in scene.objects:
+        x, y = np.array(o.track).T
+        r = radius_px(o, H, W) * np.array(o.scales)
+        cov = coverage(o.shape, x, y, r, np.array(o.angles), H, W)  # (T, H, W)
+        col = np.array(PALETTE[o.colour], np.float32)
+        img += cov[..., None] * (col - img)
+    img += 0.5
+    return img.astype(np.uint8)
+
+
+def make_clip(seed: int, cfg: WorldConfig, split: str = "train",
+              phrasing: str = "random") -> Clip:
+    """Sample, render and caption one clip; phrasing: random | canonical | paraphrase."""
+    if phrasing not in PHRASINGS:
+        raise ValueError(f"phrasing={phrasing!r}: allowed {PHRASINGS}")
+    rng = np.random.default_rng(seed)
+    scene = sample_scene(rng, cfg, split)
+    frames = render(scene, cfg)
+    if phrasing == "canonical":
+        caption = captions.canonical_caption(scene)
+    elif phrasing == "paraphrase":
+        caption = captions.paraphrase_caption(scene, rng)
+    else:
+        caption = captions.random_caption(scene, rng)
+    return Clip(frames, caption, scene)
+
+
+def __getattr__(name: str):
+    # WorldDataset lives in dataset.py so that importing the world (e.g. from
+    # the analyzer) does not import torch.
+    if name == "WorldDataset":
+        from .dataset import WorldDataset
+        return WorldDataset
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+if __name__ == "__main__":
+    import time
+
+    for name, cfg in (("default (1 object, plain)", WorldConfig()),
+                      ("full world (1-3 objects, backgrounds, camera)", WorldConfig.full())):
+        for i in range(20):
+            make_clip(i, cfg)                                      # warm the shape cache
+        n, t0 = 500, time.perf_counter()
+        for i in range(n):
+            make_clip(i, cfg)
+        dt = time.perf_counter() - t0
+        print(f"{name}: {n / dt:.0f} clips/s ({cfg.frames} frames of "
+              f"{cfg.height}x{cfg.width}, single thread)")
+    clip = make_clip(0, WorldConfig.full())
+    print(clip.caption)

@@ -1,0 +1,313 @@
+"""The deterministic analyzer: what is in a clip, recovered without a model.
+
+    report = analyze(frames)          # frames: (T, H, W, 3) uint8
+    report.background, report.count, report.objects[0].shape, ...
+
+It reads the world's vocabulary (palette, size fractions, speeds, shape
+areas) from `kinetoscope.data.world`, so it checks generated clips against
+exactly the facts the training data was made from:
+
+- background: median of the border pixels -> nearest palette colour.
+- objects: pixels far from the background (a gradient/texture of the world's
+  kind is allowed for), 8-connected components above MIN_AREA, tracked
+  across frames; count = median over frames of the components per frame.
+- colour: median colour of an object's core pixels -> nearest palette colour.
+- shape: circle | square | triangle | star | ring | digit (any of 0-9), from
+  rotation-invariant mask geometry (elongation, holes, solidity, fill),
+  majority vote over the largest frames.
+- size: small | medium | large, from area / the shape's area in shape units
+  (digits: extent along the principal axis), thresholds at the geometric
+  midpoints of the world's SIZES.
+- motion: the world's MOTIONS, decided from the centroid track and the mask:
+  grow/shrink (area), still/spin (no displacement; spin if the mask changes),
+  orbit (steady radius around the frame centre), fall (vertical, turns at the
+  floor), bounce (turns at a wall), else the 8-way direction of the net move.
+  Spinning a circle or ring is invisible, so it reads as "still": use
+  `expected_motion` to compare with a scene graph. Speed (slow/fast) is
+  estimated for linear, bounce, orbit, fall, grow and shrink.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from kinetoscope.data.shapes import shape_area
+from kinetoscope.data.world import (BACKGROUND_AMOUNT, DIGITS, DIRECTIONS, MOTION_SPEED,
+                                    PALETTE, SIZES, shade_target)
+from kinetoscope.eval.components import label, principal_extent, shape_features
+
+MIN_AREA_FRACTION = 0.0015   # components smaller than this fraction of the frame are noise
+_NAMES = list(PALETTE)
+_RGB = np.array([PALETTE[n] for n in _NAMES], np.float32)      # (K, 3)
+_SIZE_NAMES = list(SIZES)
+_SIZE_EDGES = [math.sqrt(a * b) for a, b in zip(list(SIZES.values()), list(SIZES.values())[1:])]
+
+
+@dataclass
+class ObjectReport:
+    colour: str
+    shape: str
+    size: str
+    motion: str
+    speed: str | None
+    track: list = field(default_factory=list)   # per frame (x, y) or None
+    areas: list = field(default_factory=list)   # per frame pixels (0 when not seen)
+
+
+@dataclass
+class ClipReport:
+    background: str
+    count: int
+    objects: list[ObjectReport]
+    flicker: float
+    counts: list[int] = field(default_factory=list)  # components per frame
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def nearest_colour(rgb) -> str:
+    d = ((_RGB - np.asarray(rgb, np.float32)) ** 2).sum(axis=1)
+    return _NAMES[int(d.argmin())]
+
+
+def expected_shape(shape: str) -> str:
+    """The analyzer's class for a world shape ("7" -> "digit")."""
+    return "digit" if shape in DIGITS else shape
+
+
+def expected_motion(shape: str, motion: str) -> str:
+    """The analyzer's class for a world motion (a spinning circle reads as still)."""
+    return "still" if motion == "spin" and shape in ("circle", "ring") else motion
+
+
+def _background_distance(frames: np.ndarray, bg: str) -> tuple[np.ndarray, float]:
+    """Per-pixel distance from the background's colour segment, and the fg threshold.
+
+    The world shades backgrounds from the colour toward white or black by up
+    to BACKGROUND_AMOUNT, so distance is measured to that segment of RGB.
+    """
+    c = np.array(PALETTE[bg], np.float32)
+    d = (shade_target(bg) - c) * BACKGROUND_AMOUNT            # (3,) segment direction
+    rel = frames.astype(np.float32) - c                         # (T, H, W, 3)
+    t = np.clip(rel @ d / float(d @ d), 0.0, 1.0)               # (T, H, W)
+    dist = np.linalg.norm(rel - t[..., None] * d, axis=-1)
+    others = [np.linalg.norm(rgb - c - np.clip((rgb - c) @ d / (d @ d), 0, 1) * d)
+              for n, rgb in zip(_NAMES, _RGB) if n != bg]
+    return dist, 0.45 * float(min(others))
+
+
+def analyze(frames: np.ndarray) -> ClipReport:
+    """Recover background, objects and motion from (T, H, W, 3) uint8 frames."""
+    frames = np.asarray(frames)
+    if frames.ndim == 3:
+        frames = frames[None]
+    T, H, W, _ = frames.shape
+    border = np.concatenate([frames[:, 0], frames[:, -1], frames[:, :, 0], frames[:, :, -1]],
+                            axis=1).reshape(-1, 3)
+    bg = nearest_colour(np.median(border, axis=0))
+    dist, tau = _background_distance(frames, bg)
+    fg = dist > tau                                             # (T, H, W)
+    lab = label(fg)
+    ids, counts = np.unique(lab[lab >= 0], return_counts=True)
+    keep = ids[counts >= MIN_AREA_FRACTION * H * W]
+    per_frame = [[int(i) for i in keep if i // (H * W) == t] for t in range(T)]
+    n_per_frame = [len(p) for p in per_frame]
+    count = int(np.median(n_per_frame))
+    objects_mask = np.isin(lab, keep)
+    tracks = _track(lab, per_frame, count, frames, dist, bg, H, W)
+    objects = [_describe(tr, frames, bg, H, W) for tr in tracks]
+    return ClipReport(bg, count, objects, flicker(frames, objects_mask), n_per_frame)
+
+
+def _component_stats(lab, cid, frames, dist, bg, H, W):
+    t = cid // (H * W)
+    m = lab[t] == cid
+    ys, xs = np.nonzero(m)
+    px = frames[t][m].astype(np.float32)                        # (N, 3)
+    dd = dist[t][m]
+    core = px[dd >= 0.8 * dd.max()]
+    rgb = np.median(core, axis=0)
+    return {"t": t, "mask": m, "x": xs.mean() + 0.5, "y": ys.mean() + 0.5, "rgb": rgb,
+            "colour": nearest_colour(rgb)}
+
+
+def _track(lab, per_frame, count, frames, dist, bg, H, W) -> list[list]:
+    """Link components into `count` tracks over the frames that show `count` of them."""
+    tracks: list[list] = [[None] * len(per_frame) for _ in range(count)]
+    last: list = [None] * count
+    for t, cids in enumerate(per_frame):
+        if len(cids) != count or count == 0:
+            continue
+        comps = [_component_stats(lab, c, frames, dist, bg, H, W) for c in cids]
+        if last[0] is None:
+            order = sorted(range(count), key=lambda i: (comps[i]["x"], comps[i]["y"]))
+        else:
+            def cost(perm):
+                return sum((comps[j]["x"] - last[i]["x"]) ** 2 + (comps[j]["y"] - last[i]["y"]) ** 2
+                           + (1e4 if comps[j]["colour"] != last[i]["colour"] else 0.0)
+                           for i, j in enumerate(perm))
+            order = min(itertools.permutations(range(count)), key=cost)
+        for i, j in enumerate(order):
+            tracks[i][t] = comps[j]
+            last[i] = comps[j]
+    return tracks
+
+
+def _alpha_mask(c: dict, frames, bg: str, obj_rgb) -> tuple[np.ndarray, float, float, float]:
+    """Coverage of the object in its component: binary mask, area, centroid x, y."""
+    b = np.array(PALETTE[bg], np.float32)
+    d = np.asarray(obj_rgb, np.float32) - b
+    m = c["mask"]
+    a = np.zeros(m.shape, np.float32)
+    a[m] = np.clip((frames[c["t"]][m].astype(np.float32) - b) @ d / float(d @ d), 0, 1)
+    ys, xs = np.nonzero(m)
+    w = a[m]
+    s = max(float(w.sum()), 1e-6)
+    return a >= 0.5, s, float((xs + 0.5) @ w / s), float((ys + 0.5) @ w / s)
+
+
+def _describe(track: list, frames, bg: str, H: int, W: int) -> ObjectReport:
+    seen = [c for c in track if c is not None]
+    T, S = len(track), min(H, W)
+    colour = max(set(c["colour"] for c in seen), key=[c["colour"] for c in seen].count)
+    rgb = PALETTE[colour]
+    xs, ys, areas = np.full(T, np.nan), np.full(T, np.nan), np.zeros(T)
+    masks: dict[int, np.ndarray] = {}
+    for c in seen:
+        masks[c["t"]], areas[c["t"]], xs[c["t"]], ys[c["t"]] = _alpha_mask(c, frames, bg, rgb)
+    frames_by_area = sorted(masks, key=lambda t: -areas[t])[:5]
+    feats = [shape_features(masks[t]) for t in frames_by_area]
+    votes = [_shape_from_features(f) for f in feats]
+    shape = max(set(votes), key=votes.count)
+    size = _size(shape, areas, masks, S)
+    motion, speed = _motion(xs, ys, areas, masks, H, W)
+    track_out = [None if np.isnan(x) else (round(float(x), 2), round(float(y), 2))
+                 for x, y in zip(xs, ys)]
+    return ObjectReport(colour, shape, size, motion, speed, track_out,
+                        [round(float(a), 1) for a in areas])
+
+
+def _shape_from_features(f: dict) -> str:
+    if f["elongation"] > 1.3:
+        return "digit"
+    if f["holes"] > 0.08:
+        return "ring"
+    if f["solidity"] < 0.8:
+        return "star"
+    if f["fill"] > 0.78:
+        return "circle"
+    if f["fill"] > 0.52:
+        return "square"
+    return "triangle"
+
+
+def _size(shape: str, areas: np.ndarray, masks: dict, S: int) -> str:
+    present = [t for t in masks if areas[t] > 0]
+    if shape == "digit":
+        # every digit is exactly 2 shape units tall; its principal axis is close to that
+        est = [principal_extent(masks[t]) / S for t in present]
+    else:
+        est = [2 * math.sqrt(areas[t] / shape_area(shape)) / S for t in present]
+    e = float(np.median(est))
+    return _SIZE_NAMES[int(np.searchsorted(_SIZE_EDGES, e))]
+
+
+def _turns(v: np.ndarray, min_swing: float) -> tuple[bool, bool]:
+    """Does a 1-D track rise then fall (peak), or fall then rise (valley), by min_swing?"""
+    def peak(a):
+        left = a - np.minimum.accumulate(a)
+        right = a - np.minimum.accumulate(a[::-1])[::-1]
+        return bool(np.minimum(left, right).max() > min_swing)
+    return peak(v), peak(-v)
+
+
+def _heading_turn(x: np.ndarray, y: np.ndarray, min_step: float) -> tuple[float, float]:
+    """Total signed turn of the velocity direction, and the largest single turn (radians)."""
+    dx, dy = np.diff(x), np.diff(y)
+    moving = np.hypot(dx, dy) > min_step
+    if moving.sum() < 3:
+        return 0.0, 0.0
+    h = np.unwrap(np.arctan2(dy[moving], dx[moving]))
+    return float(h[-1] - h[0]), float(np.abs(np.diff(h)).max())
+
+
+def _motion(xs, ys, areas, masks, H, W) -> tuple[str, str | None]:
+    S = min(H, W)
+    ok = ~np.isnan(xs)
+    t_all = np.arange(len(xs))
+    if ok.sum() < 2:
+        return "still", None
+    x = np.interp(t_all, t_all[ok], xs[ok])
+    y = np.interp(t_all, t_all[ok], ys[ok])
+    steps = len(x) - 1
+    a0, a1 = areas[ok][:2].mean(), areas[ok][-2:].mean()
+    ratio = math.sqrt(a1 / max(a0, 1e-6))
+    if ratio > 1.25 or ratio < 0.8:
+        lo, hi = MOTION_SPEED["grow"]["slow"], MOTION_SPEED["grow"]["fast"]
+        edge = math.sqrt((lo[1] / lo[0]) * (hi[1] / hi[0]))
+        speed = "fast" if max(ratio, 1 / ratio) > edge else "slow"
+        return ("grow" if ratio > 1 else "shrink"), speed
+    path = float(np.hypot(np.diff(x), np.diff(y)).sum())
+    if path < 0.04 * S:
+        ts = sorted(masks)
+        m0 = masks[ts[0]]
+        change = max(1 - (m0 & masks[t]).sum() / max((m0 | masks[t]).sum(), 1) for t in ts)
+        if change > 0.12:
+            return "spin", None
+        return "still", None
+    cx, cy = W / 2, H / 2
+    r = np.hypot(x - cx, y - cy)
+    theta = np.unwrap(np.arctan2(y - cy, x - cx))
+    sweep = abs(theta[-1] - theta[0])
+    turn, sharpest = _heading_turn(x, y, 0.005 * S)
+    if (sweep > 0.6 * math.pi and r.std() < 0.2 * r.mean() and r.mean() > 0.08 * S
+            and abs(turn) > 0.4 * math.pi and sharpest < math.pi / 3):
+        per_frame = sweep / (2 * math.pi) / steps
+        edge = math.sqrt(MOTION_SPEED["orbit"]["slow"] * MOTION_SPEED["orbit"]["fast"])
+        return "orbit", ("fast" if per_frame > edge else "slow")
+    swing = 0.03 * S
+    (peak_x, valley_x), (floor_y, top_y) = _turns(x, swing), _turns(y, swing)
+    turn_x, turn_y = peak_x or valley_x, floor_y or top_y
+    if floor_y and np.ptp(x) < 0.03 * S and y[1] >= y[0]:
+        hit = int(np.argmax(np.diff(y) < 0)) / steps          # first frame moving up
+        edge = 0.5 * (MOTION_SPEED["fall"]["slow"] + MOTION_SPEED["fall"]["fast"])
+        return "fall", ("fast" if hit < edge else "slow")
+    if turn_x or turn_y:
+        v = float(np.median(np.abs(np.concatenate([np.diff(x), np.diff(y)])))) / S
+        edge = math.sqrt(MOTION_SPEED["bounce"]["slow"] * MOTION_SPEED["bounce"]["fast"])
+        return "bounce", ("fast" if v > edge else "slow")
+    dx, dy = x[-1] - x[0], y[-1] - y[0]
+    angle = math.degrees(math.atan2(-dy, dx)) % 360
+    sector = int(((angle + 22.5) % 360) // 45)
+    names = {(1, 0): 0, (1, -1): 1, (0, -1): 2, (-1, -1): 3, (-1, 0): 4, (-1, 1): 5,
+             (0, 1): 6, (1, 1): 7}
+    direction = next(n for n, v in DIRECTIONS.items() if names[v] == sector)
+    v = math.hypot(dx, dy) / steps / S
+    edge = math.sqrt(MOTION_SPEED["linear"]["slow"] * MOTION_SPEED["linear"]["fast"])
+    return direction, ("fast" if v > edge else "slow")
+
+
+def flicker(frames: np.ndarray, masks: np.ndarray) -> float:
+    """Mean |frame[t+1] - frame[t]| (0-255 units) outside the objects.
+
+    frames: (T, H, W, 3) uint8; masks: (T, H, W) bool, True on objects. Pixels
+    within one pixel of an object in either frame are left out. A clean
+    static background gives 0; a camera pan over a texture does not.
+    """
+    f = np.asarray(frames, np.float32)
+    if len(f) < 2:
+        return 0.0
+    m = np.asarray(masks, bool)
+    grown = m.copy()
+    grown[:, 1:] |= m[:, :-1]
+    grown[:, :-1] |= m[:, 1:]
+    grown[:, :, 1:] |= grown[:, :, :-1].copy()
+    grown[:, :, :-1] |= grown[:, :, 1:].copy()
+    out = ~(grown[1:] | grown[:-1])                               # (T-1, H, W)
+    diff = np.abs(f[1:] - f[:-1]).mean(axis=-1)                   # (T-1, H, W)
+    return float(diff[out].mean()) if out.any() else 0.0

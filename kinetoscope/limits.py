@@ -1,0 +1,8 @@
+"""Limits on what a request may ask for: the one place each bound lives."""
+
+PROMPT_MAX_CHARS = 1000
+STEPS = (1, 200)
+GUIDANCE = (0.0, 20.0)
+FPS = (1, 60)
+SEED = (0, 2**63 - 1)
+SIZE_MULTIPLE = 16

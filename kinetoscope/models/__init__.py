@@ -1,0 +1,4 @@
+from kinetoscope.models.autoencoder import AutoencoderConfig, CausalVAE
+from kinetoscope.models.transformer import DiT, TransformerConfig
+
+__all__ = ["AutoencoderConfig", "CausalVAE", "DiT", "TransformerConfig"]

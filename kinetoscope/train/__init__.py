@@ -1,0 +1,1 @@
+"""Training: config, deterministic data, the loop, checkpoints, export."""

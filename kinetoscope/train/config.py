@@ -1,0 +1,99 @@
+"""Training configuration: one dataclass, loadable from YAML, overridable as key=value."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+
+@dataclass
+class TrainConfig:
+    stage: str = "denoiser"  # "vae" (stage 1) or "denoiser" (stage 2, on frozen-VAE latents)
+    run_dir: str = "runs/default"
+    data: str = "world"  # "world" (procedural) or a folder with manifest.jsonl/csv
+    width: int = 64
+    height: int = 64
+    frames: int = 17
+    crop: int = 0  # VAE stage: random square crops of this size (0: whole frames)
+    image_prob: float = 0.1  # fraction of 1-frame samples (images train jointly with clips)
+    max_objects: int = 1
+    backgrounds: tuple[str, ...] = ("plain",)
+    camera_prob: float = 0.0
+    batch_size: int = 32  # global batch: split across torchrun processes
+    steps: int = 3000
+    lr: float = 1e-3
+    warmup: int = 200
+    schedule: str = "constant"  # constant | cosine (both after linear warmup)
+    weight_decay: float = 0.0
+    grad_clip: float = 1.0
+    ema: float = 0.999
+    caption_dropout: float = 0.1
+    given_prob: float = 0.0  # denoiser stage: fraction of samples with random conditioning frames
+    kl_weight: float = 1e-6
+    seed: int = 0
+    precision: str = "auto"  # auto | fp32 | bf16
+    threads: int = 0  # 0: all cores (split across local processes)
+    fsdp: bool = False
+    vae: str = ""  # denoiser stage: folder of the frozen autoencoder
+    latent_pool: int = 0  # denoiser stage: encode this many clips once and train on them (0: encode each batch)
+    log_every: int = 10
+    sample_every: int = 500
+    eval_every: int = 250
+    checkpoint_minutes: float = 10.0
+    checkpoint_every: int = 0  # also every N steps (0: off)
+    max_minutes: float = 0.0  # stop (with a checkpoint) after this long; 0: no limit
+    vae_model: dict = field(default_factory=dict)  # AutoencoderConfig overrides
+    dit_model: dict = field(default_factory=dict)  # TransformerConfig overrides
+    sample_prompts: tuple[str, ...] = (
+        "a red circle moving right on a blue background",
+        "a large yellow star falling on a black background",
+        "a green square moving up on a white background",
+        "a small purple triangle moving left on a gray background",
+    )
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def _coerce(ftype, current, text: str):
+    if isinstance(current, bool):
+        return text.lower() in ("1", "true", "yes", "on")
+    if isinstance(current, int):
+        return int(text)
+    if isinstance(current, float):
+        return float(text)
+    if isinstance(current, (tuple, list, dict)):
+        v = yaml.safe_load(text)
+        return tuple(v) if isinstance(current, tuple) else v
+    return text
+
+
+def load_config(path: str | None = None, overrides: list[str] = (), base: dict | None = None) -> TrainConfig:
+    """YAML file (optional), then key=value overrides from the command line."""
+    cfg = TrainConfig()
+    values = dict(base or {})
+    if path:
+        values.update(yaml.safe_load(Path(path).read_text()) or {})
+    names = {f.name for f in dataclasses.fields(TrainConfig)}
+    for k, v in values.items():
+        if k not in names:
+            raise ValueError(f"unknown training option {k!r}; known: {', '.join(sorted(names))}")
+        setattr(cfg, k, tuple(v) if isinstance(getattr(cfg, k), tuple) else v)
+    for item in overrides:
+        if "=" not in item:
+            raise ValueError(f"override {item!r} is not key=value")
+        k, v = item.split("=", 1)
+        if k not in names:
+            raise ValueError(f"unknown training option {k!r}; known: {', '.join(sorted(names))}")
+        setattr(cfg, k, _coerce(None, getattr(cfg, k), v))
+    if cfg.stage not in ("vae", "denoiser"):
+        raise ValueError(f"stage {cfg.stage!r} is not one of vae, denoiser")
+    return cfg
+
+
+def save_config(cfg: TrainConfig, path: Path, extra: dict | None = None) -> None:
+    path.write_text(json.dumps({**cfg.to_dict(), **(extra or {})}, indent=2, default=list) + "\n")

@@ -1,0 +1,51 @@
+"""Turn a run folder into a model folder: EMA weights only, no optimiser state."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import torch
+
+from kinetoscope.models import AutoencoderConfig, CausalVAE, DiT, TransformerConfig
+from kinetoscope.models.io import config_from_dict
+from kinetoscope.train import checkpoint as ckpt
+from kinetoscope.train.config import TrainConfig
+
+
+@torch.no_grad()
+def latent_stats(vae: CausalVAE, cfg: TrainConfig, n: int = 64) -> tuple[float, float]:
+    from kinetoscope.train.data import FIXED_BATCH, world_batch
+
+    video, _ = world_batch(cfg, FIXED_BATCH + 1, 0, n)
+    mean, _ = vae.encode_moments(video)
+    return float(mean.mean()), float(mean.std())
+
+
+def export(run: str | Path, out: str | Path) -> Path:
+    run, out = Path(run), Path(out)
+    state = ckpt.load(run)
+    cfg = TrainConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in state["config"].items()})
+    training = {"run": str(run), "stage": cfg.stage, "steps": state["step"], "train_seconds": round(state["elapsed"], 1),
+                "config": state["config"]}
+    if cfg.stage == "vae":
+        vae = CausalVAE(config_from_dict(AutoencoderConfig, cfg.vae_model))
+        vae.load_state_dict(state["ema"])
+        shift, std = latent_stats(vae.eval(), cfg)
+        vae.config.shift_factor, vae.config.scaling_factor = shift, 1.0 / std
+        vae.save_pretrained(out)
+    else:
+        from kinetoscope.pipeline import Pipeline, PipelineConfig
+
+        vae = CausalVAE.from_pretrained(cfg.vae)
+        dit_cfg = config_from_dict(TransformerConfig, {"in_channels": vae.config.latent_channels, **cfg.dit_model})
+        dit = DiT(dit_cfg)
+        dit.load_state_dict(state["ema"])
+        pcfg = PipelineConfig(width=cfg.width, height=cfg.height, seconds=(cfg.frames - 1) / 8, fps=8)
+        Pipeline(vae, dit, pcfg, folder=out).save_pretrained(out)
+        vae_training = Path(cfg.vae) / "training.json"
+        if vae_training.is_file():
+            shutil.copy(vae_training, out / "vae" / "training.json")
+    (out / "training.json").write_text(json.dumps(training, indent=2, default=list) + "\n")
+    return out

@@ -1,0 +1,253 @@
+"""The training loop, as a straight script: data -> loss -> step -> log -> checkpoint.
+
+Runs as one process, or under `torchrun --nproc_per_node=N` (DDP; FSDP with
+`fsdp=true`). Stage "vae" trains the autoencoder; stage "denoiser" trains the
+DiT on latents of a frozen autoencoder.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import subprocess
+import time
+from contextlib import nullcontext
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+from tqdm import tqdm
+
+from kinetoscope.diffusion import flow_loss, token_shift
+from kinetoscope.hardware import choose_precision, default_threads, device
+from kinetoscope.models import AutoencoderConfig, CausalVAE, DiT, TransformerConfig
+from kinetoscope.models.io import config_from_dict
+from kinetoscope.train import checkpoint as ckpt
+from kinetoscope.train.config import TrainConfig, save_config
+from kinetoscope.train.data import POOL_BATCHES, random_crop, random_given, step_generator, step_rng, world_batch
+from kinetoscope.train.ema import EMA
+
+
+def lr_at(cfg: TrainConfig, step: int) -> float:
+    if step < cfg.warmup:
+        return cfg.lr * (step + 1) / cfg.warmup
+    if cfg.schedule == "cosine":
+        p = (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup)
+        return cfg.lr * 0.5 * (1 + math.cos(math.pi * min(1.0, p)))
+    return cfg.lr
+
+
+def git_commit() -> str:
+    try:
+        here = Path(__file__).resolve().parent
+        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
+def setup_distributed() -> tuple[int, int]:
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    return (dist.get_rank(), world) if world > 1 else (0, 1)
+
+
+def build_model(cfg: TrainConfig):
+    if cfg.stage == "vae":
+        return CausalVAE(config_from_dict(AutoencoderConfig, cfg.vae_model))
+    vae_cfg = json.loads((Path(cfg.vae) / "config.json").read_text())
+    over = {"in_channels": vae_cfg["latent_channels"], **cfg.dit_model}
+    return DiT(config_from_dict(TransformerConfig, over))
+
+
+class Trainer:
+    def __init__(self, cfg: TrainConfig):
+        self.cfg = cfg
+        self.rank, self.world = setup_distributed()
+        if cfg.batch_size % self.world:
+            raise ValueError(f"batch_size {cfg.batch_size} must divide evenly across {self.world} processes")
+        self.per_rank = cfg.batch_size // self.world
+        torch.set_num_threads(cfg.threads or max(1, default_threads() // int(os.environ.get("LOCAL_WORLD_SIZE", "1"))))
+        self.device = device()
+        self.dtype = choose_precision(cfg.precision)
+        self.run = Path(cfg.run_dir)
+        torch.manual_seed(cfg.seed)  # identical initial weights on every rank
+        self.model = build_model(cfg).to(self.device)
+        self.ema = EMA(self.model, cfg.ema)
+        self.net = self._wrap(self.model)
+        self.opt = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.99))
+        self.step, self.elapsed = 0, 0.0
+        self.stop_requested = False
+        self.vae = self.text = self.pool = None
+        if cfg.stage == "denoiser":
+            self.vae = CausalVAE.from_pretrained(cfg.vae, device=self.device).requires_grad_(False)
+            from kinetoscope.models.text import default_text_encoder
+
+            self.text = default_text_encoder()
+
+    def _wrap(self, model):
+        if self.world == 1:
+            return model
+        if self.cfg.fsdp:
+            from torch.distributed.fsdp import fully_shard
+
+            for blk in getattr(model, "blocks", []):
+                fully_shard(blk)
+            return fully_shard(model)
+        return torch.nn.parallel.DistributedDataParallel(model)
+
+    # --- state ----------------------------------------------------------------------------------
+    def state(self) -> dict:
+        return {"model": self.model.state_dict(), "ema": self.ema.model.state_dict(), "opt": self.opt.state_dict(),
+                "step": self.step, "elapsed": self.elapsed, "config": self.cfg.to_dict()}
+
+    def load(self, state: dict) -> None:
+        self.model.load_state_dict(state["model"])
+        self.ema.model.load_state_dict(state["ema"])
+        self.opt.load_state_dict(state["opt"])
+        self.step, self.elapsed = state["step"], state["elapsed"]
+
+    def save(self) -> None:
+        if self.rank == 0:
+            ckpt.save(self.run, self.state())
+        if self.world > 1:
+            dist.barrier()
+
+    # --- data -----------------------------------------------------------------------------------
+    def batch(self, step: int):
+        cfg, rng = self.cfg, step_rng(self.cfg, step, self.rank)
+        frames = 1 if rng.random() < cfg.image_prob else cfg.frames
+        if cfg.stage == "vae":
+            video, _ = world_batch(cfg, step, self.rank, self.per_rank, frames)
+            return random_crop(video, cfg.crop, rng), None
+        if self.pool is not None:
+            idx = torch.from_numpy(rng.integers(len(self.pool["captions"]), size=self.per_rank))
+            z = self.pool["latents"][idx]
+            caps = [self.pool["captions"][i] for i in idx.tolist()]
+            if frames == 1:
+                z = z[:, :, :1]
+        else:
+            video, caps = world_batch(cfg, step, self.rank, self.per_rank, frames)
+            with torch.no_grad():
+                z = self.vae.encode(video.to(self.device))
+        caps = ["" if rng.random() < cfg.caption_dropout else c for c in caps]
+        return z, caps
+
+    def build_pool(self) -> None:
+        """Encode `latent_pool` clips once (cached in the run folder) instead of every batch."""
+        path = self.run / f"latent_pool_{self.rank}.pt"
+        if path.is_file():
+            self.pool = torch.load(path)
+            return
+        lat, caps, n, chunk = [], [], self.cfg.latent_pool // self.world, 16
+        for s in tqdm(range(0, n, chunk), desc="encoding latent pool", disable=self.rank != 0):
+            video, c = world_batch(self.cfg, POOL_BATCHES + s, self.rank, min(chunk, n - s))
+            with torch.no_grad():
+                lat.append(self.vae.encode(video.to(self.device)).cpu())
+            caps += c
+        self.pool = {"latents": torch.cat(lat), "captions": caps}
+        torch.save(self.pool, str(path) + ".tmp")
+        os.replace(str(path) + ".tmp", path)
+
+    # --- one step ---------------------------------------------------------------------------------
+    def loss(self, x, caps, step):
+        gen = step_generator(self.cfg, step, self.rank)
+        if self.cfg.stage == "vae":
+            rec, mean, logvar = self.net(x, generator=gen)
+            kl = 0.5 * (mean.pow(2) + logvar.exp() - 1 - logvar).mean()
+            return (rec - x).abs().mean() + self.cfg.kl_weight * kl, {"psnr": psnr(rec, x)}
+        text, mask = self.text(caps)
+        given = random_given(self.cfg, x.shape[0], x.shape[2], step_rng(self.cfg, step, self.rank, 3))
+        pt, ph, pw = self.model.config.patch
+        shift = token_shift(x.shape[2] // pt * x.shape[3] // ph * x.shape[4] // pw)
+        return flow_loss(self.net, x, text.to(self.device), mask.to(self.device), given.to(self.device), generator=gen, shift=shift,
+                         prediction=self.model.config.prediction), {}
+
+    def train(self, resume: bool = False) -> dict:
+        cfg = self.cfg
+        self.run.mkdir(parents=True, exist_ok=True)
+        if resume and ckpt.exists(self.run):
+            self.load(ckpt.load(self.run))
+        if self.rank == 0:
+            save_config(cfg, self.run / "config.json", {"git_commit": git_commit(), "world_size": self.world,
+                                                        "precision": str(self.dtype), "threads": torch.get_num_threads()})
+        if cfg.stage == "denoiser" and cfg.latent_pool:
+            self.build_pool()
+        handlers = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)} if _main_thread() else {}
+        log = open(self.run / "metrics.jsonl", "a") if self.rank == 0 else None
+        bar = tqdm(total=cfg.steps, initial=self.step, disable=self.rank != 0, desc=f"train {cfg.stage}")
+        last_ckpt, t_start, e_start, step0 = time.monotonic(), time.monotonic(), self.elapsed, self.step
+        autocast = torch.autocast(self.device.type, dtype=self.dtype) if self.dtype != torch.float32 else nullcontext()
+        metrics = {}
+        try:
+            while self.step < cfg.steps and not self.stop_requested:
+                x, caps = self.batch(self.step)
+                for g in self.opt.param_groups:
+                    g["lr"] = lr_at(cfg, self.step)
+                with autocast:
+                    loss, extra = self.loss(x.to(self.device), caps, self.step)
+                self.opt.zero_grad(set_to_none=True)
+                loss.backward()
+                gnorm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
+                self.opt.step()
+                self.ema.update(self.model, self.step)
+                self.step += 1
+                self.elapsed = e_start + time.monotonic() - t_start
+                if self.rank == 0:
+                    bar.update(1)
+                    if self.step % cfg.log_every == 0 or self.step == cfg.steps:
+                        speed = (self.step - step0) / max(1e-9, time.monotonic() - t_start)
+                        metrics = {"step": self.step, "loss": _allreduce(loss.item(), self.world), "lr": lr_at(cfg, self.step - 1),
+                                   "grad_norm": float(gnorm), "steps_per_s": round(speed, 4),
+                                   "samples_per_s": round(speed * cfg.batch_size, 3), "elapsed_s": round(self.elapsed, 1),
+                                   **{k: float(v) for k, v in extra.items()}}
+                        log.write(json.dumps(metrics) + "\n")
+                        log.flush()
+                        bar.set_postfix(loss=f"{metrics['loss']:.4f}", it_s=f"{speed:.2f}")
+                    if cfg.sample_every and self.step % cfg.sample_every == 0:
+                        self.samples()
+                elif self.world > 1 and self.step % cfg.log_every == 0:
+                    _allreduce(loss.item(), self.world)
+                due = cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0
+                if due or time.monotonic() - last_ckpt > 60 * cfg.checkpoint_minutes:
+                    self.save()
+                    last_ckpt = time.monotonic()
+                if cfg.max_minutes and time.monotonic() - t_start > 60 * cfg.max_minutes:
+                    break
+        finally:
+            self.save()
+            bar.close()
+            if log:
+                log.close()
+            for s, h in handlers.items():
+                signal.signal(s, h)
+        return metrics
+
+    def _on_signal(self, signum, frame):
+        self.stop_requested = True  # finish this step, checkpoint, exit
+
+    def samples(self) -> None:
+        from kinetoscope.train.samples import write_samples
+
+        write_samples(self)
+
+
+def psnr(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    mse = ((a.detach().clamp(-1, 1) - b) / 2).pow(2).mean()
+    return -10 * torch.log10(mse.clamp(min=1e-10))
+
+
+def _allreduce(v: float, world: int) -> float:
+    if world == 1:
+        return v
+    t = torch.tensor([v])
+    dist.all_reduce(t)
+    return t.item() / world
+
+
+def _main_thread() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()

@@ -1,0 +1,86 @@
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from kinetoscope.models import AutoencoderConfig, CausalVAE
+from tests.conftest import TINY_VAE
+
+
+@pytest.fixture(scope="module")
+def vae():
+    torch.manual_seed(0)
+    return CausalVAE(TINY_VAE).eval()
+
+
+@pytest.mark.parametrize("frames", [1, 5, 17, 33])
+@pytest.mark.parametrize("size", [(32, 32), (48, 32)])
+def test_round_trip_shapes(vae, frames, size):
+    w, h = size
+    x = torch.rand(1, 3, frames, h, w) * 2 - 1
+    with torch.no_grad():
+        z = vae.encode(x)
+        y = vae.decode(z)
+    assert z.shape == (1, 4, 1 + (frames - 1) // 4, h // 8, w // 8)
+    assert y.shape == x.shape
+
+
+def test_frame_count_must_be_1_plus_4k(vae):
+    with pytest.raises(ValueError, match="1\\+4k"):
+        vae.encode(torch.zeros(1, 3, 6, 16, 16))
+
+
+def test_changing_a_frame_never_changes_earlier_latents(vae):
+    x = torch.rand(1, 3, 17, 32, 32)
+    x2 = x.clone()
+    x2[:, :, 9] += 0.5  # frame 9 lives in latent frame 3 (frames 9..12)
+    with torch.no_grad():
+        z1, z2 = vae.encode(x), vae.encode(x2)
+    diff = (z1 - z2).abs().amax(dim=(0, 1, 3, 4))
+    assert torch.all(diff[:3] == 0)
+    assert diff[3] > 0
+
+
+def test_image_is_first_frame_of_a_video(vae):
+    x = torch.rand(1, 3, 9, 32, 32)
+    with torch.no_grad():
+        assert torch.equal(vae.encode(x[:, :, :1]), vae.encode(x)[:, :, :1])
+
+
+def test_save_load_round_trip(vae, tmp_path):
+    vae.save_pretrained(tmp_path)
+    again = CausalVAE.from_pretrained(tmp_path)
+    x = torch.rand(1, 3, 5, 16, 16)
+    with torch.no_grad():
+        assert torch.equal(vae.encode(x), again.encode(x))
+        assert torch.equal(vae.decode(vae.encode(x)), again.decode(again.encode(x)))
+
+
+PEAK = """
+import resource, sys, torch
+torch.set_num_threads(1)
+from kinetoscope.models import AutoencoderConfig, CausalVAE
+vae = CausalVAE(AutoencoderConfig()).eval()
+t = int(sys.argv[1])
+z = torch.randn(1, 8, t, 16, 16)
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+with torch.no_grad():
+    vae.decode(z[:, :, :1])  # warm up allocator and kernels
+    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    vae.decode(z)
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base)
+"""
+
+
+@pytest.mark.slow
+def test_chunked_decode_memory_does_not_grow_with_length():
+    """Decoding 4x more latent frames (4x longer video) must not cost 4x the peak memory."""
+    def peak(t):
+        out = subprocess.run([sys.executable, "-c", PEAK, str(t)], capture_output=True, text=True, check=True)
+        return int(out.stdout.strip())  # KiB above the warm baseline
+
+    short, long = peak(4), peak(16)  # 13 vs 61 frames at 128x128
+    output_growth = 12 * 3 * 4 * 128 * 128 * 4 / 1024  # the longer output itself, KiB
+    assert long < 2 * short + output_growth, (short, long)

@@ -1,0 +1,51 @@
+import subprocess
+import sys
+
+import av
+import pytest
+
+from kinetoscope.cli import main
+
+
+def run_cli(*args):
+    return subprocess.run([sys.executable, "-m", "kinetoscope.cli", *args], capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.slow
+def test_generate_writes_an_mp4_that_decodes(tiny_model_dir, tmp_path):
+    out = tmp_path / "clip.mp4"
+    r = run_cli("generate", "a red ball bouncing", "--weights", str(tiny_model_dir), "--size", "48x32",
+                "--seconds", "1", "--fps", "8", "--steps", "2", "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    assert str(out) in r.stdout
+    with av.open(str(out)) as c:
+        frames = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
+    assert len(frames) == 9 and frames[0].shape == (32, 48, 3)
+
+
+@pytest.mark.parametrize(
+    "args,needle",
+    [
+        (["--size", "100x37"], "width 100"),
+        (["--steps", "0"], "steps 0 is out of range"),
+        (["--size", "big"], "WIDTHxHEIGHT"),
+        (["--out", "x.avi"], ".mp4"),
+    ],
+)
+def test_bad_inputs_exit_nonzero_with_a_clear_message(tiny_model_dir, tmp_path, capsys, args, needle):
+    code = main(["generate", "a red ball", "--weights", str(tiny_model_dir), "--out", str(tmp_path / "v.mp4"), *args])
+    assert code == 2
+    assert needle in capsys.readouterr().err
+    assert not (tmp_path / "v.mp4").exists()
+
+
+def test_empty_prompt_and_missing_weights(tiny_model_dir, tmp_path, capsys):
+    assert main(["generate", "  ", "--weights", str(tiny_model_dir), "--out", str(tmp_path / "v.mp4")]) == 2
+    assert "prompt is empty" in capsys.readouterr().err
+    assert main(["generate", "a red ball", "--weights", str(tmp_path / "none")]) == 2
+    assert "no model at" in capsys.readouterr().err
+
+
+def test_help_reads_well():
+    r = run_cli("--help")
+    assert r.returncode == 0 and "generate" in r.stdout and "train" in r.stdout
