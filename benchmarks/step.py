@@ -45,7 +45,7 @@ SIZES = [
 
 def parse_args(argv):
     p = argparse.ArgumentParser(prog="python -m benchmarks.step", description=__doc__.splitlines()[0])
-    p.add_argument("--quick", action="store_true", help="1 warm-up and 3 timed runs instead of 2 and 7")
+    p.add_argument("--quick", action="store_true", help="1 warm-up and 3 timed runs instead of 2 and 5")
     p.add_argument("--tiny", action="store_true", help="width 64, depth 2 (a smoke test of the benchmark itself)")
     p.add_argument("--repeats", type=int, default=None, help="timed runs per measurement (overrides --quick)")
     p.add_argument("--warmup", type=int, default=None, help="warm-up runs per measurement (overrides --quick)")
@@ -164,9 +164,17 @@ def format_table(rows) -> str:
 
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
+    previous = torch.get_num_threads()
     torch.set_num_threads(args.threads)
+    try:
+        return run(args)
+    finally:  # leave the process as we found it (the test suite runs this in-process)
+        torch.set_num_threads(previous)
+
+
+def run(args) -> dict:
     warmup = args.warmup if args.warmup is not None else (1 if args.quick else 2)
-    repeats = args.repeats if args.repeats is not None else (3 if args.quick else 7)
+    repeats = args.repeats if args.repeats is not None else (3 if args.quick else 5)
     width, depth, heads = (64, 2, 4) if args.tiny else (256, 8, 4)
 
     import diffusers

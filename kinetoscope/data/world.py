@@ -17,16 +17,17 @@ whole world. Run `python -m kinetoscope.data.world` for a speed benchmark.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from . import captions
+from .background import draw_background, sample_background, shade_target
 from .motion import (body, camera_track, clearance, object_track, radius_px,
                      sample_params)
 from .scene import (BACKGROUND_AMOUNT, BACKGROUND_KINDS, CAMERA_MOTIONS, COLOURS, DIGITS,
                     DIRECTIONS, GEOMETRIC_SHAPES, HELD_OUT, HELD_OUT_SET, MOTION_SPEED,
-                    MOTIONS, PALETTE, SHAPES, SIZES, SPEEDS, SPIN_INVARIANT, TEXTURES,
+                    MOTIONS, PALETTE, SHAPES, SIZES, SPEEDS, SPIN_INVARIANT,
                     Background, Camera, Scene, SceneObject)
 from .shapes import coverage, shape_extent
 
@@ -158,36 +159,24 @@ def sample_scene(rng: np.random.Generator, cfg: WorldConfig, split: str = "train
     bg_colours = tuple(c for c in cfg.background_colours if c not in used)
     if not bg_colours:
         raise ValueError("WorldConfig.background_colours leaves no colour unlike the objects")
-    background = _sample_background(rng, cfg, _choice(rng, bg_colours))
+    background = sample_background(rng, cfg.backgrounds, _choice(rng, bg_colours))
     camera = Camera()
     if cfg.frames > 1 and rng.random() < cfg.camera_prob:
         camera = Camera(_choice(rng, cfg.camera_motions))
     scene = Scene(objects, background, camera, cfg.height, cfg.width, cfg.frames, layout)
-    _place(rng, scene)
+    _place(rng, scene, cfg.sizes)
     return scene
 
 
-def _sample_background(rng, cfg: WorldConfig, colour: str) -> Background:
-    kind = _choice(rng, cfg.backgrounds)
-    params: dict = {}
-    if kind == "gradient":
-        params = {"angle": float(rng.uniform(0, 360))}
-    elif kind == "textured":
-        params = {"texture": _choice(rng, TEXTURES), "angle": float(rng.uniform(0, 180)),
-                  "freq": float(rng.uniform(2, 5)),
-                  "phases": [float(p) for p in rng.uniform(0, 2 * math.pi, 3)],
-                  "dirs": [float(p) for p in rng.uniform(0, 2 * math.pi, 3)]}
-    return Background(kind, colour, params)
-
-
-def _place(rng, scene: Scene) -> None:
+def _place(rng, scene: Scene, sizes: tuple[str, ...] = (), drop: bool = True) -> None:
     """Sample motion parameters so that objects never touch: make the largest
-    objects a size smaller while they cannot fit, then drop those that still
-    cannot. Finally shrink the camera move until every object stays in frame."""
+    objects a size smaller (among `sizes`) while they cannot fit, then drop
+    those that still cannot (if `drop`). Finally shrink the camera move until
+    every object stays in frame."""
     H, W, T = scene.height, scene.width, scene.frames
     objs = scene.objects
-    sizes = list(SIZES)
-    for _ in range(len(sizes)):
+    sizes = [s for s in SIZES if s in sizes]
+    for _ in range(len(SIZES)):
         others: list = []
         gaps = []
         for i, o in enumerate(objs):
@@ -202,13 +191,14 @@ def _place(rng, scene: Scene) -> None:
             else:
                 gaps.append(sample_params(rng, o, H, W, T, others)[1])
             others.append(body(o, H, W, T))
-        biggest = max(sizes.index(o.size) for o in objs)
+        biggest = max(sizes.index(o.size) if o.size in sizes else 0 for o in objs)
         if min(gaps) >= 0 or biggest == 0:
             break
         for o in objs:
-            if sizes.index(o.size) == biggest:
+            if o.size in sizes and sizes.index(o.size) == biggest:
                 o.size = sizes[biggest - 1]
-    scene.objects = [o for o, g in zip(objs, gaps) if g >= 0]
+    if drop:
+        scene.objects = [o for o, g in zip(objs, gaps) if g >= 0]
     if len(scene.objects) == 1:
         scene.layout = "single"
     for _ in range(4):
@@ -263,14 +253,16 @@ def scene_from_spec(spec: dict, cfg: WorldConfig) -> Scene:
     if colour not in COLOURS or kind not in BACKGROUND_KINDS:
         raise ValueError(f"spec background kind={kind!r} colour={colour!r}: allowed kinds "
                          f"{BACKGROUND_KINDS}, colours {COLOURS}")
-    background = _sample_background(rng, replace(cfg, backgrounds=(kind,)), colour)
+    if colour in used:
+        raise ValueError(f"spec background colour={colour!r} is also an object's colour")
+    background = sample_background(rng, (kind,), colour)
     camera = spec.get("camera", "none")
     if camera != "none" and camera not in CAMERA_MOTIONS:
         raise ValueError(f"spec camera={camera!r}: allowed none, {CAMERA_MOTIONS}")
     same = len(objects) > 1 and all(o == objects[0] for o in objects)
     layout = "single" if len(objects) == 1 else ("group" if same else "mixed")
     scene = Scene(objects, background, Camera(camera), cfg.height, cfg.width, cfg.frames, layout)
-    _place(rng, scene)
+    _place(rng, scene, drop=False)
     return scene
 
 
@@ -288,62 +280,6 @@ def trajectories(scene: Scene) -> None:
         o.angles = [float(v) for v in a]
 
 
-_SHADE_CACHE: dict[str, float] = {}
-
-
-def shade_target(colour: str) -> float:
-    """Blend toward white (255) or black (0), whichever keeps the colour most recognisable."""
-    if colour not in _SHADE_CACHE:
-        pal = {k: np.array(v, float) for k, v in PALETTE.items()}
-        best, margin = 255.0, -np.inf
-        for t in (255.0, 0.0):
-            x = pal[colour] + BACKGROUND_AMOUNT * (t - pal[colour])
-            d = {k: np.linalg.norm(x - v) for k, v in pal.items()}
-            m = min(v for k, v in d.items() if k != colour) - d[colour]
-            if m > margin:
-                best, margin = t, m
-        _SHADE_CACHE[colour] = best
-    return _SHADE_CACHE[colour]
-
-
-def _background(scene: Scene) -> np.ndarray:
-    """(T, H, W, 3) float32 background, drawn in world coordinates."""
-    H, W, T = scene.height, scene.width, scene.frames
-    bg = scene.background
-    col = np.array(PALETTE[bg.colour], np.float32)
-    out = np.empty((T, H, W, 3), np.float32)
-    if bg.kind == "plain":
-        out[:] = col
-        return out
-    S = min(H, W)
-    cx, cy, zoom = camera_track(scene.camera, H, W, T)
-    moving = scene.camera.motion != "none"
-    n = T if moving else 1
-    xs = ((np.arange(W) + 0.5 - W / 2)[None, None, :] / zoom[:n, None, None] + cx[:n, None, None])
-    ys = ((np.arange(H) + 0.5 - H / 2)[None, :, None] / zoom[:n, None, None] + cy[:n, None, None])
-    xs, ys = xs - W / 2, ys - H / 2                     # (n, 1, W), (n, H, 1) from the centre
-    p = bg.params
-    if bg.kind == "gradient":
-        a = math.radians(p["angle"])
-        half = abs(W / 2 * math.cos(a)) + abs(H / 2 * math.sin(a))
-        level = np.clip(0.5 + 0.5 * (xs * math.cos(a) + ys * math.sin(a)) / half, 0, 1)
-    else:
-        f = 2 * math.pi * p["freq"] / S
-        a = math.radians(p["angle"])
-        ph = p["phases"]
-        if p["texture"] == "stripes":
-            wave = np.sin(f * (xs * math.cos(a) + ys * math.sin(a)) + ph[0])
-        elif p["texture"] == "checker":
-            wave = np.tanh(4 * np.sin(f * xs + ph[0]) * np.sin(f * ys + ph[1]))
-        else:
-            wave = sum(np.sin(f * (0.7 + 0.3 * i) * (xs * math.cos(d) + ys * math.sin(d)) + q)
-                       for i, (d, q) in enumerate(zip(p["dirs"], ph))) / 3
-        level = 0.5 + 0.5 * wave
-    beta = (BACKGROUND_AMOUNT * np.broadcast_to(level, (n, H, W))).astype(np.float32)
-    out[:] = col + beta[..., None] * (np.float32(shade_target(bg.colour)) - col)
-    return out
-
-
 def render(scene: Scene, cfg: WorldConfig | None = None) -> np.ndarray:
     """Draw the scene: (T, H, W, 3) uint8. Also fills the per-frame tracks.
 
@@ -355,15 +291,15 @@ def render(scene: Scene, cfg: WorldConfig | None = None) -> np.ndarray:
         raise ValueError(f"scene is {scene.frames}x{scene.height}x{scene.width} but cfg asks "
                          f"for {cfg.frames}x{cfg.height}x{cfg.width}")
     trajectories(scene)
-    H, W = scene.height, scene.width
-    img = _background(scene)                                       # (T, H, W, 3)
+    H, W, T = scene.height, scene.width, scene.frames
+    img = draw_background(scene)                               # broadcasts to (T, H, W, 3)
     for o in scene.objects:
         x, y = np.array(o.track).T
         r = radius_px(o, H, W) * np.array(o.scales)
         cov = coverage(o.shape, x, y, r, np.array(o.angles), H, W)  # (T, H, W)
         col = np.array(PALETTE[o.colour], np.float32)
-        img += cov[..., None] * (col - img)
-    img += 0.5
+        img = img + cov[..., None] * (col - img)                   # (T, H, W, 3)
+    img = np.broadcast_to(img, (T, H, W, 3)) + np.float32(0.5)
     return img.astype(np.uint8)
 
 

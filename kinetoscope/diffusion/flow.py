@@ -42,13 +42,15 @@ def velocity(pred: torch.Tensor, x_t: torch.Tensor, t: torch.Tensor, prediction:
     return (x_t - pred) / tt
 
 
-def flow_loss(model, x0, text, text_mask, given=None, t=None, generator=None, shift: float = 1.0, prediction=None):
+def flow_loss(model, x0, text, text_mask, given=None, t=None, generator=None, shift: float = 1.0, prediction=None,
+              noise=None):
     """Velocity MSE over the frames to generate. x0: (B, C, T, H, W) clean latents;
     given: (B, T) bool latent frames kept clean (conditioning), excluded from the loss."""
     b = x0.shape[0]
     if t is None:
         t = shift_t(logit_normal(b, generator=generator, device=x0.device), shift)
-    noise = torch.randn(x0.shape, generator=generator, device=x0.device, dtype=x0.dtype)
+    if noise is None:
+        noise = torch.randn(x0.shape, generator=generator, device=x0.device, dtype=x0.dtype)
     x_t = add_noise(x0, noise, t)
     if given is not None:
         keep = given[:, None, :, None, None]

@@ -211,10 +211,11 @@ class CausalVAE(PretrainedMixin, nn.Module):
         self._reset()
         return torch.cat(frames, dim=2)
 
-    def forward(self, x: torch.Tensor, generator=None):
+    def forward(self, x: torch.Tensor, noise: torch.Tensor | None = None):
         """Training pass: pixels -> (reconstruction, mean, logvar), with a sampled latent."""
         mean, logvar = self.encode_moments(x)
-        z = mean + torch.randn(mean.shape, generator=generator).to(mean) * (0.5 * logvar).exp()
+        noise = torch.randn_like(mean) if noise is None else noise
+        z = mean + noise * (0.5 * logvar).exp()
         return self.decode(z, normalised=False), mean, logvar
 
     def latent_shape(self, frames: int, height: int, width: int) -> tuple[int, int, int, int]:

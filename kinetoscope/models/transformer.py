@@ -62,12 +62,10 @@ def rope_angles(grid: tuple[int, int, int], head_dim: int, theta: float, device)
     return torch.cat([at, ah, aw], dim=-1).reshape(t * h * w, -1)
 
 
-def apply_rope(x: torch.Tensor, angles: torch.Tensor) -> torch.Tensor:
-    """x (B, heads, N, d), angles (N, d/2): rotate consecutive pairs."""
-    x1, x2 = x.float().unflatten(-1, (-1, 2)).unbind(-1)
-    cos, sin = angles.cos(), angles.sin()
-    out = torch.stack([x1 * cos - x2 * sin, x1 * sin + x2 * cos], dim=-1).flatten(-2)
-    return out.type_as(x)
+def apply_rope(x: torch.Tensor, rope: torch.Tensor) -> torch.Tensor:
+    """x (B, heads, N, d), rope (N, d/2) complex unit rotations: rotate consecutive pairs."""
+    xc = torch.view_as_complex(x.float().unflatten(-1, (-1, 2)).contiguous())
+    return torch.view_as_real(xc * rope).flatten(-2).type_as(x)
 
 
 class Attention(nn.Module):
@@ -175,8 +173,9 @@ class DiT(PretrainedMixin, nn.Module):
         cond = self.t_embed(timestep_embedding(t, 256).to(h.dtype)) + self.pooled_proj(pooled)
         ctx = self.text_proj(text)
         angles = rope_angles(grid, self.config.width // self.config.heads, self.config.rope_theta, x.device)
+        rope = torch.polar(torch.ones_like(angles), angles)  # computed once, used by every block
         for blk in self.blocks:
-            h = blk(h, cond, ctx, text_mask, angles)
+            h = blk(h, cond, ctx, text_mask, rope)
         out = self.final(h, cond)  # (B, N, C*pt*ph*pw) -> (B, C, T, H, W)
         out = out.reshape(b, *grid, c, pt, ph, pw).permute(0, 4, 1, 5, 2, 6, 3, 7)
         return out.reshape(b, c, T, H, W)

@@ -1,5 +1,6 @@
-"""Deterministic training batches: batch `step` of rank `r` is a pure function of
-(seed, step, rank), so a resumed run sees exactly the data it would have seen."""
+"""Deterministic training data. Sample i of step s (i counts across all processes of the
+global batch) is a pure function of (seed, s, i): a resumed run sees exactly the data it
+would have seen, and N processes together see exactly what one process would."""
 
 from __future__ import annotations
 
@@ -8,19 +9,30 @@ import torch
 
 from kinetoscope.train.config import TrainConfig
 
-
-# Batch numbers above every training step: data for fixed sample sheets, statistics and the
+# Step numbers above every training step: data for fixed sample sheets, statistics and the
 # latent pool, never drawn by a training step.
 POOL_BATCHES = 10**11
 FIXED_BATCH = 10**12
 
 
-def step_rng(cfg: TrainConfig, step: int, rank: int, salt: int = 0) -> np.random.Generator:
-    return np.random.default_rng([cfg.seed, step, rank, salt])
+def step_rng(cfg: TrainConfig, step: int, salt: int = 0) -> np.random.Generator:
+    """Choices shared by the whole global batch (frame count, crop)."""
+    return np.random.default_rng([cfg.seed, step, salt])
 
 
-def step_generator(cfg: TrainConfig, step: int, rank: int, salt: int = 1) -> torch.Generator:
-    return torch.Generator().manual_seed(int(step_rng(cfg, step, rank, salt).integers(2**62)))
+def sample_rng(cfg: TrainConfig, step: int, index: int, salt: int = 0) -> np.random.Generator:
+    """Choices of one sample (caption dropout, conditioning mask, pool index)."""
+    return np.random.default_rng([cfg.seed, step, index, 100 + salt])
+
+
+def sample_noise(cfg: TrainConfig, step: int, indices, shape) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-sample diffusion noise (B, *shape) and uniform draws (B,), seeded by global index."""
+    noise, u = [], []
+    for i in indices:
+        g = torch.Generator().manual_seed(int(sample_rng(cfg, step, i, 1).integers(2**62)))
+        noise.append(torch.randn(shape, generator=g))
+        u.append(torch.randn(1, generator=g))
+    return torch.stack(noise), torch.cat(u)
 
 
 def world_config(cfg: TrainConfig, frames: int | None = None):
@@ -32,8 +44,8 @@ def world_config(cfg: TrainConfig, frames: int | None = None):
     )
 
 
-def clip_seed(cfg: TrainConfig, step: int, rank: int, j: int) -> int:
-    return int(step_rng(cfg, step, rank, 2).integers(2**40)) * 1000 + j
+def clip_seed(cfg: TrainConfig, step: int, index: int) -> int:
+    return int(sample_rng(cfg, step, index, 2).integers(2**62))
 
 
 def to_tensor(frames: np.ndarray) -> torch.Tensor:
@@ -41,13 +53,49 @@ def to_tensor(frames: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(frames).permute(3, 0, 1, 2).float() / 127.5 - 1
 
 
-def world_batch(cfg: TrainConfig, step: int, rank: int, per_rank: int, frames: int | None = None):
-    """-> video (B, 3, T, H, W) in [-1, 1], captions list[str]. One batch has one frame count."""
+def world_clips(cfg: TrainConfig, step: int, indices, frames: int | None = None):
     from kinetoscope.data.world import make_clip
 
     wcfg = world_config(cfg, frames)
-    clips = [make_clip(clip_seed(cfg, step, rank, j), wcfg, split="train") for j in range(per_rank)]
+    return [make_clip(clip_seed(cfg, step, i), wcfg, split="train") for i in indices]
+
+
+def world_batch(cfg: TrainConfig, step: int, indices, frames: int | None = None):
+    """-> video (B, 3, T, H, W) in [-1, 1], captions list[str]. One batch has one frame count."""
+    clips = world_clips(cfg, step, indices, frames)
     return torch.stack([to_tensor(c.frames) for c in clips]), [c.caption for c in clips]
+
+
+def scene_caption(scene, rng: np.random.Generator) -> str:
+    """A fresh random phrasing of a stored scene (the latent pool re-captions every time)."""
+    from kinetoscope.data.captions import random_caption
+
+    return random_caption(scene, rng)
+
+
+_FOLDERS: dict = {}
+
+
+def folder_batch(cfg: TrainConfig, step: int, indices):
+    """A batch from a folder of consented clips: one aspect/duration bucket per step, buckets
+    drawn in proportion to their size, so clips train at their own shape."""
+    from kinetoscope.data.folder import FolderDataset
+
+    key = (cfg.data, cfg.seed)
+    if key not in _FOLDERS:
+        _FOLDERS[key] = FolderDataset(cfg.data, seed=cfg.seed)
+    ds = _FOLDERS[key]
+    ds.set_epoch(step)
+    bucket = ds.buckets[int(step_rng(cfg, step, 4).integers(len(ds.buckets)))]
+    members = [i for i, b in enumerate(ds.buckets) if b == bucket]
+    items = [ds[members[int(sample_rng(cfg, step, i, 4).integers(len(members)))]] for i in indices]
+    return torch.stack([it["video"] for it in items]), [it["caption"] for it in items]
+
+
+def source_batch(cfg: TrainConfig, step: int, indices, frames: int | None = None):
+    if cfg.data == "world":
+        return world_batch(cfg, step, indices, frames)
+    return folder_batch(cfg, step, indices)
 
 
 def random_crop(video: torch.Tensor, size: int, rng: np.random.Generator) -> torch.Tensor:
@@ -61,23 +109,22 @@ def random_crop(video: torch.Tensor, size: int, rng: np.random.Generator) -> tor
 GIVEN_KINDS = ("first", "last", "first_last", "prefix", "suffix")
 
 
-def random_given(cfg: TrainConfig, b: int, t: int, rng: np.random.Generator) -> torch.Tensor:
-    """(B, T) bool conditioning masks over latent frames: none for most samples, else one of
-    first / last / first+last / prefix / suffix (what image->video, extend, interpolate use)."""
-    given = torch.zeros(b, t, dtype=torch.bool)
-    for i in range(b):
-        if t < 2 or rng.random() >= cfg.given_prob:
-            continue
-        kind = GIVEN_KINDS[rng.integers(len(GIVEN_KINDS))]
-        n = int(rng.integers(1, t))
-        if kind == "first":
-            given[i, 0] = True
-        elif kind == "last":
-            given[i, -1] = True
-        elif kind == "first_last":
-            given[i, 0] = given[i, -1] = True
-        elif kind == "prefix":
-            given[i, :n] = True
-        else:
-            given[i, t - n :] = True
+def random_given(cfg: TrainConfig, t: int, rng: np.random.Generator) -> torch.Tensor:
+    """(T,) bool conditioning mask over latent frames for one sample: none for most samples,
+    else first / last / first+last / prefix / suffix (what image->video, extend, interpolate use)."""
+    given = torch.zeros(t, dtype=torch.bool)
+    if t < 2 or rng.random() >= cfg.given_prob:
+        return given
+    kind = GIVEN_KINDS[rng.integers(len(GIVEN_KINDS))]
+    n = int(rng.integers(1, t))
+    if kind == "first":
+        given[0] = True
+    elif kind == "last":
+        given[-1] = True
+    elif kind == "first_last":
+        given[0] = given[-1] = True
+    elif kind == "prefix":
+        given[:n] = True
+    else:
+        given[t - n :] = True
     return given

@@ -18,7 +18,7 @@ from kinetoscope.train.config import TrainConfig
 def latent_stats(vae: CausalVAE, cfg: TrainConfig, n: int = 64) -> tuple[float, float]:
     from kinetoscope.train.data import FIXED_BATCH, world_batch
 
-    video, _ = world_batch(cfg, FIXED_BATCH + 1, 0, n)
+    video, _ = world_batch(cfg, FIXED_BATCH + 1, range(n))
     mean, _ = vae.encode_moments(video)
     return float(mean.mean()), float(mean.std())
 

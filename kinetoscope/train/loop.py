@@ -20,13 +20,14 @@ import torch
 import torch.distributed as dist
 from tqdm import tqdm
 
-from kinetoscope.diffusion import flow_loss, token_shift
+from kinetoscope.diffusion import flow_loss, shift_t, token_shift
 from kinetoscope.hardware import choose_precision, default_threads, device
 from kinetoscope.models import AutoencoderConfig, CausalVAE, DiT, TransformerConfig
 from kinetoscope.models.io import config_from_dict
 from kinetoscope.train import checkpoint as ckpt
 from kinetoscope.train.config import TrainConfig, save_config
-from kinetoscope.train.data import POOL_BATCHES, random_crop, random_given, step_generator, step_rng, world_batch
+from kinetoscope.train.data import (POOL_BATCHES, random_crop, random_given, sample_noise, sample_rng, scene_caption,
+                                    source_batch, step_rng, to_tensor, world_clips)
 from kinetoscope.train.ema import EMA
 
 
@@ -116,54 +117,66 @@ class Trainer:
             dist.barrier()
 
     # --- data -----------------------------------------------------------------------------------
+    def indices(self) -> range:
+        """Global indices of this process's samples in the global batch."""
+        return range(self.rank * self.per_rank, (self.rank + 1) * self.per_rank)
+
     def batch(self, step: int):
-        cfg, rng = self.cfg, step_rng(self.cfg, step, self.rank)
+        cfg, rng = self.cfg, step_rng(self.cfg, step)
         frames = 1 if rng.random() < cfg.image_prob else cfg.frames
         if cfg.stage == "vae":
-            video, _ = world_batch(cfg, step, self.rank, self.per_rank, frames)
+            video, _ = source_batch(cfg, step, self.indices(), frames)
             return random_crop(video, cfg.crop, rng), None
         if self.pool is not None:
-            idx = torch.from_numpy(rng.integers(len(self.pool["captions"]), size=self.per_rank))
+            idx = [int(sample_rng(cfg, step, i).integers(len(self.pool["scenes"]))) for i in self.indices()]
             z = self.pool["latents"][idx]
-            caps = [self.pool["captions"][i] for i in idx.tolist()]
-            if frames == 1:
+            caps = [scene_caption(self.pool["scenes"][k], sample_rng(cfg, step, i, 5)) for k, i in zip(idx, self.indices())]
+            if frames == 1:  # causal VAE: latent frame 0 is the first frame as an image
                 z = z[:, :, :1]
         else:
-            video, caps = world_batch(cfg, step, self.rank, self.per_rank, frames)
+            video, caps = source_batch(cfg, step, self.indices(), frames)
             with torch.no_grad():
                 z = self.vae.encode(video.to(self.device))
-        caps = ["" if rng.random() < cfg.caption_dropout else c for c in caps]
+        caps = ["" if sample_rng(cfg, step, i, 6).random() < cfg.caption_dropout else c for c, i in zip(caps, self.indices())]
         return z, caps
 
     def build_pool(self) -> None:
-        """Encode `latent_pool` clips once (cached in the run folder) instead of every batch."""
-        path = self.run / f"latent_pool_{self.rank}.pt"
-        if path.is_file():
-            self.pool = torch.load(path)
-            return
-        lat, caps, n, chunk = [], [], self.cfg.latent_pool // self.world, 16
-        for s in tqdm(range(0, n, chunk), desc="encoding latent pool", disable=self.rank != 0):
-            video, c = world_batch(self.cfg, POOL_BATCHES + s, self.rank, min(chunk, n - s))
-            with torch.no_grad():
-                lat.append(self.vae.encode(video.to(self.device)).cpu())
-            caps += c
-        self.pool = {"latents": torch.cat(lat), "captions": caps}
-        torch.save(self.pool, str(path) + ".tmp")
-        os.replace(str(path) + ".tmp", path)
+        """Encode `latent_pool` clips once (cached in the run folder, shared by all processes)."""
+        if self.cfg.data != "world":
+            raise ValueError("latent_pool works with the procedural world; folder data is encoded per batch")
+        path = self.run / "latent_pool.pt"
+        if self.rank == 0 and not path.is_file():
+            lat, scenes, n, chunk = [], [], self.cfg.latent_pool, 16
+            for s in tqdm(range(0, n, chunk), desc="encoding latent pool"):
+                clips = world_clips(self.cfg, POOL_BATCHES + s, range(min(chunk, n - s)))
+                video = torch.stack([to_tensor(c.frames) for c in clips])
+                with torch.no_grad():
+                    lat.append(self.vae.encode(video.to(self.device)).cpu())
+                scenes += [c.scene for c in clips]
+            torch.save({"latents": torch.cat(lat), "scenes": scenes}, str(path) + ".tmp")
+            os.replace(str(path) + ".tmp", path)
+        if self.world > 1:
+            dist.barrier()
+        self.pool = torch.load(path, weights_only=False)
 
     # --- one step ---------------------------------------------------------------------------------
     def loss(self, x, caps, step):
-        gen = step_generator(self.cfg, step, self.rank)
-        if self.cfg.stage == "vae":
-            rec, mean, logvar = self.net(x, generator=gen)
+        cfg, idx = self.cfg, self.indices()
+        if cfg.stage == "vae":
+            lat_shape = (self.model.config.latent_channels, *self.model.latent_shape(x.shape[2], x.shape[3], x.shape[4])[1:])
+            noise, _ = sample_noise(cfg, step, idx, lat_shape)
+            rec, mean, logvar = self.net(x, noise=noise.to(x))
             kl = 0.5 * (mean.pow(2) + logvar.exp() - 1 - logvar).mean()
-            return (rec - x).abs().mean() + self.cfg.kl_weight * kl, {"psnr": psnr(rec, x)}
+            return (rec - x).abs().mean() + cfg.kl_weight * kl, {"psnr": psnr(rec, x)}
         text, mask = self.text(caps)
-        given = random_given(self.cfg, x.shape[0], x.shape[2], step_rng(self.cfg, step, self.rank, 3))
+        given = torch.stack([random_given(cfg, x.shape[2], sample_rng(cfg, step, i, 3)) for i in idx])
         pt, ph, pw = self.model.config.patch
         shift = token_shift(x.shape[2] // pt * x.shape[3] // ph * x.shape[4] // pw)
-        return flow_loss(self.net, x, text.to(self.device), mask.to(self.device), given.to(self.device), generator=gen, shift=shift,
-                         prediction=self.model.config.prediction), {}
+        noise, u = sample_noise(cfg, step, idx, x.shape[1:])
+        t = shift_t(torch.sigmoid(u), shift).to(self.device)  # logit-normal, shifted by token count
+        loss = flow_loss(self.net, x, text.to(self.device), mask.to(self.device), given.to(self.device), t=t,
+                         noise=noise.to(x), prediction=self.model.config.prediction)
+        return loss, {}
 
     def train(self, resume: bool = False) -> dict:
         cfg = self.cfg

@@ -33,7 +33,7 @@ def write_samples(trainer) -> None:
     if cfg.stage == "vae":
         from kinetoscope.train.data import world_batch
 
-        video, caps = world_batch(cfg, FIXED_BATCH, 0, 4)  # a fixed batch, never trained on
+        video, caps = world_batch(cfg, FIXED_BATCH, range(4))  # a fixed batch, never trained on
         rec = trainer.ema.model.decode(trainer.ema.model.encode(video))
         for v, r, c in zip(video, rec, caps):
             sheets.append(contact_sheet(np.concatenate([_frames(v), _frames(r)]), cols=cfg.frames, max_frames=2 * cfg.frames, label=f"top: input, bottom: reconstruction | {c}"))

@@ -1,0 +1,80 @@
+"""The analyzer recovers the scene graph of world clips it was built to read."""
+
+import numpy as np
+import pytest
+
+from kinetoscope.data.world import (COLOURS, GEOMETRIC_SHAPES, MOTIONS, SHAPES, SIZES, SPEEDS,
+                                    WorldConfig, make_clip, render, scene_from_spec)
+from kinetoscope.eval.analyzer import analyze, compare, flicker
+from kinetoscope.eval.components import hole_area, label
+
+ATTRIBUTES = ("background", "count", "colour", "shape", "size", "motion")
+
+
+def _single_object_specs(n=200):
+    """Cycle through every shape, colour, size, motion and speed."""
+    for i in range(n):
+        shape = SHAPES[i % len(SHAPES)] if i % 3 else GEOMETRIC_SHAPES[i % 5]
+        motion = MOTIONS[i % len(MOTIONS)]
+        if motion == "spin" and shape in ("circle", "ring"):
+            motion = "still"
+        colour = COLOURS[(i * 7) % len(COLOURS)]
+        background = COLOURS[(i * 7 + 1 + (i // 12) % 11) % len(COLOURS)]
+        yield {"objects": [{"shape": shape, "colour": colour, "size": list(SIZES)[i % 3],
+                            "motion": motion, "speed": SPEEDS[(i // 15) % 2]}],
+               "background": {"kind": "plain", "colour": background}, "seed": i}
+
+
+@pytest.mark.slow
+def test_single_object_attributes_are_recovered_98_percent():
+    cfg = WorldConfig()
+    scores = {k: [] for k in ATTRIBUTES + ("speed",)}
+    for spec in _single_object_specs(200):
+        scene = scene_from_spec(spec, cfg)
+        result = compare(analyze(render(scene, cfg)), scene)
+        for k, v in result.items():
+            scores[k].append(v)
+    for k, v in scores.items():
+        assert np.mean(v) >= 0.98, (k, np.mean(v))
+
+
+@pytest.mark.slow
+def test_multi_object_count_98_percent():
+    cfg = WorldConfig(min_objects=2, max_objects=3)
+    counts = [compare(analyze(c.frames), c.scene)["count"]
+              for c in (make_clip(seed, cfg) for seed in range(60))]
+    assert np.mean(counts) >= 0.98
+
+
+def test_report_fields_and_still_clip_has_no_flicker():
+    spec = {"objects": [{"shape": "star", "colour": "red", "size": "large", "motion": "still"}],
+            "background": {"colour": "white"}}
+    cfg = WorldConfig()
+    frames = render(scene_from_spec(spec, cfg), cfg)
+    report = analyze(frames)
+    assert (report.background, report.count) == ("white", 1)
+    obj = report.objects[0]
+    assert (obj.colour, obj.shape, obj.size, obj.motion) == ("red", "star", "large", "still")
+    assert len(obj.track) == cfg.frames
+    assert report.flicker == 0.0
+    assert report.to_dict()["objects"][0]["shape"] == "star"
+
+
+def test_flicker_sees_noise_outside_objects():
+    rng = np.random.default_rng(0)
+    frames = np.full((5, 32, 32, 3), 100, np.uint8)
+    masks = np.zeros((5, 32, 32), bool)
+    assert flicker(frames, masks) == 0.0
+    noisy = (frames + rng.integers(0, 20, frames.shape)).astype(np.uint8)
+    assert flicker(noisy, masks) > 3.0
+
+
+def test_components_separate_blobs_and_find_holes():
+    m = np.zeros((1, 12, 12), bool)
+    m[0, 1:4, 1:4] = True
+    m[0, 6:11, 6:11] = True
+    m[0, 8, 8] = False                                 # a one-pixel hole
+    lab = label(m)
+    assert len(np.unique(lab[lab >= 0])) == 2
+    assert hole_area(m[0, 6:11, 6:11]) == 1
+    assert hole_area(m[0, 1:4, 1:4]) == 0
