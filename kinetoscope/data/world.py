@@ -292,14 +292,22 @@ def render(scene: Scene, cfg: WorldConfig | None = None) -> np.ndarray:
                          f"for {cfg.frames}x{cfg.height}x{cfg.width}")
     trajectories(scene)
     H, W, T = scene.height, scene.width, scene.frames
-    img = draw_background(scene)                               # broadcasts to (T, H, W, 3)
+    img = np.empty((T, H, W, 3), np.float32)
+    img[:] = draw_background(scene)
     for o in scene.objects:
-        x, y = np.array(o.track).T
-        r = radius_px(o, H, W) * np.array(o.scales)
-        cov = coverage(o.shape, x, y, r, np.array(o.angles), H, W)  # (T, H, W)
+        x, y = np.array(o.track).T                                 # (T,) screen centroid
+        r = radius_px(o, H, W) * np.array(o.scales)                # (T,) px per shape unit
+        # draw only inside the box the object sweeps over the clip
+        ext = shape_extent(o.shape) * r + 1
+        x0, x1 = max(0, math.floor((x - ext).min())), min(W, math.ceil((x + ext).max()))
+        y0, y1 = max(0, math.floor((y - ext).min())), min(H, math.ceil((y + ext).max()))
+        if x1 <= x0 or y1 <= y0:
+            continue
+        cov = coverage(o.shape, x - x0, y - y0, r, np.array(o.angles), y1 - y0, x1 - x0)
         col = np.array(PALETTE[o.colour], np.float32)
-        img = img + cov[..., None] * (col - img)                   # (T, H, W, 3)
-    img = np.broadcast_to(img, (T, H, W, 3)) + np.float32(0.5)
+        box = img[:, y0:y1, x0:x1]                                 # (T, h, w, 3) view
+        box += cov[..., None] * (col - box)
+    img += np.float32(0.5)
     return img.astype(np.uint8)
 
 

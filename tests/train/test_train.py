@@ -1,0 +1,115 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from kinetoscope.data.world import HELD_OUT_SET
+from kinetoscope.models import CausalVAE
+from kinetoscope.pipeline import GenerationRequest, Pipeline
+from kinetoscope.train import checkpoint as ckpt
+from kinetoscope.train.config import load_config
+from kinetoscope.train.data import world_clips
+from kinetoscope.train.export import export
+from kinetoscope.train.loop import Trainer
+from tests.conftest import TINY_VAE
+
+TINY_DIT = "{width: 32, depth: 1, heads: 2}"
+TINY_VAE_OPT = "{channels: [8, 8, 16, 16], latent_channels: 4}"
+
+
+@pytest.fixture(scope="module")
+def vae_dir(tmp_path_factory):
+    d = tmp_path_factory.mktemp("vae")
+    torch.manual_seed(0)
+    CausalVAE(TINY_VAE).save_pretrained(d)
+    return d
+
+
+def denoiser_cfg(run, vae_dir, steps, **kw):
+    over = [f"run_dir={run}", f"vae={vae_dir}", f"dit_model={TINY_DIT}", "batch_size=2", "frames=5", "width=32",
+            "height=32", f"steps={steps}", "sample_every=0", "log_every=5", "threads=1", "warmup=5", "given_prob=0.5",
+            "image_prob=0.2"]
+    return load_config(None, over + [f"{k}={v}" for k, v in kw.items()], base={"stage": "denoiser"})
+
+
+def test_resume_continues_bit_for_bit(tmp_path, vae_dir):
+    whole = Trainer(denoiser_cfg(tmp_path / "whole", vae_dir, 20))
+    whole.train()
+    Trainer(denoiser_cfg(tmp_path / "split", vae_dir, 10)).train()
+    resumed = Trainer(denoiser_cfg(tmp_path / "split", vae_dir, 20))
+    resumed.train(resume=True)
+    assert resumed.step == 20
+    for a, b in zip(whole.model.state_dict().values(), resumed.model.state_dict().values()):
+        assert torch.equal(a, b)
+    for a, b in zip(whole.ema.model.state_dict().values(), resumed.ema.model.state_dict().values()):
+        assert torch.equal(a, b)
+    # the run folder records what is needed to reproduce it
+    cfg = json.loads((tmp_path / "whole" / "config.json").read_text())
+    assert cfg["steps"] == 20 and "git_commit" in cfg
+    lines = (tmp_path / "whole" / "metrics.jsonl").read_text().splitlines()
+    assert [json.loads(x)["step"] for x in lines] == [5, 10, 15, 20]
+
+
+def test_export_gives_a_model_that_generates(tmp_path, vae_dir, text_encoder):
+    Trainer(denoiser_cfg(tmp_path / "run", vae_dir, 3)).train()
+    out = export(tmp_path / "run", tmp_path / "model")
+    pipe = Pipeline.from_pretrained(out, text_encoder=text_encoder)
+    v = pipe.generate(GenerationRequest(prompt="a red circle", frames=5, steps=2))
+    assert v.frames.shape == (5, 32, 32, 3)
+    assert json.loads((out / "training.json").read_text())["steps"] == 3
+
+
+def test_training_batches_never_show_held_out_compositions():
+    cfg = load_config(None, ["max_objects=3"])
+    for step in range(20):
+        for clip in world_clips(cfg, step, range(16)):
+            for o in clip.scene.objects:
+                assert (o.colour, o.shape, o.motion) not in HELD_OUT_SET
+
+
+def cli(*args, **kw):
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    return subprocess.Popen([sys.executable, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+
+
+VAE_ARGS = ["train", "--stage", "vae", "batch_size=4", "frames=5", "width=32", "height=32", "log_every=1",
+            "sample_every=0", f"vae_model={TINY_VAE_OPT}", "threads=1", "image_prob=0"]
+
+
+@pytest.mark.slow
+def test_interrupted_run_leaves_a_loadable_checkpoint(tmp_path):
+    run = tmp_path / "run"
+    p = cli("-m", "kinetoscope.cli", *VAE_ARGS, f"run_dir={run}", "steps=100000")
+    metrics = run / "metrics.jsonl"
+    deadline = time.time() + 120
+    while time.time() < deadline and (not metrics.exists() or len(metrics.read_text().splitlines()) < 3):
+        time.sleep(0.5)
+    p.send_signal(signal.SIGINT)
+    _, err = p.communicate(timeout=120)
+    assert p.returncode == 0, err
+    state = ckpt.load(run)
+    assert state["step"] >= 3
+    vae = export(run, tmp_path / "vae")
+    assert CausalVAE.from_pretrained(vae).config.scaling_factor > 0
+
+
+@pytest.mark.slow
+def test_two_process_ddp_matches_one_process(tmp_path):
+    """torchrun with 2 gloo processes and the same global batch follows the same loss curve."""
+    one = cli("-m", "kinetoscope.cli", *VAE_ARGS, f"run_dir={tmp_path / 'one'}", "steps=6")
+    two = cli("-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29517", "-m", "kinetoscope.cli",
+              *VAE_ARGS, f"run_dir={tmp_path / 'two'}", "steps=6")
+    for p in (one, two):
+        _, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err[-2000:]
+    curve = lambda run: [json.loads(x)["loss"] for x in (run / "metrics.jsonl").read_text().splitlines()]
+    a, b = curve(tmp_path / "one"), curve(tmp_path / "two")
+    assert len(a) == len(b) == 6
+    for x, y in zip(a, b):
+        assert abs(x - y) < 1e-4 * max(1.0, abs(x)), (a, b)
+    assert json.loads((tmp_path / "two" / "config.json").read_text())["world_size"] == 2
