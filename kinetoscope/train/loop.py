@@ -146,6 +146,8 @@ class Trainer:
             raise ValueError("latent_pool works with the procedural world; folder data is encoded per batch")
         path = self.run / "latent_pool.pt"
         if self.rank == 0 and not path.is_file():
+            threads = torch.get_num_threads()
+            torch.set_num_threads(default_threads())  # a one-off burst: use every core
             lat, scenes, n, chunk = [], [], self.cfg.latent_pool, 16
             for s in tqdm(range(0, n, chunk), desc="encoding latent pool"):
                 clips = world_clips(self.cfg, POOL_BATCHES + s, range(min(chunk, n - s)))
@@ -153,6 +155,7 @@ class Trainer:
                 with torch.no_grad():
                     lat.append(self.vae.encode(video.to(self.device)).cpu())
                 scenes += [c.scene for c in clips]
+            torch.set_num_threads(threads)
             torch.save({"latents": torch.cat(lat), "scenes": scenes}, str(path) + ".tmp")
             os.replace(str(path) + ".tmp", path)
         if self.world > 1:
