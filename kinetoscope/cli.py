@@ -91,9 +91,53 @@ def cmd_export(args) -> int:
     return 0
 
 
+def cmd_eval(args) -> int:
+    from tqdm import tqdm
+
+    from kinetoscope.eval.report import markdown_table, write_report
+    from kinetoscope.eval.suite import FULL, QUICK, build_suite, limit_suite, run_suite
+    from kinetoscope.pipeline import GenerationRequest, Pipeline, RequestError
+
+    seeds = args.seeds if args.seeds is not None else (QUICK if args.quick else FULL)["seeds"]
+    if seeds < 1:
+        raise UserError(f"--seeds {seeds} is out of range: allowed 1 or more")
+    if args.limit is not None and args.limit < 1:
+        raise UserError(f"--limit {args.limit} is out of range: allowed 1 or more")
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out} is a file: give a folder for the report")
+    try:
+        pipe = Pipeline.from_pretrained(args.weights)
+        req = pipe.resolve(GenerationRequest(prompt="x", steps=args.steps, guidance=args.guidance))
+    except (FileNotFoundError, RequestError, ValueError) as e:
+        raise UserError(str(e)) from None
+    prompts = limit_suite(build_suite(quick=args.quick), args.limit)
+    bar = tqdm(total=len(prompts) * seeds, desc="eval", unit="clip", disable=args.quiet, leave=False)
+
+    def progress(i: int, n: int, rec: dict) -> None:
+        bar.update(1)
+
+    try:
+        report = run_suite(pipe, prompts, seeds=range(seeds), frames=req.frames, width=req.width,
+                           height=req.height, steps=req.steps, guidance=req.guidance, out_dir=out,
+                           weights=str(pipe.folder), quick=args.quick, progress=progress)
+    except (ValueError, OSError) as e:  # RequestError is a ValueError
+        raise UserError(str(e)) from None
+    finally:
+        bar.close()
+    paths = write_report(report, out)
+    print(markdown_table(report))
+    print(f"wrote {paths['json']}, {paths['md']}, {paths['html']}")
+    return 0
+
+
 def cmd_bench(args) -> int:
     import runpy
 
+    root = Path.cwd()
+    if not (root / "benchmarks" / "__main__.py").is_file():
+        raise UserError(f"no benchmarks/ folder in {root}: run `kinetoscope bench` from a source checkout")
+    sys.path.insert(0, str(root))
     sys.argv = ["benchmarks", *args.rest]
     runpy.run_module("benchmarks", run_name="__main__")
     return 0
@@ -129,6 +173,20 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--resume", action="store_true", help="continue from run_dir/checkpoint.pt")
     t.add_argument("overrides", nargs="*", help="key=value TrainConfig overrides")
     t.set_defaults(func=cmd_train)
+
+    v = sub.add_parser("eval", help="score a model on the fixed prompt suite (JSON + Markdown + HTML report)",
+                       description="Generate the fixed world prompt suite (seen, held-out and paraphrased prompts) "
+                                   "at fixed seeds, score colour/shape/motion/count/background with the analyzer, "
+                                   "flicker, time per clip and autoencoder PSNR; write report.json/.md/.html.")
+    v.add_argument("--weights", default=None, help="model folder (default: the built-in model)")
+    v.add_argument("--quick", action="store_true", help="the quick suite (36 prompts, 1 seed; minutes on 2 cores)")
+    v.add_argument("--out", default="eval-report", help="report folder (default: eval-report)")
+    v.add_argument("--seeds", type=int, default=None, help="seeds per prompt, 0..N-1 (default: 2, or 1 with --quick)")
+    v.add_argument("--steps", type=int, default=None, help="denoising steps (model default)")
+    v.add_argument("--guidance", type=float, default=None, help="classifier-free guidance (model default)")
+    v.add_argument("--limit", type=int, default=None, help="run only N prompts (taken across the groups)")
+    v.add_argument("--quiet", action="store_true", help="no progress bar")
+    v.set_defaults(func=cmd_eval)
 
     b = sub.add_parser("bench", help="run the benchmarks in benchmarks/ (python -m benchmarks)")
     b.add_argument("rest", nargs=argparse.REMAINDER, help="arguments passed to the benchmarks")

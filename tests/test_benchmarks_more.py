@@ -1,0 +1,57 @@
+"""Smoke tests: the training-throughput and generation benchmarks run end to end (tiny models)
+and report finite positive numbers. They assert nothing about speed."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # `benchmarks/` sits beside the package, not inside it
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks import generate, train_step  # noqa: E402
+
+
+def positive(x) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) and x > 0
+
+
+def test_train_step_benchmark_runs(tmp_path, capsys):
+    out = tmp_path / "train_step.json"
+    # one thread: on a busy 2-core machine two OpenMP threads make tiny ops wait on each other
+    train_step.main(["--quick", "--tiny", "--threads", "1", "--out", str(out)])
+
+    saved = json.loads(out.read_text())
+    assert isinstance(saved["header"]["fast_bf16"], bool) and saved["header"]["cpu_capability"]
+    rows = saved["rows"]
+    assert {(r["stage"], r["dtype"]) for r in rows} >= {("denoiser", "fp32"), ("denoiser", "bf16"),
+                                                        ("vae", "fp32"), ("vae", "bf16")}
+    assert sum(r["stage"] == "world" for r in rows) == 3
+    for r in rows:
+        assert positive(r["rate"]) and positive(r["step_s"]) and positive(r["ratio"]), r
+    assert all(r["ratio"] == 1.0 for r in rows if r["dtype"] == "fp32")
+    assert "samples/s" in capsys.readouterr().out
+
+
+def test_generate_benchmark_runs(tmp_path, capsys):
+    generate.main(["--quick", "--random", "--tiny", "--threads", "1", "--out", str(tmp_path)])
+
+    saved = json.loads((tmp_path / "generate.json").read_text())
+    assert (tmp_path / "scaling.png").stat().st_size > 0
+    assert "random" in saved["header"]["weights"]
+    clip = saved["default_clip"]
+    for stage in ("text", "denoise", "decode", "write", "total", "ratio_total_goal"):
+        assert positive(clip[stage]), (stage, clip[stage])
+    assert clip["total"] >= clip["denoise"] + clip["decode"]
+    assert [r["seconds"] for r in saved["per_second"]] == [2, 4, 8]
+    for r in saved["per_second"]:
+        assert positive(r["total_s"]) and positive(r["compute_per_video_s"])
+    assert [r["frames"] for r in saved["scaling"]["frames"]] == [17, 65]
+    assert [r["size"] for r in saved["scaling"]["size"]] == [64, 128]
+    for r in saved["scaling"]["frames"] + saved["scaling"]["size"]:
+        assert positive(r["seconds"]) and positive(r["rss_peak_mib"]) and r["rss_peak_mib"] >= r["rss_loaded_mib"]
+    printed = capsys.readouterr().out
+    assert "goal <= 10 s" in printed and "random weights" in printed
