@@ -34,10 +34,12 @@ class TrainConfig:
     caption_dropout: float = 0.1
     given_prob: float = 0.0  # denoiser stage: fraction of samples with random conditioning frames
     kl_weight: float = 1e-6
+    init_from: str = ""  # start from this model folder's weights (fine-tuning)
+    freeze_encoder: bool = False  # VAE stage: train the decoder only, so latents (and a denoiser on them) stay valid
+    vae_sample: bool = False  # decode a sampled latent (True) or the mean; sampling slowed learning ~10x here
     seed: int = 0
     precision: str = "auto"  # auto | fp32 | bf16
     threads: int = 0  # 0: all cores (split across local processes)
-    fsdp: bool = False
     vae: str = ""  # denoiser stage: folder of the frozen autoencoder
     latent_pool: int = 0  # denoiser stage: encode this many clips once and train on them (0: encode each batch)
     log_every: int = 10

@@ -13,6 +13,7 @@ from kinetoscope.train.config import TrainConfig
 # latent pool, never drawn by a training step.
 POOL_BATCHES = 10**11
 FIXED_BATCH = 10**12
+VAL_BATCH = 2 * 10**12
 
 
 def step_rng(cfg: TrainConfig, step: int, salt: int = 0) -> np.random.Generator:

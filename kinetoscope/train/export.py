@@ -30,10 +30,14 @@ def export(run: str | Path, out: str | Path) -> Path:
     training = {"run": str(run), "stage": cfg.stage, "steps": state["step"], "train_seconds": round(state["elapsed"], 1),
                 "config": state["config"]}
     if cfg.stage == "vae":
-        vae = CausalVAE(config_from_dict(AutoencoderConfig, cfg.vae_model))
+        if cfg.init_from:  # fine-tuned: same architecture and latent normalisation as the starting model
+            vae = CausalVAE.from_pretrained(cfg.init_from)
+        else:
+            vae = CausalVAE(config_from_dict(AutoencoderConfig, cfg.vae_model))
         vae.load_state_dict(state["ema"])
-        shift, std = latent_stats(vae.eval(), cfg)
-        vae.config.shift_factor, vae.config.scaling_factor = shift, 1.0 / std
+        if not cfg.freeze_encoder:  # a frozen encoder keeps its latent statistics (and the denoiser's inputs)
+            shift, std = latent_stats(vae.eval(), cfg)
+            vae.config.shift_factor, vae.config.scaling_factor = shift, 1.0 / std
         vae.save_pretrained(out)
     else:
         from kinetoscope.pipeline import Pipeline, PipelineConfig

@@ -1,7 +1,6 @@
 """The training loop, as a straight script: data -> loss -> step -> log -> checkpoint.
 
-Runs as one process, or under `torchrun --nproc_per_node=N` (DDP; FSDP with
-`fsdp=true`). Stage "vae" trains the autoencoder; stage "denoiser" trains the
+Runs as one process, or under `torchrun --nproc_per_node=N` (DDP). Stage "vae" trains the autoencoder; stage "denoiser" trains the
 DiT on latents of a frozen autoencoder.
 """
 
@@ -26,7 +25,7 @@ from kinetoscope.models import AutoencoderConfig, CausalVAE, DiT, TransformerCon
 from kinetoscope.models.io import config_from_dict
 from kinetoscope.train import checkpoint as ckpt
 from kinetoscope.train.config import TrainConfig, save_config
-from kinetoscope.train.data import (POOL_BATCHES, random_crop, random_given, sample_noise, sample_rng, scene_caption,
+from kinetoscope.train.data import (POOL_BATCHES, VAL_BATCH, random_crop, random_given, sample_noise, sample_rng, scene_caption,
                                     source_batch, step_rng, to_tensor, world_clips)
 from kinetoscope.train.ema import EMA
 
@@ -76,9 +75,16 @@ class Trainer:
         self.run = Path(cfg.run_dir)
         torch.manual_seed(cfg.seed)  # identical initial weights on every rank
         self.model = build_model(cfg).to(self.device)
+        if cfg.init_from:
+            self.model = type(self.model).from_pretrained(cfg.init_from, device=self.device).train()
+        if cfg.freeze_encoder:
+            if cfg.stage != "vae":
+                raise ValueError("freeze_encoder=true only applies to stage vae")
+            self.model.encoder.requires_grad_(False)
         self.ema = EMA(self.model, cfg.ema)
         self.net = self._wrap(self.model)
-        self.opt = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.99))
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        self.opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.99))
         self.step, self.elapsed = 0, 0.0
         self.stop_requested = False
         self.vae = self.text = self.pool = None
@@ -91,12 +97,6 @@ class Trainer:
     def _wrap(self, model):
         if self.world == 1:
             return model
-        if self.cfg.fsdp:
-            from torch.distributed.fsdp import fully_shard
-
-            for blk in getattr(model, "blocks", []):
-                fully_shard(blk)
-            return fully_shard(model)
         return torch.nn.parallel.DistributedDataParallel(model)
 
     # --- state ----------------------------------------------------------------------------------
@@ -168,7 +168,8 @@ class Trainer:
         if cfg.stage == "vae":
             lat_shape = (self.model.config.latent_channels, *self.model.latent_shape(x.shape[2], x.shape[3], x.shape[4])[1:])
             noise, _ = sample_noise(cfg, step, idx, lat_shape)
-            rec, mean, logvar = self.net(x, noise=noise.to(x))
+            noise = noise.to(x) if cfg.vae_sample else torch.zeros_like(noise, dtype=x.dtype)
+            rec, mean, logvar = self.net(x, noise=noise)
             kl = 0.5 * (mean.pow(2) + logvar.exp() - 1 - logvar).mean()
             return (rec - x).abs().mean() + cfg.kl_weight * kl, {"psnr": psnr(rec, x)}
         text, mask = self.text(caps)
@@ -197,6 +198,7 @@ class Trainer:
         last_ckpt, t_start, e_start, step0 = time.monotonic(), time.monotonic(), self.elapsed, self.step
         autocast = torch.autocast(self.device.type, dtype=self.dtype) if self.dtype != torch.float32 else nullcontext()
         metrics = {}
+        params = [p for p in self.model.parameters() if p.requires_grad]
         try:
             while self.step < cfg.steps and not self.stop_requested:
                 x, caps = self.batch(self.step)
@@ -206,7 +208,7 @@ class Trainer:
                     loss, extra = self.loss(x.to(self.device), caps, self.step)
                 self.opt.zero_grad(set_to_none=True)
                 loss.backward()
-                gnorm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
+                gnorm = torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
                 self.opt.step()
                 self.ema.update(self.model, self.step)
                 self.step += 1
@@ -224,6 +226,10 @@ class Trainer:
                         bar.set_postfix(loss=f"{metrics['loss']:.4f}", it_s=f"{speed:.2f}")
                     if cfg.sample_every and self.step % cfg.sample_every == 0:
                         self.samples()
+                    if cfg.stage == "vae" and cfg.eval_every and self.step % cfg.eval_every == 0:
+                        val = {"step": self.step, "val_psnr": round(self.val_psnr(), 3)}
+                        log.write(json.dumps(val) + "\n")
+                        bar.write(f"step {self.step}: held-out PSNR {val['val_psnr']:.2f} dB (EMA weights)")
                 elif self.world > 1 and self.step % cfg.log_every == 0:
                     _allreduce(loss.item(), self.world)
                 due = cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0
@@ -240,6 +246,13 @@ class Trainer:
             for s, h in handlers.items():
                 signal.signal(s, h)
         return metrics
+
+    @torch.no_grad()
+    def val_psnr(self, n: int = 8) -> float:
+        """PSNR (dB, on [0, 1] pixels) of the EMA autoencoder on fixed full-size clips never trained on."""
+        video, _ = source_batch(self.cfg, VAL_BATCH, range(n))
+        rec = self.ema.model.decode(self.ema.model.encode(video.to(self.device)))
+        return float(psnr(rec, video.to(self.device)))
 
     def _on_signal(self, signum, frame):
         self.stop_requested = True  # finish this step, checkpoint, exit
