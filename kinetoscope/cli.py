@@ -84,8 +84,8 @@ def cmd_export(args) -> int:
     from kinetoscope.train.export import export
 
     try:
-        out = export(args.run, args.out)
-    except FileNotFoundError as e:
+        out = export(args.run, args.out, vae=args.vae)
+    except (FileNotFoundError, ValueError) as e:
         raise UserError(str(e)) from None
     print(f"exported {args.run} -> {out}")
     return 0
@@ -200,6 +200,7 @@ def main(argv: list[str] | None = None) -> int:
         e = argparse.ArgumentParser(prog="kinetoscope train export", description="write a model folder from a run's EMA weights")
         e.add_argument("run", help="run folder (holds checkpoint.pt)")
         e.add_argument("--out", required=True, help="model folder to write")
+        e.add_argument("--vae", default=None, help="ship this autoencoder folder (same encoder, e.g. a fine-tuned decoder)")
         args = e.parse_args(argv[2:])
         args.func = cmd_export
     else:

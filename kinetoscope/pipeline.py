@@ -21,7 +21,7 @@ import torch
 
 from kinetoscope import __version__, limits
 from kinetoscope.diffusion import SAMPLERS, denoise, token_shift
-from kinetoscope.models import CausalVAE, DiT
+from kinetoscope.models import CausalVAE, DiT, load_denoiser
 from kinetoscope.models.io import config_from_dict
 
 BUILTIN_WEIGHTS = Path(__file__).parent / "weights" / "builtin"
@@ -108,7 +108,7 @@ class Pipeline:
             raise FileNotFoundError(f"no model at {folder}: {hint}")
         cfg = config_from_dict(PipelineConfig, json.loads((folder / "pipeline.json").read_text()))
         vae = CausalVAE.from_pretrained(folder / "vae")
-        den = DiT.from_pretrained(folder / "denoiser")
+        den = load_denoiser(folder / "denoiser")
         return cls(vae, den, cfg, text_encoder=text_encoder, folder=folder)
 
     def save_pretrained(self, folder: str | Path) -> Path:

@@ -1,4 +1,22 @@
 from kinetoscope.models.autoencoder import AutoencoderConfig, CausalVAE
 from kinetoscope.models.transformer import DiT, TransformerConfig
+from kinetoscope.models.unet import ConvUNet, UNetConfig
 
-__all__ = ["AutoencoderConfig", "CausalVAE", "DiT", "TransformerConfig"]
+# Denoiser backbones: every one takes (x, t, text, text_mask, given) and predicts the same thing.
+BACKBONES = {"dit": DiT, "unet": ConvUNet}
+
+
+def load_denoiser(folder, device="cpu"):
+    """Load whichever backbone a denoiser folder holds (config.json names its class)."""
+    import json
+    from pathlib import Path
+
+    name = json.loads((Path(folder) / "config.json").read_text()).get("class", "DiT")
+    classes = {cls.__name__: cls for cls in BACKBONES.values()}
+    if name not in classes:
+        raise ValueError(f"{folder}: unknown denoiser class {name!r}; known: {', '.join(classes)}")
+    return classes[name].from_pretrained(folder, device=device)
+
+
+__all__ = ["AutoencoderConfig", "CausalVAE", "DiT", "TransformerConfig", "ConvUNet", "UNetConfig", "BACKBONES",
+           "load_denoiser"]

@@ -49,7 +49,9 @@ class TrainConfig:
     checkpoint_every: int = 0  # also every N steps (0: off)
     max_minutes: float = 0.0  # stop (with a checkpoint) after this long; 0: no limit
     vae_model: dict = field(default_factory=dict)  # AutoencoderConfig overrides
+    backbone: str = "dit"  # denoiser backbone: dit | unet (same interface)
     dit_model: dict = field(default_factory=dict)  # TransformerConfig overrides
+    unet_model: dict = field(default_factory=dict)  # UNetConfig overrides
     sample_prompts: tuple[str, ...] = (
         "a red circle moving right on a blue background",
         "a large yellow star falling on a black background",

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from kinetoscope.models import AutoencoderConfig, CausalVAE, DiT, TransformerConfig
+from kinetoscope.models import BACKBONES, AutoencoderConfig, CausalVAE
 from kinetoscope.models.io import config_from_dict
 from kinetoscope.train import checkpoint as ckpt
 from kinetoscope.train.config import TrainConfig
@@ -23,8 +23,16 @@ def latent_stats(vae: CausalVAE, cfg: TrainConfig, n: int = 64) -> tuple[float, 
     return float(mean.mean()), float(mean.std())
 
 
-def export(run: str | Path, out: str | Path) -> Path:
-    run, out = Path(run), Path(out)
+def same_encoder(a: CausalVAE, b: CausalVAE) -> bool:
+    sa, sb = a.encoder.state_dict(), b.encoder.state_dict()
+    same_norm = (a.config.scaling_factor, a.config.shift_factor) == (b.config.scaling_factor, b.config.shift_factor)
+    return same_norm and sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+def export(run: str | Path, out: str | Path, vae: str | Path | None = None) -> Path:
+    """`vae`: ship this autoencoder instead of the one the denoiser trained on; it must have the
+    same encoder (e.g. a decoder fine-tuned with freeze_encoder=true), so the latents still match."""
+    run, out, vae_path = Path(run), Path(out), vae
     state = ckpt.load(run)
     cfg = TrainConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in state["config"].items()})
     training = {"run": str(run), "stage": cfg.stage, "steps": state["step"], "train_seconds": round(state["elapsed"], 1),
@@ -43,12 +51,18 @@ def export(run: str | Path, out: str | Path) -> Path:
         from kinetoscope.pipeline import Pipeline, PipelineConfig
 
         vae = CausalVAE.from_pretrained(cfg.vae)
-        dit_cfg = config_from_dict(TransformerConfig, {"in_channels": vae.config.latent_channels, **cfg.dit_model})
-        dit = DiT(dit_cfg)
+        if vae_override := vae_path:
+            other = CausalVAE.from_pretrained(vae_override)
+            if not same_encoder(vae, other):
+                raise ValueError(f"{vae_override} has a different encoder from {cfg.vae}: its latents do not match the denoiser's")
+            vae = other
+        cls = BACKBONES[cfg.backbone]
+        over = cfg.dit_model if cfg.backbone == "dit" else cfg.unet_model
+        dit = cls(config_from_dict(cls.config_class, {"in_channels": vae.config.latent_channels, **over}))
         dit.load_state_dict(state["ema"])
         pcfg = PipelineConfig(width=cfg.width, height=cfg.height, seconds=(cfg.frames - 1) / 8, fps=8)
         Pipeline(vae, dit, pcfg, folder=out).save_pretrained(out)
-        vae_training = Path(cfg.vae) / "training.json"
+        vae_training = Path(vae_path or cfg.vae) / "training.json"
         if vae_training.is_file():
             shutil.copy(vae_training, out / "vae" / "training.json")
     (out / "training.json").write_text(json.dumps(training, indent=2, default=list) + "\n")

@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 from kinetoscope.diffusion import flow_loss, shift_t, token_shift
 from kinetoscope.hardware import choose_precision, default_threads, device
-from kinetoscope.models import AutoencoderConfig, CausalVAE, DiT, TransformerConfig
+from kinetoscope.models import BACKBONES, AutoencoderConfig, CausalVAE
 from kinetoscope.models.io import config_from_dict
 from kinetoscope.train import checkpoint as ckpt
 from kinetoscope.train.config import TrainConfig, save_config
@@ -58,8 +58,11 @@ def build_model(cfg: TrainConfig):
     if cfg.stage == "vae":
         return CausalVAE(config_from_dict(AutoencoderConfig, cfg.vae_model))
     vae_cfg = json.loads((Path(cfg.vae) / "config.json").read_text())
-    over = {"in_channels": vae_cfg["latent_channels"], **cfg.dit_model}
-    return DiT(config_from_dict(TransformerConfig, over))
+    if cfg.backbone not in BACKBONES:
+        raise ValueError(f"backbone {cfg.backbone!r} is not one of {', '.join(BACKBONES)}")
+    cls = BACKBONES[cfg.backbone]
+    over = {"in_channels": vae_cfg["latent_channels"], **(cfg.dit_model if cfg.backbone == "dit" else cfg.unet_model)}
+    return cls(config_from_dict(cls.config_class, over))
 
 
 class Trainer:

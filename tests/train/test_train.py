@@ -117,3 +117,26 @@ def test_two_process_ddp_matches_one_process(tmp_path):
         assert abs(x - y) < 1e-4 * max(1.0, abs(x)), (a, b)
     assert json.loads((tmp_path / "two" / "config.json").read_text())["world_size"] == 2
 
+
+
+def test_unet_backbone_trains_and_ships_with_a_finetuned_decoder(tmp_path, vae_dir, text_encoder):
+    over = {"backbone": "unet", "unet_model": "{channels: [16, 32], blocks: 1, heads: 2}"}
+    Trainer(denoiser_cfg(tmp_path / "unet", vae_dir, 2, **over)).train()
+    # a decoder fine-tuned with a frozen encoder may replace the autoencoder in the shipped folder ...
+    tuned = CausalVAE.from_pretrained(vae_dir)
+    with torch.no_grad():
+        for p in tuned.decoder.parameters():
+            p.add_(0.01)
+    tuned.save_pretrained(tmp_path / "tuned")
+    out = export(tmp_path / "unet", tmp_path / "model", vae=tmp_path / "tuned")
+    pipe = Pipeline.from_pretrained(out, text_encoder=text_encoder)
+    assert type(pipe.denoiser).__name__ == "ConvUNet"
+    assert torch.equal(pipe.vae.decoder.conv_out.weight, tuned.decoder.conv_out.weight)
+    assert pipe.generate(GenerationRequest(prompt="a blue ring", frames=5, steps=2)).frames.shape == (5, 32, 32, 3)
+    # ... but one with another encoder is refused: its latents would not match the denoiser's
+    with torch.no_grad():
+        for p in tuned.encoder.parameters():
+            p.add_(0.01)
+    tuned.save_pretrained(tmp_path / "other")
+    with pytest.raises(ValueError, match="different encoder"):
+        export(tmp_path / "unet", tmp_path / "model2", vae=tmp_path / "other")

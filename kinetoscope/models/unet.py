@@ -1,0 +1,122 @@
+"""A factorised (2+1)D convolutional U-Net denoiser over latent video.
+
+The alternative backbone for small CPU budgets (../shared/MEASURED.md: convolutions
+learned far faster than a transformer at this scale). Same interface as the DiT:
+    forward(x (B,C,T,H,W), t (B,), text (B,L,D), text_mask (B,L) bool, given (B,T) bool) -> (B,C,T,H,W)
+Two levels of ResBlocks (spatial 3x3 conv then temporal 3-tap conv, timestep + pooled
+text as scale/shift of the second norm, zero-initialised last conv), one self-attention
++ cross-attention block at the coarse level, skip connections, zero-initialised head.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from kinetoscope.models.io import PretrainedMixin
+from kinetoscope.models.transformer import Attention, timestep_embedding
+
+
+@dataclass
+class UNetConfig:
+    in_channels: int = 8
+    channels: tuple[int, int] = (64, 128)
+    blocks: int = 2
+    heads: int = 4
+    text_dim: int = 384
+    patch: tuple[int, int, int] = (1, 2, 2)  # the grid it downsamples by: sizes and the timestep shift use it
+    prediction: str = "x0"
+
+
+def _norm(c):
+    return nn.GroupNorm(min(32, c // 4), c, eps=1e-6)
+
+
+class ResBlock(nn.Module):
+    def __init__(self, cin, cout, cond_dim):
+        super().__init__()
+        self.norm1 = _norm(cin)
+        self.conv1s = nn.Conv3d(cin, cout, (1, 3, 3), padding=(0, 1, 1))
+        self.conv1t = nn.Conv3d(cout, cout, (3, 1, 1), padding=(1, 0, 0))
+        self.norm2 = _norm(cout)
+        self.cond = nn.Linear(cond_dim, 2 * cout)
+        self.conv2s = nn.Conv3d(cout, cout, (1, 3, 3), padding=(0, 1, 1))
+        self.conv2t = nn.Conv3d(cout, cout, (3, 1, 1), padding=(1, 0, 0))
+        nn.init.zeros_(self.conv2t.weight)
+        nn.init.zeros_(self.conv2t.bias)
+        self.skip = nn.Conv3d(cin, cout, 1) if cin != cout else nn.Identity()
+
+    def forward(self, x, c):  # x (B, C, T, H, W), c (B, cond_dim)
+        h = self.conv1t(self.conv1s(F.silu(self.norm1(x))))
+        scale, shift = self.cond(c)[:, :, None, None, None].chunk(2, dim=1)
+        h = F.silu(self.norm2(h) * (1 + scale) + shift)
+        return self.skip(x) + self.conv2t(self.conv2s(h))
+
+
+class AttnBlock(nn.Module):
+    """Self-attention over all T*H*W positions, then cross-attention to the text tokens."""
+
+    def __init__(self, c, heads, text_dim):
+        super().__init__()
+        self.norm1, self.attn = nn.LayerNorm(c), Attention(c, heads)
+        self.norm2, self.cross = nn.LayerNorm(c), Attention(c, heads, kv_dim=c)
+        self.text_proj = nn.Linear(text_dim, c)
+        nn.init.zeros_(self.attn.out.weight)
+        nn.init.zeros_(self.cross.out.weight)
+
+    def forward(self, x, text, mask):
+        b, c, t, h, w = x.shape
+        s = x.flatten(2).transpose(1, 2)  # (B, N, C)
+        s = s + self.attn(self.norm1(s))
+        s = s + self.cross(self.norm2(s), context=self.text_proj(text), mask=mask)
+        return s.transpose(1, 2).reshape(b, c, t, h, w)
+
+
+class ConvUNet(PretrainedMixin, nn.Module):
+    config_class = UNetConfig
+
+    def __init__(self, config: UNetConfig):
+        super().__init__()
+        self.config = cfg = config
+        c1, c2 = cfg.channels
+        self.t_embed = nn.Sequential(nn.Linear(256, c2), nn.SiLU(), nn.Linear(c2, c2))
+        self.pooled_proj = nn.Linear(cfg.text_dim, c2)
+        self.conv_in = nn.Conv3d(cfg.in_channels + 1, c1, (3, 3, 3), padding=1)  # +1: the "given" flag channel
+        self.down1 = nn.ModuleList([ResBlock(c1, c1, c2) for _ in range(cfg.blocks)])
+        self.down = nn.Conv3d(c1, c2, (1, 3, 3), stride=(1, 2, 2), padding=(0, 1, 1))
+        self.mid = nn.ModuleList([ResBlock(c2, c2, c2) for _ in range(cfg.blocks)])
+        self.attn = AttnBlock(c2, cfg.heads, cfg.text_dim)
+        self.mid2 = ResBlock(c2, c2, c2)
+        self.up = nn.Conv3d(c2, c1, (1, 3, 3), padding=(0, 1, 1))
+        self.up1 = nn.ModuleList([ResBlock(2 * c1 if i == 0 else c1, c1, c2) for i in range(cfg.blocks)])
+        self.norm_out = _norm(c1)
+        self.conv_out = nn.Conv3d(c1, cfg.in_channels, (3, 3, 3), padding=1)
+        nn.init.zeros_(self.conv_out.weight)
+        nn.init.zeros_(self.conv_out.bias)
+
+    def forward(self, x, t, text, text_mask, given=None):
+        b, _, T, H, W = x.shape
+        if H % 2 or W % 2:
+            raise ValueError(f"latent grid {H}x{W} must be even to downsample once")
+        if given is None:
+            given = torch.zeros(b, T, dtype=torch.bool, device=x.device)
+        flag = given.to(x.dtype)[:, None, :, None, None].expand(b, 1, T, H, W)
+        mask_f = text_mask.to(text.dtype).unsqueeze(-1)
+        pooled = (text * mask_f).sum(1) / mask_f.sum(1).clamp(min=1)
+        c = F.silu(self.t_embed(timestep_embedding(t, 256).to(x.dtype)) + self.pooled_proj(pooled))
+        h = self.conv_in(torch.cat([x, flag], dim=1))
+        for blk in self.down1:
+            h = blk(h, c)
+        skip = h
+        h = self.down(h)  # (B, c2, T, H/2, W/2)
+        for blk in self.mid:
+            h = blk(h, c)
+        h = self.mid2(self.attn(h, text, text_mask), c)
+        h = self.up(F.interpolate(h, scale_factor=(1, 2, 2), mode="nearest"))
+        h = torch.cat([h, skip], dim=1)
+        for blk in self.up1:
+            h = blk(h, c)
+        return self.conv_out(F.silu(self.norm_out(h)))

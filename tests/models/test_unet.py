@@ -1,0 +1,46 @@
+import pytest
+import torch
+
+from kinetoscope.models import ConvUNet, UNetConfig, load_denoiser
+
+TINY = UNetConfig(in_channels=4, channels=(16, 32), blocks=1, heads=2)
+
+
+@pytest.fixture(scope="module")
+def unet():
+    torch.manual_seed(0)
+    m = ConvUNet(TINY).eval()
+    with torch.no_grad():
+        for p in m.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    return m
+
+
+@pytest.mark.parametrize("grid", [(1, 4, 4), (5, 8, 8), (3, 6, 10)])
+def test_same_interface_as_the_dit(unet, grid):
+    x = torch.randn(2, 4, *grid)
+    text, mask = torch.randn(2, 5, 384), torch.ones(2, 5, dtype=torch.bool)
+    with torch.no_grad():
+        y = unet(x, torch.rand(2), text, mask, torch.zeros(2, grid[0], dtype=torch.bool))
+    assert y.shape == x.shape and torch.isfinite(y).all()
+
+
+def test_text_given_and_padding(unet):
+    x = torch.randn(1, 4, 3, 4, 4)
+    text, mask = torch.randn(1, 5, 384), torch.ones(1, 5, dtype=torch.bool)
+    t = torch.tensor([0.5])
+    with torch.no_grad():
+        base = unet(x, t, text, mask)
+        assert not torch.allclose(base, unet(x, t, torch.randn_like(text), mask))
+        assert not torch.allclose(base, unet(x, t, text, mask, torch.tensor([[True, False, False]])))
+        padded = unet(x, t, torch.cat([text, 9 * torch.randn(1, 2, 384)], 1), torch.cat([mask, torch.zeros(1, 2, dtype=torch.bool)], 1))
+    assert torch.allclose(base, padded, atol=1e-5)
+
+
+def test_save_and_load_by_class_name(unet, tmp_path):
+    unet.save_pretrained(tmp_path)
+    again = load_denoiser(tmp_path)
+    assert isinstance(again, ConvUNet)
+    x, text, mask = torch.randn(1, 4, 2, 4, 4), torch.randn(1, 3, 384), torch.ones(1, 3, dtype=torch.bool)
+    with torch.no_grad():
+        assert torch.equal(unet(x, torch.tensor([0.2]), text, mask), again(x, torch.tensor([0.2]), text, mask))

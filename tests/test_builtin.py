@@ -1,0 +1,31 @@
+"""The shipped built-in model loads and draws what a one-colour prompt asks for."""
+
+import numpy as np
+import pytest
+
+from kinetoscope.eval.analyzer import analyze
+from kinetoscope.pipeline import BUILTIN_WEIGHTS, GenerationRequest, Pipeline
+
+
+@pytest.fixture(scope="module")
+def builtin(text_encoder):
+    assert (BUILTIN_WEIGHTS / "pipeline.json").is_file(), "the built-in weights must ship in kinetoscope/weights/builtin"
+    return Pipeline.from_pretrained(text_encoder=text_encoder)
+
+
+def test_card_and_config_ship_with_the_weights():
+    for name in ("pipeline.json", "README.md", "vae/model.safetensors", "denoiser/model.safetensors"):
+        assert (BUILTIN_WEIGHTS / name).is_file(), name
+    size = sum(p.stat().st_size for p in BUILTIN_WEIGHTS.rglob("*") if p.is_file())
+    assert size < 100 * 2**20
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("prompt,background", [
+    ("a large red circle moving right on a blue background", "blue"),
+    ("a large yellow square moving down on a black background", "black"),
+])
+def test_background_colour_follows_the_prompt(builtin, prompt, background):
+    v = builtin.generate(GenerationRequest(prompt=prompt, seed=0))
+    assert v.frames.shape == (17, 64, 64, 3)
+    assert analyze(v.frames).background == background
