@@ -30,8 +30,9 @@ def cmd_generate(args) -> int:
     from tqdm import tqdm
 
     from kinetoscope.media import write_video
-    from kinetoscope.media.errors import MediaError
     from kinetoscope.pipeline import GenerationRequest, Pipeline, RequestError
+
+    from kinetoscope.media.errors import MediaError
 
     width, height = parse_size(args.size) if args.size else (None, None)
     req = GenerationRequest(prompt=args.prompt, negative_prompt=args.negative or "", width=width, height=height,
@@ -43,8 +44,11 @@ def cmd_generate(args) -> int:
     try:
         pipe = Pipeline.from_pretrained(args.weights)
         req = pipe.resolve(req)  # validate before loading the text encoder
-    except (FileNotFoundError, RequestError, ValueError) as e:
+        req = task_request(args, pipe, req)
+    except (FileNotFoundError, RequestError, MediaError, ValueError) as e:
         raise UserError(str(e)) from None
+    if args.extend:
+        return write_extension(args, pipe, req, out)
     bars: dict[str, tqdm] = {}
 
     def progress(stage: str, i: int, n: int) -> None:
@@ -63,6 +67,41 @@ def cmd_generate(args) -> int:
     t, h, w, _ = video.frames.shape
     print(f"wrote {out} ({t} frames, {w}x{h}, {video.fps} fps, {video.seconds:.2f} s) in "
           f"{video.metadata['seconds_to_generate']:.1f} s")
+    return 0
+
+
+def task_request(args, pipe, req):
+    """--image (image->video), --image + --last-image (interpolate): given frames + mask."""
+    import dataclasses
+
+    from kinetoscope import tasks
+    from kinetoscope.media import read_image
+
+    if args.last_image and not args.image:
+        raise UserError("--last-image needs --image (the first frame) too")
+    if args.image and args.extend:
+        raise UserError("--image and --extend do not combine: pick one task")
+    kw = {f: getattr(req, f) for f in ("negative_prompt", "width", "height", "frames", "fps", "steps", "guidance", "seed", "sampler")}
+    if args.image and args.last_image:
+        return tasks.interpolate_request(pipe, read_image(args.image), read_image(args.last_image), req.prompt, **kw)
+    if args.image:
+        return tasks.i2v_request(pipe, read_image(args.image), req.prompt, **kw)
+    return dataclasses.replace(req)
+
+
+def write_extension(args, pipe, req, out) -> int:
+    from kinetoscope import tasks
+    from kinetoscope.media import read_video, write_video
+
+    seconds = args.seconds if args.seconds is not None else pipe.config.seconds
+    kw = {f: getattr(req, f) for f in ("negative_prompt", "fps", "steps", "guidance", "seed", "sampler")}
+    try:
+        frames, _ = read_video(args.extend)
+        video = tasks.extend(pipe, frames, req.prompt, seconds, **kw)
+    except ValueError as e:
+        raise UserError(str(e)) from None
+    write_video(out, video.frames, video.fps, metadata=video.metadata)
+    print(f"wrote {out} ({len(video.frames)} frames: {len(frames)} given + {len(video.frames) - len(frames)} new)")
     return 0
 
 
@@ -161,6 +200,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--negative", default=None, help="negative prompt: what to steer away from")
     g.add_argument("--out", default="video.mp4", help="output file: .mp4, .webm, .gif or .png (contact sheet)")
     g.add_argument("--weights", default=None, help="model folder (default: the built-in model)")
+    g.add_argument("--image", default=None, help="image->video: this image (resized to cover, centre-cropped) is the first frame")
+    g.add_argument("--last-image", default=None, help="with --image: interpolate, this image is held as the last frames")
+    g.add_argument("--extend", default=None, metavar="VIDEO", help="continue this video by --seconds (sliding windows)")
     g.add_argument("--quiet", action="store_true", help="no progress bars")
     g.set_defaults(func=cmd_generate)
 

@@ -192,7 +192,7 @@ class Trainer:
             self.load(ckpt.load(self.run))
         if self.rank == 0:
             save_config(cfg, self.run / "config.json", {"git_commit": git_commit(), "world_size": self.world,
-                                                        "precision": str(self.dtype), "threads": torch.get_num_threads()})
+                                                        "precision_used": str(self.dtype), "threads_used": torch.get_num_threads()})
         if cfg.stage == "denoiser" and cfg.latent_pool:
             self.build_pool()
         handlers = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)} if _main_thread() else {}
