@@ -183,7 +183,7 @@ def cmd_bench(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="kinetoscope", description="Open, self-hostable text-to-video: generate, train, benchmark.",
+    p = argparse.ArgumentParser(prog="kinetoscope", description="Open, self-hostable text-to-video: generate, train, evaluate, benchmark.",
                                 epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
