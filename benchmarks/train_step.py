@@ -21,15 +21,14 @@ config is the reference for the other world rows. Above 1 means faster.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-import statistics
 import time
 import warnings
 from pathlib import Path
 
 import torch
 
+from benchmarks.step import precision, timed_pair
 from kinetoscope.data.world import WorldConfig, make_clip
 from kinetoscope.diffusion import flow_loss
 from kinetoscope.hardware import cpu_flags, fast_bf16
@@ -53,12 +52,6 @@ def parse_args(argv):
     p.add_argument("--threads", type=int, default=2, help="torch.set_num_threads (default 2)")
     p.add_argument("--out", type=Path, default=RESULTS, help=f"JSON results file (default {RESULTS})")
     return p.parse_args(argv)
-
-
-def precision(dtype: str):
-    if dtype == "bf16":
-        return torch.autocast("cpu", dtype=torch.bfloat16)
-    return contextlib.nullcontext()
 
 
 def dit_step(model, opt, dtype, gen):
@@ -91,21 +84,6 @@ def vae_step(model, opt, dtype, gen):
         opt.step()
 
     return run
-
-
-def timed_pair(fn_a, fn_b, warmup: int, repeats: int) -> tuple[float, float]:
-    """Median seconds of fn_a and fn_b, run alternately after the warm-up."""
-    for _ in range(warmup):
-        fn_a()
-        fn_b()
-    a, b = [], []
-    for i in range(repeats):
-        order = ((fn_a, a), (fn_b, b)) if i % 2 == 0 else ((fn_b, b), (fn_a, a))
-        for fn, acc in order:
-            start = time.perf_counter()
-            fn()
-            acc.append(time.perf_counter() - start)
-    return statistics.median(a), statistics.median(b)
 
 
 def clips_per_s(cfg: WorldConfig, warm: int, n: int) -> float:

@@ -86,8 +86,8 @@ class Trainer:
             self.model.encoder.requires_grad_(False)
         self.ema = EMA(self.model, cfg.ema)
         self.net = self._wrap(self.model)
-        params = [p for p in self.model.parameters() if p.requires_grad]
-        self.opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.99))
+        self.params = [p for p in self.model.parameters() if p.requires_grad]  # frozen encoder excluded
+        self.opt = torch.optim.AdamW(self.params, lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.99))
         self.step, self.elapsed = 0, 0.0
         self.stop_requested = False
         self.vae = self.text = self.pool = None
@@ -201,7 +201,6 @@ class Trainer:
         last_ckpt, t_start, e_start, step0 = time.monotonic(), time.monotonic(), self.elapsed, self.step
         autocast = torch.autocast(self.device.type, dtype=self.dtype) if self.dtype != torch.float32 else nullcontext()
         metrics = {}
-        params = [p for p in self.model.parameters() if p.requires_grad]
         try:
             while self.step < cfg.steps and not self.stop_requested:
                 x, caps = self.batch(self.step)
@@ -211,7 +210,7 @@ class Trainer:
                     loss, extra = self.loss(x.to(self.device), caps, self.step)
                 self.opt.zero_grad(set_to_none=True)
                 loss.backward()
-                gnorm = torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
+                gnorm = torch.nn.utils.clip_grad_norm_(self.params, cfg.grad_clip)
                 self.opt.step()
                 self.ema.update(self.model, self.step)
                 self.step += 1
