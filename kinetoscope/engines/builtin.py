@@ -1,0 +1,34 @@
+"""The built-in engine: our own pipeline (causal VAE + denoiser) from a model folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from kinetoscope.engines.base import Capabilities, Progress
+from kinetoscope.pipeline import GenerationRequest, Pipeline, Video
+
+TASKS = ("t2v", "image", "i2v", "interpolate", "extend")
+
+
+class BuiltinEngine:
+    def __init__(self, pipeline: Pipeline, name: str | None = None):
+        self.pipeline = pipeline
+        self.name = name or pipeline.config.name
+
+    @classmethod
+    def from_folder(cls, folder: str | Path | None = None, name: str | None = None) -> "BuiltinEngine":
+        return cls(Pipeline.from_pretrained(folder), name=name)
+
+    @property
+    def capabilities(self) -> Capabilities:
+        c, vae = self.pipeline.config, self.pipeline.vae.config
+        multiple = max(16, vae.space_factor * self.pipeline.denoiser.config.patch[1])
+        return Capabilities(tasks=TASKS, width=c.width, height=c.height, seconds=c.seconds, fps=c.fps,
+                            min_size=c.min_size, max_size=c.max_size, size_multiple=multiple, max_frames=c.max_frames,
+                            extra={"frame_rule": f"1+{vae.time_factor}k"})
+
+    def resolve(self, request: GenerationRequest) -> GenerationRequest:
+        return self.pipeline.resolve(request)
+
+    def generate(self, request: GenerationRequest, progress: Progress | None = None) -> Video:
+        return self.pipeline.generate(request, progress=progress)
