@@ -1,0 +1,108 @@
+"""Request bodies: the same fields from JSON or multipart/form-data (what the openai client
+sends), with strings converted and uploads read under the size limit."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from fastapi import Request
+from starlette.datastructures import UploadFile
+
+from kinetoscope.studio.api.errors import ApiError
+
+_NESTED = re.compile(r"^([A-Za-z_]+)\[([A-Za-z_]+)\]$")  # video[id] -> {"video": {"id": ...}}
+
+
+async def read_body(request: Request, max_bytes: int) -> tuple[dict, dict[str, bytes]]:
+    """(fields, files) from a JSON or multipart body. Files are read fully, at most max_bytes each."""
+    ctype = request.headers.get("content-type", "")
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > max_bytes + 64 * 1024:
+        raise ApiError(413, f"request body is {int(declared)} bytes: uploads are limited to {max_bytes} bytes",
+                       "file_too_large")
+    if ctype.startswith("multipart/form-data") or ctype.startswith("application/x-www-form-urlencoded"):
+        try:
+            form = await request.form(max_part_size=max_bytes + 1)
+        except Exception as e:  # noqa: BLE001 - malformed multipart
+            raise ApiError(400, f"could not read the form body: {e}", "invalid_body") from None
+        fields: dict = {}
+        files: dict[str, bytes] = {}
+        for key, value in form.multi_items():
+            if isinstance(value, UploadFile):
+                data = await value.read(max_bytes + 1)
+                if len(data) > max_bytes:
+                    raise ApiError(413, f"{key} is larger than {max_bytes} bytes", "file_too_large", key)
+                if data:
+                    files[key] = data
+                continue
+            m = _NESTED.match(key)
+            if m:
+                fields.setdefault(m.group(1), {})
+                if isinstance(fields[m.group(1)], dict):
+                    fields[m.group(1)][m.group(2)] = value
+            else:
+                fields[key] = value
+        return fields, files
+    raw = await request.body()
+    if len(raw) > max_bytes + 64 * 1024:
+        raise ApiError(413, f"request body is {len(raw)} bytes: limit {max_bytes}", "file_too_large")
+    if not raw.strip():
+        return {}, {}
+    try:
+        data = json.loads(raw)
+    except ValueError as e:
+        raise ApiError(400, f"the body is not valid JSON: {e}", "invalid_json") from None
+    if not isinstance(data, dict):
+        raise ApiError(400, "the body must be a JSON object", "invalid_json")
+    return data, {}
+
+
+def text(fields: dict, name: str, default: str | None = None, required: bool = False) -> str | None:
+    v = fields.get(name)
+    if v is None or v == "":
+        if required:
+            raise ApiError(400, f"{name} is required", "missing_required_parameter", name)
+        return default
+    if not isinstance(v, (str, int, float)):
+        raise ApiError(400, f"{name} must be a string", "invalid_type", name)
+    return str(v)
+
+
+def number(fields: dict, name: str, kind=float, default=None):
+    v = fields.get(name)
+    if v is None or v == "":
+        return default
+    if isinstance(v, bool):
+        raise ApiError(400, f"{name} must be a number, got {v!r}", "invalid_type", name)
+    try:
+        out = kind(v)
+        if kind is int and isinstance(v, float) and v != int(v):
+            raise ValueError
+        return out
+    except (TypeError, ValueError):
+        raise ApiError(400, f"{name} must be {'an integer' if kind is int else 'a number'}, got {v!r}",
+                       "invalid_type", name) from None
+
+
+def flag(fields: dict, name: str, default: bool = False) -> bool:
+    v = fields.get(name)
+    if v is None or v == "":
+        return default
+    if isinstance(v, bool):
+        return v
+    s = str(v).strip().lower()
+    if s in ("1", "true", "yes", "on"):
+        return True
+    if s in ("0", "false", "no", "off"):
+        return False
+    raise ApiError(400, f"{name} must be true or false, got {v!r}", "invalid_type", name)
+
+
+def parse_size(value: str | None) -> tuple[int | None, int | None]:
+    if value is None:
+        return None, None
+    m = re.fullmatch(r"\s*(\d{1,5})\s*[xX×]\s*(\d{1,5})\s*", value)
+    if not m:
+        raise ApiError(400, f"size {value!r} is not WIDTHxHEIGHT, e.g. 64x64 or 96x64", "invalid_value", "size")
+    return int(m.group(1)), int(m.group(2))

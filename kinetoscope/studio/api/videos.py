@@ -1,0 +1,334 @@
+"""/v1/videos: the OpenAI Videos API (create, list, retrieve, delete, content, remix, edits,
+extensions) plus progress as Server-Sent Events."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import io
+import json
+import secrets
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
+from starlette.concurrency import run_in_threadpool
+
+from kinetoscope.pipeline import GenerationRequest, RequestError
+from kinetoscope.studio import jobs
+from kinetoscope.studio.api import forms
+from kinetoscope.studio.api.errors import ApiError, not_found
+from kinetoscope.studio.recipes import recipe_of, request_of
+from kinetoscope.studio.worker import VARIANTS
+
+router = APIRouter(prefix="/v1", tags=["videos"])
+
+CREATE_FIELDS = {
+    "prompt": {"type": "string", "description": "what the video shows"},
+    "model": {"type": "string", "description": "an engine name from GET /v1/models"},
+    "seconds": {"type": "string", "description": "length in seconds, e.g. \"2\""},
+    "size": {"type": "string", "description": "WIDTHxHEIGHT, e.g. 64x64"},
+    "negative_prompt": {"type": "string"},
+    "seed": {"type": "integer"},
+    "steps": {"type": "integer"},
+    "guidance": {"type": "number"},
+    "fps": {"type": "integer"},
+    "task": {"type": "string", "enum": ["t2v", "image", "i2v"]},
+    "input_reference": {"type": "string", "format": "binary", "description": "an image: the first frame"},
+    "input_training_consent": {"type": "boolean", "description": "allow the upload to be used for training (default false)"},
+}
+_SCHEMA = {"type": "object", "required": ["prompt"], "properties": CREATE_FIELDS}
+_JSON_SCHEMA = {"type": "object", "required": ["prompt"],
+                "properties": {k: v for k, v in CREATE_FIELDS.items() if k != "input_reference"}}
+CREATE_BODY = {"requestBody": {"required": True, "content": {"application/json": {"schema": _JSON_SCHEMA},
+                                                             "multipart/form-data": {"schema": _SCHEMA}}}}
+
+
+def svc_of(request: Request):
+    return request.app.state.svc
+
+
+def owner_of(request: Request) -> str | None:
+    return getattr(request.state, "owner_id", None)
+
+
+def _param_of(message: str) -> str | None:
+    word = message.split(" ", 1)[0].lower()
+    return {"width": "size", "height": "size", "negative": "negative_prompt", "given": "input_reference"}.get(
+        word, word if word in CREATE_FIELDS or word in ("frames", "sampler") else None)
+
+
+def request_error(e: Exception) -> ApiError:
+    return ApiError(400, str(e), "invalid_value", _param_of(str(e)))
+
+
+def _engine(svc, model: str | None):
+    name = model or svc.settings.default_model
+    if name not in svc.engines.specs:
+        raise ApiError(400, f"model {name!r} is not available: use one of {', '.join(svc.engines.names())}",
+                       "model_not_found", "model")
+    try:
+        return name, svc.engines.get(name)
+    except (FileNotFoundError, ValueError, ImportError) as e:
+        raise ApiError(503, f"model {name!r} could not be loaded: {e}", "model_unavailable", "model") from None
+
+
+def _video_response(svc, row, status: int = 200) -> JSONResponse:
+    headers = {"openai-poll-after-ms": str(svc.settings.poll_after_ms)} if row.status not in jobs.TERMINAL else None
+    return JSONResponse(jobs.to_api(row), status_code=status, headers=headers)
+
+
+def _generation_request(svc, fields: dict, engine, base: GenerationRequest | None = None) -> GenerationRequest:
+    width, height = forms.parse_size(forms.text(fields, "size"))
+    seconds = forms.number(fields, "seconds", float)
+    task = forms.text(fields, "task", "t2v")
+    b = base or GenerationRequest(prompt="")
+    req = dataclasses.replace(
+        b,
+        prompt=forms.text(fields, "prompt", required=base is None) or b.prompt,
+        negative_prompt=forms.text(fields, "negative_prompt", b.negative_prompt),
+        width=width or b.width, height=height or b.height,
+        seconds=seconds if seconds is not None else b.seconds,
+        frames=1 if task == "image" else (None if (seconds is not None or base is None) else b.frames),
+        fps=forms.number(fields, "fps", int, b.fps), steps=forms.number(fields, "steps", int, b.steps),
+        guidance=forms.number(fields, "guidance", float, b.guidance),
+        seed=forms.number(fields, "seed", int, None if base is None else b.seed),
+        sampler=forms.text(fields, "sampler", b.sampler),
+    )
+    if req.seed is None:  # pick one now so the recipe re-renders exactly
+        req = dataclasses.replace(req, seed=secrets.randbelow(2**31))
+    try:
+        return engine.resolve(req)
+    except RequestError as e:
+        raise request_error(e) from None
+
+
+def _read_upload_image(svc, data: bytes, name: str):
+    from kinetoscope.media import MediaError, read_image
+
+    try:
+        return read_image(data, max_pixels=svc.settings.max_upload_pixels, max_bytes=svc.settings.max_upload_bytes)
+    except MediaError as e:
+        raise ApiError(400, f"{name} is not a readable image: {e}", "invalid_image", name) from None
+
+
+def _png(image) -> bytes:
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(image).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def _seconds_label(req: GenerationRequest) -> str:
+    return f"{(req.frames - 1) / req.fps:g}" if req.frames > 1 else "0"
+
+
+def _create(svc, owner, fields: dict, files: dict[str, bytes]):
+    model, engine = _engine(svc, forms.text(fields, "model"))
+    task = forms.text(fields, "task", "i2v" if "input_reference" in files else "t2v")
+    if task not in ("t2v", "image", "i2v"):
+        raise ApiError(400, f"task {task!r} is not allowed here: use t2v, image or i2v "
+                            "(extend: POST /v1/videos/extensions, remix: POST /v1/videos/{id}/remix)", "invalid_value", "task")
+    if task not in engine.capabilities.tasks:
+        raise ApiError(400, f"model {model!r} cannot do task {task!r}: it supports {', '.join(engine.capabilities.tasks)}",
+                       "unsupported_task", "task")
+    if isinstance(fields.get("input_reference"), dict):
+        raise ApiError(400, "input_reference must be an uploaded image file (multipart/form-data)", "invalid_value",
+                       "input_reference")
+    req = _generation_request(svc, {**fields, "task": task}, engine)
+    video_id = jobs.new_id()
+    input_key = None
+    if task == "i2v":
+        if "input_reference" not in files:
+            raise ApiError(400, "task i2v needs an input_reference image", "missing_required_parameter", "input_reference")
+        image = _read_upload_image(svc, files["input_reference"], "input_reference")
+        input_key = f"{video_id}/input.png"
+        svc.storage.put_bytes(input_key, _png(image))
+    try:
+        return jobs.create(svc.sessions, svc.queue, svc.settings, model=model, task=task, prompt=req.prompt,
+                           request=recipe_of(req), seconds=_seconds_label(req), size=f"{req.width}x{req.height}",
+                           owner_id=owner, input_key=input_key, video_id=video_id,
+                           input_consent=forms.flag(fields, "input_training_consent"))
+    except Exception:
+        svc.storage.delete_prefix(video_id)
+        raise
+
+
+@router.post("/videos", openapi_extra=CREATE_BODY, summary="Create a video")
+async def create_video(request: Request):
+    svc = svc_of(request)
+    fields, files = await forms.read_body(request, svc.settings.max_upload_bytes)
+    row = await run_in_threadpool(_create, svc, owner_of(request), fields, files)
+    return _video_response(svc, row)
+
+
+@router.get("/videos", summary="List videos")
+def list_videos(request: Request, after: str | None = Query(None, max_length=100),
+                limit: int = Query(20, ge=1, le=100), order: str = Query("desc", pattern="^(asc|desc)$")):
+    svc = svc_of(request)
+    try:
+        rows, more = jobs.page(svc.sessions, after=after, limit=limit, order=order, owner_id=owner_of(request))
+    except KeyError:
+        raise not_found("video", after) from None
+    data = [jobs.to_api(r) for r in rows]
+    return {"object": "list", "data": data, "first_id": data[0]["id"] if data else None,
+            "last_id": data[-1]["id"] if data else None, "has_more": more}
+
+
+def _owned(request: Request, video_id: str):
+    row = jobs.get(svc_of(request).sessions, video_id, owner_of(request))
+    if row is None:
+        raise not_found("video", video_id)
+    return row
+
+
+@router.get("/videos/{video_id}", summary="Retrieve a video")
+def retrieve_video(request: Request, video_id: str):
+    return _video_response(svc_of(request), _owned(request, video_id))
+
+
+@router.delete("/videos/{video_id}", summary="Delete a video and its files")
+def delete_video(request: Request, video_id: str):
+    svc = svc_of(request)
+    _owned(request, video_id)
+    if jobs.remove(svc.sessions, video_id):
+        svc.storage.delete_prefix(video_id)
+    return {"id": video_id, "object": "video.deleted", "deleted": True}
+
+
+@router.get("/videos/{video_id}/content", summary="Download the video, its thumbnail or its spritesheet")
+def download_content(request: Request, video_id: str, variant: str = Query("video", pattern="^(video|thumbnail|spritesheet)$")):
+    svc = svc_of(request)
+    row = _owned(request, video_id)
+    if row.status != "completed":
+        raise ApiError(409, f"video {video_id} is {row.status}: content is available once it is completed",
+                       "video_not_ready", "id")
+    key = json.loads(row.files or "{}").get(variant)
+    path = svc.storage.path(key) if key else None
+    if path is None or not path.is_file():
+        raise ApiError(404, f"video {video_id} has no {variant} file", "not_found", "variant")
+    fname, ctype = VARIANTS[variant]
+    return FileResponse(path, media_type=ctype, filename=f"{video_id}-{fname}")
+
+
+def _source_request(svc, row) -> GenerationRequest:
+    return request_of(json.loads(row.request))
+
+
+def _remix(svc, owner, source, fields: dict):
+    if source.status != "completed":
+        raise ApiError(409, f"video {source.id} is {source.status}: only completed videos can be remixed",
+                       "video_not_ready", "id")
+    model, engine = _engine(svc, forms.text(fields, "model", source.model))
+    req = _generation_request(svc, fields, engine, base=_source_request(svc, source))
+    video_id = jobs.new_id()
+    input_key = None
+    if source.input_key and source.task in ("i2v", "remix"):
+        input_key = f"{video_id}/input.png"
+        svc.storage.put_file(input_key, svc.storage.path(source.input_key))
+    return jobs.create(svc.sessions, svc.queue, svc.settings, model=model, task="remix" if source.task != "image" else "image",
+                       prompt=req.prompt, request=recipe_of(req), seconds=_seconds_label(req),
+                       size=f"{req.width}x{req.height}", owner_id=owner, input_key=input_key, video_id=video_id,
+                       remixed_from=source.id, input_consent=source.input_consent)
+
+
+@router.post("/videos/{video_id}/remix", summary="Remix a completed video with a changed prompt or settings")
+async def remix_video(request: Request, video_id: str):
+    svc = svc_of(request)
+    source = _owned(request, video_id)
+    fields, _ = await forms.read_body(request, svc.settings.max_upload_bytes)
+    if not forms.text(fields, "prompt"):
+        raise ApiError(400, "prompt is required", "missing_required_parameter", "prompt")
+    row = await run_in_threadpool(_remix, svc, owner_of(request), source, fields)
+    return _video_response(svc, row)
+
+
+def _extend(svc, owner, fields: dict, files: dict[str, bytes]):
+    from kinetoscope.media import MediaError, read_video
+
+    prompt = forms.text(fields, "prompt", required=True)
+    seconds = forms.number(fields, "seconds", float)
+    if seconds is None:
+        raise ApiError(400, "seconds (the length to add) is required", "missing_required_parameter", "seconds")
+    ref = fields.get("video")
+    video_id = jobs.new_id()
+    source_id, input_key = None, None
+    if isinstance(ref, dict) and ref.get("id"):
+        source = jobs.get(svc.sessions, str(ref["id"]), owner)
+        if source is None:
+            raise not_found("video", str(ref["id"]))
+        if source.status != "completed":
+            raise ApiError(409, f"video {source.id} is {source.status}: only completed videos can be extended",
+                           "video_not_ready", "video")
+        model, engine = _engine(svc, forms.text(fields, "model", source.model))
+        base, source_id = _source_request(svc, source), source.id
+        total_frames = base.frames
+    elif "video" in files:
+        model, engine = _engine(svc, forms.text(fields, "model"))
+        input_key = f"{video_id}/input.mp4"
+        svc.storage.put_bytes(input_key, files["video"])
+        try:
+            frames, fps = read_video(svc.storage.path(input_key))
+        except MediaError as e:
+            svc.storage.delete_prefix(video_id)
+            raise ApiError(400, f"video is not a readable video: {e}", "invalid_video", "video") from None
+        base = GenerationRequest(prompt=prompt, width=frames.shape[2], height=frames.shape[1])
+        total_frames = len(frames)
+    else:
+        raise ApiError(400, "video must be {\"id\": ...} of a completed video, or an uploaded video file",
+                       "missing_required_parameter", "video")
+    if "extend" not in engine.capabilities.tasks:
+        svc.storage.delete_prefix(video_id)
+        raise ApiError(400, f"model {model!r} cannot extend videos", "unsupported_task", "model")
+    window = _generation_request(svc, {**{k: v for k, v in fields.items() if k not in ("seconds", "video", "size", "task")}, "prompt": prompt},
+                                 engine, base=dataclasses.replace(base, prompt=prompt, seconds=None, frames=None))
+    max_seconds = (engine.capabilities.max_frames - total_frames) / window.fps
+    if not (0 < seconds <= max_seconds):
+        svc.storage.delete_prefix(video_id)
+        raise ApiError(400, f"seconds {seconds:g} is out of range: allowed more than 0 up to {max_seconds:g} "
+                            f"(the whole video may have at most {engine.capabilities.max_frames} frames)", "invalid_value", "seconds")
+    total = (total_frames + round(seconds * window.fps) - 1) / window.fps
+    return jobs.create(svc.sessions, svc.queue, svc.settings, model=model, task="extend", prompt=prompt,
+                       request=recipe_of(window, extend_seconds=seconds), seconds=f"{total:g}",
+                       size=f"{window.width}x{window.height}", owner_id=owner, input_key=input_key,
+                       source_video_id=source_id, video_id=video_id)
+
+
+@router.post("/videos/extensions", summary="Extend a completed video (or an uploaded one) by some seconds")
+async def extend_video(request: Request):
+    svc = svc_of(request)
+    fields, files = await forms.read_body(request, svc.settings.max_upload_bytes)
+    row = await run_in_threadpool(_extend, svc, owner_of(request), fields, files)
+    return _video_response(svc, row)
+
+
+@router.get("/videos/{video_id}/events", summary="Progress as Server-Sent Events until the video is done")
+async def video_events(request: Request, video_id: str):
+    svc = svc_of(request)
+    owner = owner_of(request)
+    await run_in_threadpool(_owned, request, video_id)
+
+    async def stream():
+        last, idle = None, 0.0
+        while True:
+            row = await run_in_threadpool(jobs.get, svc.sessions, video_id, owner)
+            if row is None:
+                yield f"event: deleted\ndata: {json.dumps({'id': video_id, 'deleted': True})}\n\n"
+                return
+            obj = jobs.to_api(row)
+            state = (obj["status"], obj["progress"])
+            if state != last:
+                last, idle = state, 0.0
+                yield f"event: video.{obj['status']}\ndata: {json.dumps(obj)}\n\n"
+            if obj["status"] in jobs.TERMINAL:
+                return
+            if await request.is_disconnected():
+                return
+            await asyncio.sleep(0.5)
+            idle += 0.5
+            if idle >= 15:
+                idle = 0.0
+                yield ": keep-alive\n\n"
+
+    return StreamingResponse(stream(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})

@@ -1,0 +1,57 @@
+"""The studio's FastAPI app: the API under /v1, the web pages, and (by default) one worker
+running in a thread of the same process."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from kinetoscope import __version__
+from kinetoscope.studio.api import errors, models, videos
+from kinetoscope.studio.services import Services
+from kinetoscope.studio.settings import Settings, from_env
+
+log = logging.getLogger("kinetoscope.studio")
+
+
+def create_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:
+    settings = settings or (services.settings if services else from_env())
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        svc = services or Services.start(settings)
+        app.state.svc = svc
+        stop = threading.Event()
+        thread = None
+        if settings.embedded_worker:
+            from kinetoscope.studio.worker import Worker
+
+            thread = threading.Thread(target=Worker(svc).run_forever, args=(stop,), daemon=True, name="worker")
+            thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            if thread:
+                thread.join(timeout=30)
+            if services is None:
+                svc.close()
+
+    app = FastAPI(title="kinetoscope studio", version=__version__, lifespan=lifespan,
+                  description="Text-to-video on your own machine. The /v1 routes follow OpenAI's Videos API.")
+    errors.install(app)
+    app.include_router(videos.router)
+    app.include_router(models.router)
+
+    @app.get("/healthz", tags=["meta"], summary="Liveness and database check")
+    def healthz():
+        from sqlalchemy import text
+
+        with app.state.svc.db.connect() as c:
+            c.execute(text("SELECT 1"))
+        return {"ok": True, "version": __version__}
+
+    return app

@@ -1,0 +1,204 @@
+"""Job lifecycle on the database row: create, claim with a lease, heartbeat, complete exactly
+once, fail, retry when a worker dies (the reaper), and the API's view of a row.
+
+Every state change is one conditional UPDATE, so two workers can never both own or both
+complete a job: `claim` only takes a queued job or one whose lease ran out, and `heartbeat`,
+`complete` and `fail` only succeed for the worker that holds the lease.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+
+from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from kinetoscope.studio.models import VideoRow, WebhookDelivery
+from kinetoscope.studio.queue import JobQueue
+from kinetoscope.studio.settings import Settings
+
+TERMINAL = ("completed", "failed")
+
+
+def new_id(prefix: str = "video") -> str:
+    return f"{prefix}_{secrets.token_hex(16)}"
+
+
+def now() -> float:
+    return time.time()
+
+
+# --- creating and reading ----------------------------------------------------------------------
+def create(sf: sessionmaker[Session], queue: JobQueue, settings: Settings, *, model: str, task: str, prompt: str,
+           request: dict, seconds: str, size: str, owner_id: str | None = None, input_key: str | None = None, input_consent: bool = False,
+           remixed_from: str | None = None, source_video_id: str | None = None, video_id: str | None = None) -> VideoRow:
+    t = now()
+    row = VideoRow(id=video_id or new_id(), owner_id=owner_id, model=model, task=task, prompt=prompt,
+                   request=json.dumps(request, sort_keys=True), seconds=seconds, size=size, status="queued", progress=0,
+                   created_at=int(t), created_ns=time.time_ns(), expires_at=int(t + settings.retention_hours * 3600),
+                   attempts=0, input_key=input_key, input_consent=input_consent, remixed_from_video_id=remixed_from,
+                   source_video_id=source_video_id, enqueued_at=t)
+    with sf.begin() as s:
+        s.add(row)
+    try:
+        queue.push(row.id)
+    except Exception:  # noqa: BLE001 - the queue is down: the row is the truth, the reaper pushes it later
+        pass
+    return row
+
+
+def get(sf: sessionmaker[Session], video_id: str, owner_id: str | None = None) -> VideoRow | None:
+    with sf() as s:
+        row = s.get(VideoRow, video_id)
+    if row is None or (owner_id is not None and row.owner_id != owner_id):
+        return None
+    return row
+
+
+def page(sf: sessionmaker[Session], *, after: str | None, limit: int, order: str, owner_id: str | None = None):
+    """Cursor pagination by creation time (ties by id). Returns (rows, has_more)."""
+    desc = order == "desc"
+    q = select(VideoRow)
+    if owner_id is not None:
+        q = q.where(VideoRow.owner_id == owner_id)
+    with sf() as s:
+        if after:
+            cur = s.get(VideoRow, after)
+            if cur is None or (owner_id is not None and cur.owner_id != owner_id):
+                raise KeyError(after)
+            key = (VideoRow.created_ns, VideoRow.id)
+            if desc:
+                q = q.where(or_(key[0] < cur.created_ns, and_(key[0] == cur.created_ns, key[1] < cur.id)))
+            else:
+                q = q.where(or_(key[0] > cur.created_ns, and_(key[0] == cur.created_ns, key[1] > cur.id)))
+        if desc:
+            q = q.order_by(VideoRow.created_ns.desc(), VideoRow.id.desc())
+        else:
+            q = q.order_by(VideoRow.created_ns.asc(), VideoRow.id.asc())
+        rows = list(s.scalars(q.limit(limit + 1)))
+    return rows[:limit], len(rows) > limit
+
+
+def remove(sf: sessionmaker[Session], video_id: str) -> bool:
+    with sf.begin() as s:
+        return s.execute(delete(VideoRow).where(VideoRow.id == video_id)).rowcount == 1
+
+
+# --- the worker's side -------------------------------------------------------------------------
+def claim(sf: sessionmaker[Session], video_id: str, worker_id: str, settings: Settings) -> VideoRow | None:
+    t = now()
+    with sf.begin() as s:
+        res = s.execute(
+            update(VideoRow)
+            .where(VideoRow.id == video_id, VideoRow.attempts < settings.max_attempts,
+                   or_(VideoRow.status == "queued",
+                       and_(VideoRow.status == "in_progress", VideoRow.lease_until < t)))
+            .values(status="in_progress", worker_id=worker_id, lease_until=t + settings.lease_seconds,
+                    attempts=VideoRow.attempts + 1, started_at=int(t), progress=0)
+        )
+        if res.rowcount != 1:
+            return None
+    return get(sf, video_id)
+
+
+def heartbeat(sf: sessionmaker[Session], video_id: str, worker_id: str, progress: int, settings: Settings) -> bool:
+    """Extend the lease and record progress; False when the job is no longer ours (deleted, or
+    another worker took it after our lease ran out)."""
+    with sf.begin() as s:
+        res = s.execute(update(VideoRow)
+                        .where(VideoRow.id == video_id, VideoRow.worker_id == worker_id, VideoRow.status == "in_progress")
+                        .values(lease_until=now() + settings.lease_seconds, progress=max(0, min(99, progress))))
+        return res.rowcount == 1
+
+
+def _finish(sf, video_id: str, worker_id: str, settings: Settings, event: str, values: dict) -> bool:
+    with sf.begin() as s:
+        res = s.execute(update(VideoRow)
+                        .where(VideoRow.id == video_id, VideoRow.worker_id == worker_id, VideoRow.status == "in_progress")
+                        .values(lease_until=None, completed_at=int(now()), **values))
+        if res.rowcount != 1:
+            return False
+        if settings.webhook_url:  # the outbox: the event is recorded with the state change, delivered later
+            from kinetoscope.studio.webhooks import new_delivery
+
+            s.add(new_delivery(video_id, event, settings.webhook_url))
+        return True
+
+
+def complete(sf, video_id: str, worker_id: str, files: dict, settings: Settings) -> bool:
+    return _finish(sf, video_id, worker_id, settings, "video.completed",
+                   {"status": "completed", "progress": 100, "files": json.dumps(files)})
+
+
+def fail(sf, video_id: str, worker_id: str, code: str, message: str, settings: Settings) -> bool:
+    return _finish(sf, video_id, worker_id, settings, "video.failed",
+                   {"status": "failed", "error_code": code, "error_message": message[:2000]})
+
+
+def reap(sf: sessionmaker[Session], queue: JobQueue, settings: Settings) -> dict:
+    """Push again the jobs whose worker died (lease expired) or that never reached the queue;
+    fail those out of attempts; delete expired videos. Returns the counts (and the expired ids,
+    whose files the caller removes)."""
+    t = now()
+    stale = t - max(settings.lease_seconds, 5.0)
+    counts = {"requeued": 0, "failed": 0, "expired": []}
+    with sf.begin() as s:
+        gave_up = s.execute(
+            update(VideoRow)
+            .where(VideoRow.status == "in_progress", VideoRow.lease_until < t, VideoRow.attempts >= settings.max_attempts)
+            .values(status="failed", error_code="worker_lost", lease_until=None, completed_at=int(t),
+                    error_message=f"the job's worker stopped responding {settings.max_attempts} times; giving up")
+            .returning(VideoRow.id)
+        ).scalars().all()
+        counts["failed"] = len(gave_up)
+        if settings.webhook_url:
+            from kinetoscope.studio.webhooks import new_delivery
+
+            for vid in gave_up:
+                s.add(new_delivery(vid, "video.failed", settings.webhook_url))
+        due = s.scalars(select(VideoRow.id).where(or_(
+            and_(VideoRow.status == "in_progress", VideoRow.lease_until < t),
+            and_(VideoRow.status == "queued", VideoRow.enqueued_at < stale)))).all()
+        if due:
+            s.execute(update(VideoRow).where(VideoRow.id.in_(due)).values(enqueued_at=t))
+        expired = s.scalars(select(VideoRow.id).where(VideoRow.expires_at < int(t), VideoRow.status.in_(TERMINAL))).all()
+        if expired:
+            s.execute(delete(VideoRow).where(VideoRow.id.in_(expired)))
+        counts["expired"] = list(expired)
+    for vid in due:
+        queue.push(vid)
+    counts["requeued"] = len(due)
+    return counts
+
+
+def pending_deliveries(sf: sessionmaker[Session], limit: int = 20) -> list[WebhookDelivery]:
+    with sf() as s:
+        return list(s.scalars(select(WebhookDelivery).where(WebhookDelivery.status == "pending",
+                                                            WebhookDelivery.next_attempt_at <= now()).limit(limit)))
+
+
+# --- the API's view ----------------------------------------------------------------------------
+def to_api(row: VideoRow) -> dict:
+    return {
+        "id": row.id,
+        "object": "video",
+        "model": row.model,
+        "status": row.status,
+        "progress": row.progress,
+        "created_at": row.created_at,
+        "completed_at": row.completed_at if row.status in TERMINAL else None,
+        "expires_at": row.expires_at,
+        "prompt": row.prompt,
+        "seconds": row.seconds,
+        "size": row.size,
+        "remixed_from_video_id": row.remixed_from_video_id,
+        "error": {"code": row.error_code, "message": row.error_message} if row.status == "failed" else None,
+        # ours, beyond OpenAI's object
+        "task": row.task,
+        "source_video_id": row.source_video_id,
+        "attempts": row.attempts,
+        "input_training_consent": row.input_consent if row.input_key else None,
+        "request": json.loads(row.request),
+    }

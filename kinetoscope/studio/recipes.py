@@ -1,0 +1,52 @@
+"""A job's recipe (the stored request) -> a video, by task. The recipe is what the API
+validated and stored at create time, so a job re-run by another worker, or remixed, makes the
+same video from the same recipe."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+from kinetoscope.pipeline import GenerationRequest, RequestError, Video
+
+REQUEST_FIELDS = tuple(f.name for f in dataclasses.fields(GenerationRequest) if f.name not in ("given_frames", "given_mask"))
+TASKS = ("t2v", "image", "i2v", "extend", "remix")
+
+
+def recipe_of(req: GenerationRequest, **options) -> dict:
+    """The stored form of a resolved request plus task options (e.g. extend seconds)."""
+    d = {k: getattr(req, k) for k in REQUEST_FIELDS}
+    d.update(options)
+    return d
+
+
+def request_of(recipe: dict) -> GenerationRequest:
+    return GenerationRequest(**{k: recipe[k] for k in REQUEST_FIELDS if k in recipe})
+
+
+def build_request(svc, row, engine, progress) -> Video:
+    from kinetoscope import tasks
+    from kinetoscope.media import read_image
+
+    recipe = json.loads(row.request)
+    req = request_of(recipe)
+    if row.task in ("t2v", "image", "remix") and not row.input_key:
+        return engine.generate(req, progress=progress)
+    if row.task in ("i2v", "remix") and row.input_key:
+        image = read_image(svc.storage.path(row.input_key))
+        kw = {k: getattr(req, k) for k in REQUEST_FIELDS if k not in ("prompt", "seconds")}
+        return engine.generate(tasks.i2v_request(engine, image, req.prompt, **kw), progress=progress)
+    if row.task == "extend":
+        from kinetoscope.studio.worker import frames_of
+
+        pipe = getattr(engine, "pipeline", None)
+        if pipe is None:
+            raise RequestError(f"model {row.model!r} cannot extend videos")
+        source = frames_of(svc, row.source_video_id) if row.source_video_id else None
+        if source is None:
+            from kinetoscope.media import read_video
+
+            source, _ = read_video(svc.storage.path(row.input_key))
+        kw = {k: getattr(req, k) for k in ("negative_prompt", "fps", "steps", "guidance", "seed", "sampler")}
+        return tasks.extend(pipe, source, req.prompt, recipe["extend_seconds"], **kw)
+    raise RequestError(f"task {row.task!r} is not supported: use one of {', '.join(TASKS)}")

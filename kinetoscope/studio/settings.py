@@ -1,0 +1,111 @@
+"""Studio settings: the one place every studio option is read (environment variables).
+
+    KINETOSCOPE_DATA_DIR        where the embedded database, queue, files and keys live
+                                (default ~/.local/share/kinetoscope)
+    KINETOSCOPE_DATABASE_URL    SQLAlchemy URL (default sqlite:///DATA_DIR/studio.db, WAL mode);
+                                e.g. postgresql+psycopg://user@host/db to scale out
+    KINETOSCOPE_REDIS_URL       redis://host:6379/0 to carry jobs over Redis (default: a SQLite queue file)
+    KINETOSCOPE_STORAGE_DIR     where videos are written (default DATA_DIR/files)
+    KINETOSCOPE_ENGINES         extra engines: "name=spec;name2=spec2" (spec: builtin[:FOLDER] | diffusers:FOLDER)
+    KINETOSCOPE_DEFAULT_MODEL   the model used when a request names none (default: the built-in model)
+    KINETOSCOPE_WEBHOOK_URL     POST video.completed / video.failed events here
+    KINETOSCOPE_WEBHOOK_SECRET  whsec_... secret used to sign them (Standard Webhooks)
+    KINETOSCOPE_MAX_UPLOAD_BYTES, KINETOSCOPE_LEASE_SECONDS, KINETOSCOPE_MAX_ATTEMPTS,
+    KINETOSCOPE_RETENTION_HOURS, KINETOSCOPE_WORKER_THREADS
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+
+BUILTIN_MODEL = "kinetoscope-builtin"
+
+
+def default_data_dir() -> Path:
+    env = os.environ.get("KINETOSCOPE_DATA_DIR")
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(base) / "kinetoscope"
+
+
+def parse_engines(text: str) -> dict[str, str]:
+    """"name=spec;name2=spec2" -> {name: spec}."""
+    out = {}
+    for item in filter(None, (s.strip() for s in text.split(";"))):
+        name, sep, spec = item.partition("=")
+        if not sep or not name.strip() or not spec.strip():
+            raise ValueError(f"KINETOSCOPE_ENGINES entry {item!r} is not name=spec")
+        out[name.strip()] = spec.strip()
+    return out
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = field(default_factory=default_data_dir)
+    database_url: str = ""  # "" -> SQLite in data_dir
+    redis_url: str = ""  # "" -> SQLite-backed queue in data_dir
+    storage_dir: Path | None = None  # None -> data_dir/files
+    engines: dict[str, str] = field(default_factory=dict)  # name -> spec; builtin is always there
+    default_model: str = BUILTIN_MODEL
+    builtin_spec: str = "builtin"  # the folder behind the built-in model name (tests use a tiny one)
+    webhook_url: str = ""
+    webhook_secret: str = ""
+    max_upload_bytes: int = 20 * 1024 * 1024
+    max_upload_pixels: int = 4096 * 4096
+    lease_seconds: float = 30.0  # a job whose worker has not beaten its heart for this long is retried
+    heartbeat_seconds: float = 2.0
+    max_attempts: int = 3
+    retention_hours: float = 24.0 * 7  # expires_at; expired videos are deleted by the reaper
+    poll_after_ms: int = 1000
+    embedded_worker: bool = True  # `kinetoscope serve` runs one worker in-process
+    worker_threads: int | None = None  # torch threads per worker (None: the machine's default)
+    page_size: int = 20
+
+    @property
+    def files_dir(self) -> Path:
+        return Path(self.storage_dir) if self.storage_dir else Path(self.data_dir) / "files"
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite:///{Path(self.data_dir) / 'studio.db'}"
+
+    @property
+    def all_engines(self) -> dict[str, str]:
+        return {BUILTIN_MODEL: self.builtin_spec, **self.engines}
+
+    def with_(self, **kw) -> "Settings":
+        return replace(self, **kw)
+
+
+_ENV = {
+    "data_dir": ("KINETOSCOPE_DATA_DIR", Path),
+    "database_url": ("KINETOSCOPE_DATABASE_URL", str),
+    "redis_url": ("KINETOSCOPE_REDIS_URL", str),
+    "storage_dir": ("KINETOSCOPE_STORAGE_DIR", Path),
+    "engines": ("KINETOSCOPE_ENGINES", parse_engines),
+    "default_model": ("KINETOSCOPE_DEFAULT_MODEL", str),
+    "builtin_spec": ("KINETOSCOPE_BUILTIN", str),
+    "webhook_url": ("KINETOSCOPE_WEBHOOK_URL", str),
+    "webhook_secret": ("KINETOSCOPE_WEBHOOK_SECRET", str),
+    "max_upload_bytes": ("KINETOSCOPE_MAX_UPLOAD_BYTES", int),
+    "lease_seconds": ("KINETOSCOPE_LEASE_SECONDS", float),
+    "max_attempts": ("KINETOSCOPE_MAX_ATTEMPTS", int),
+    "retention_hours": ("KINETOSCOPE_RETENTION_HOURS", float),
+    "worker_threads": ("KINETOSCOPE_WORKER_THREADS", int),
+}
+
+
+def from_env(**overrides) -> Settings:
+    kw = {}
+    for name, (var, conv) in _ENV.items():
+        if os.environ.get(var):
+            try:
+                kw[name] = conv(os.environ[var])
+            except ValueError as e:
+                raise ValueError(f"{var}={os.environ[var]!r}: {e}") from None
+    known = {f.name for f in fields(Settings)}
+    kw.update({k: v for k, v in overrides.items() if k in known and v is not None})
+    return Settings(**kw)

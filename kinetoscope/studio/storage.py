@@ -1,0 +1,72 @@
+"""Where video files live. `LocalStorage` (a folder, atomic writes) is the default; anything
+with the same four methods (e.g. an S3-compatible bucket) can stand in for it."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Protocol
+
+_KEY = re.compile(r"^[A-Za-z0-9_-]+(/[A-Za-z0-9_.-]+)*$")
+
+
+class StorageError(OSError):
+    """Storage could not take or give a file (disk full, read-only, missing)."""
+
+
+class Storage(Protocol):
+    def put_file(self, key: str, src: Path) -> None: ...
+    def put_bytes(self, key: str, data: bytes) -> None: ...
+    def path(self, key: str) -> Path: ...  # a local path to read (a cache for remote stores)
+    def delete_prefix(self, prefix: str) -> None: ...
+
+
+def check_key(key: str) -> str:
+    if not _KEY.match(key) or ".." in key:
+        raise ValueError(f"storage key {key!r} is not allowed")
+    return key
+
+
+class LocalStorage:
+    def __init__(self, root: str | os.PathLike):
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    def path(self, key: str) -> Path:
+        return self.root / check_key(key)
+
+    def _atomic(self, key: str, write) -> None:
+        dest = self.path(key)
+        tmp = None
+        try:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".tmp-", suffix=dest.suffix)
+            with os.fdopen(fd, "wb") as f:
+                write(f)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, dest)
+        except OSError as e:
+            if tmp and os.path.exists(tmp):
+                os.unlink(tmp)
+            raise StorageError(e.errno, f"could not store {key}: {e.strerror or e}") from e
+
+    def put_bytes(self, key: str, data: bytes) -> None:
+        self._atomic(key, lambda f: f.write(data))
+
+    def put_file(self, key: str, src: Path) -> None:
+        def copy(f):
+            with open(src, "rb") as s:
+                shutil.copyfileobj(s, f, 1 << 20)
+
+        self._atomic(key, copy)
+
+    def delete_prefix(self, prefix: str) -> None:
+        target = self.path(prefix)
+        if target.is_dir():
+            shutil.rmtree(target, ignore_errors=True)
+        elif target.exists():
+            target.unlink()

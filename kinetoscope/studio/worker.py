@@ -1,0 +1,181 @@
+"""A worker: takes job ids from the queue, claims the row, generates, stores the files, and
+marks the job complete exactly once. A heartbeat thread keeps the lease while it works; if the
+job is deleted (or the lease lost) the generation stops at the next step and partial files go.
+
+Run any number of them (`kinetoscope worker`) against the same database, queue and storage;
+`kinetoscope serve` runs one in-process by default.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+from kinetoscope.engines import Cancelled
+from kinetoscope.pipeline import GenerationRequest, RequestError, Video
+from kinetoscope.studio import jobs, webhooks
+from kinetoscope.studio.recipes import build_request
+from kinetoscope.studio.services import Services
+from kinetoscope.studio.storage import StorageError
+
+log = logging.getLogger("kinetoscope.worker")
+REAP_EVERY_SECONDS = 5.0
+
+VARIANTS = {  # variant -> (file name, content type)
+    "video": ("video.mp4", "video/mp4"),
+    "thumbnail": ("thumbnail.webp", "image/webp"),
+    "spritesheet": ("spritesheet.jpg", "image/jpeg"),
+}
+
+
+class _Lease:
+    """Beats the job's heart every few seconds in a thread; remembers if the job was lost."""
+
+    def __init__(self, svc: Services, video_id: str, worker_id: str):
+        self.svc, self.video_id, self.worker_id = svc, video_id, worker_id
+        self.progress, self.lost = 0, False
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True, name=f"lease-{video_id[:14]}")
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+    def beat(self) -> None:
+        try:
+            if not jobs.heartbeat(self.svc.sessions, self.video_id, self.worker_id, self.progress, self.svc.settings):
+                self.lost = True
+        except Exception as e:  # noqa: BLE001 - database briefly away: keep working, try again
+            log.warning("heartbeat for %s failed: %s", self.video_id, e)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.svc.settings.heartbeat_seconds):
+            self.beat()
+
+
+class Worker:
+    def __init__(self, svc: Services, worker_id: str | None = None):
+        self.svc = svc
+        self.worker_id = worker_id or f"{socket.gethostname()}-{os.getpid()}-{threading.get_ident() % 10000}"
+        self._last_reap = 0.0
+
+    # --- the loop ------------------------------------------------------------------------------
+    def run_forever(self, stop: threading.Event | None = None) -> None:
+        stop = stop or threading.Event()
+        if self.svc.settings.worker_threads:
+            import torch
+
+            torch.set_num_threads(self.svc.settings.worker_threads)
+        log.info("worker %s started", self.worker_id)
+        while not stop.is_set():
+            try:
+                self.run_once(timeout=1.0)
+            except Exception as e:  # noqa: BLE001 - queue or database away: wait, reconnect, go on
+                log.warning("worker %s: %s; retrying in 1 s", self.worker_id, e)
+                stop.wait(1.0)
+
+    def run_once(self, timeout: float = 1.0) -> bool:
+        """Housekeeping, then at most one job. True if a job was run."""
+        if time.monotonic() - self._last_reap > REAP_EVERY_SECONDS:
+            self.housekeeping()
+        video_id = self.svc.queue.pop(timeout)
+        if video_id is None:
+            return False
+        return self.process(video_id)
+
+    def housekeeping(self) -> None:
+        self._last_reap = time.monotonic()
+        counts = jobs.reap(self.svc.sessions, self.svc.queue, self.svc.settings)
+        for vid in counts["expired"]:
+            self.svc.storage.delete_prefix(vid)
+        if self.svc.settings.webhook_url:
+            for d in jobs.pending_deliveries(self.svc.sessions):
+                webhooks.deliver(self.svc.sessions, d, self.svc.settings.webhook_secret)
+
+    # --- one job -------------------------------------------------------------------------------
+    def process(self, video_id: str) -> bool:
+        svc, settings = self.svc, self.svc.settings
+        row = jobs.claim(svc.sessions, video_id, self.worker_id, settings)
+        if row is None:  # done, deleted, or another worker holds it
+            return False
+        log.info("worker %s: %s (%s, attempt %d)", self.worker_id, video_id, row.task, row.attempts)
+        with _Lease(svc, video_id, self.worker_id) as lease:
+            try:
+                video = self._generate(row, lease)
+                files = self._store(row, video)
+            except Cancelled:
+                if jobs.get(svc.sessions, video_id) is None:  # deleted while running
+                    svc.storage.delete_prefix(video_id)
+                return False
+            except (RequestError, ValueError) as e:
+                svc.storage.delete_prefix(video_id)
+                return jobs.fail(svc.sessions, video_id, self.worker_id, "invalid_request", str(e), settings)
+            except (StorageError, OSError) as e:
+                svc.storage.delete_prefix(video_id)
+                return jobs.fail(svc.sessions, video_id, self.worker_id, "storage_error", str(e), settings)
+            except Exception as e:  # noqa: BLE001 - a bug or engine failure: record it, keep the worker alive
+                log.exception("job %s failed", video_id)
+                svc.storage.delete_prefix(video_id)
+                return jobs.fail(svc.sessions, video_id, self.worker_id, "internal_error",
+                                 f"{type(e).__name__}: {e}", settings)
+        if lease.lost or not jobs.complete(svc.sessions, video_id, self.worker_id, files, settings):
+            if jobs.get(svc.sessions, video_id) is None:
+                svc.storage.delete_prefix(video_id)
+            return False
+        return True
+
+    def _generate(self, row, lease: _Lease) -> Video:
+        engine = self.svc.engines.get(row.model)
+        start = time.monotonic()
+
+        def progress(stage: str, i: int, n: int) -> None:
+            if lease.lost:
+                raise Cancelled(row.id)
+            # denoising is ~90% of the work, decoding and writing the rest
+            lease.progress = int(90 * i / max(n, 1)) if stage == "denoise" else 95
+            if time.monotonic() - start > 0.5 and i in (1, n):
+                lease.beat()
+
+        lease.progress = 1
+        lease.beat()
+        return build_request(self.svc, row, engine, progress)
+
+    def _store(self, row, video: Video) -> dict:
+        from kinetoscope.media import spritesheet, thumbnail
+
+        from kinetoscope.studio.publish import write_video_file
+
+        files = {}
+        with tempfile.TemporaryDirectory(prefix="kinetoscope-job-") as tmp:
+            tmp = Path(tmp)
+            name, _ = VARIANTS["video"]
+            write_video_file(self.svc, row, video, tmp / name)
+            thumbnail(video.frames).save(tmp / VARIANTS["thumbnail"][0], format="WEBP", quality=85)
+            spritesheet(video.frames).save(tmp / VARIANTS["spritesheet"][0], format="JPEG", quality=85)
+            for variant, (fname, _) in VARIANTS.items():
+                key = f"{row.id}/{fname}"
+                self.svc.storage.put_file(key, tmp / fname)
+                files[variant] = key
+        return files
+
+
+def frames_of(svc: Services, video_id: str) -> np.ndarray:
+    """The frames of a completed video in storage (the input of extend / edit / recut)."""
+    from kinetoscope.media import read_video
+
+    frames, _ = read_video(svc.storage.path(f"{video_id}/{VARIANTS['video'][0]}"))
+    return frames
+
+
+__all__ = ["GenerationRequest", "VARIANTS", "Worker", "frames_of"]
