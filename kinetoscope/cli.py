@@ -1,4 +1,4 @@
-"""kinetoscope command line: generate | train | bench."""
+"""kinetoscope command line: generate | train | eval | serve | worker | bench."""
 
 from __future__ import annotations
 
@@ -182,6 +182,36 @@ def cmd_bench(args) -> int:
     return 0
 
 
+def studio_settings(args, **kw):
+    from kinetoscope.studio.settings import from_env
+
+    try:
+        return from_env(data_dir=Path(args.data_dir) if args.data_dir else None,
+                        worker_threads=getattr(args, "threads", None), **kw)
+    except ValueError as e:
+        raise UserError(str(e)) from None
+
+
+def cmd_serve(args) -> int:
+    from kinetoscope.studio.serve import is_loopback, serve
+
+    if not (1 <= args.port <= 65535):
+        raise UserError(f"--port {args.port} is out of range: allowed 1 to 65535")
+    if not is_loopback(args.host):
+        print(f"kinetoscope: warning: serving on {args.host}, reachable from other machines; "
+              "this studio has no accounts yet, so anyone who reaches it can use it", file=sys.stderr)
+    serve(studio_settings(args, embedded_worker=not args.no_worker), host=args.host, port=args.port,
+          log_level=args.log_level)
+    return 0
+
+
+def cmd_worker(args) -> int:
+    from kinetoscope.studio.serve import work
+
+    work(studio_settings(args), log_level=args.log_level)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="kinetoscope", description="Open, self-hostable text-to-video: generate, train, evaluate, benchmark.",
                                 epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -229,6 +259,23 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--limit", type=int, default=None, help="run only N prompts (taken across the groups)")
     v.add_argument("--quiet", action="store_true", help="no progress bar")
     v.set_defaults(func=cmd_eval)
+
+    sv = sub.add_parser("serve", help="run the studio: web page + OpenAI-compatible API (+ one worker)",
+                        description="Run the studio. Settings come from KINETOSCOPE_* environment variables "
+                                    "(database, Redis queue, storage, engines, webhooks; see the README).")
+    sv.add_argument("--host", default="127.0.0.1", help="address to listen on (default: loopback only)")
+    sv.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
+    sv.add_argument("--data-dir", default=None, help="database, queue and files (default: KINETOSCOPE_DATA_DIR or ~/.local/share/kinetoscope)")
+    sv.add_argument("--no-worker", action="store_true", help="run no worker in this process (use `kinetoscope worker`)")
+    sv.add_argument("--threads", type=int, default=None, help="torch threads for the in-process worker")
+    sv.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    sv.set_defaults(func=cmd_serve)
+
+    wk = sub.add_parser("worker", help="run one more studio worker (same database, queue and storage as the server)")
+    wk.add_argument("--data-dir", default=None, help="as for serve")
+    wk.add_argument("--threads", type=int, default=None, help="torch threads for this worker")
+    wk.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    wk.set_defaults(func=cmd_worker)
 
     b = sub.add_parser("bench", help="run the benchmarks in benchmarks/ (python -m benchmarks)")
     b.add_argument("rest", nargs=argparse.REMAINDER, help="arguments passed to the benchmarks")
