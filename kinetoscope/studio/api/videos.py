@@ -123,7 +123,7 @@ def _seconds_label(req: GenerationRequest) -> str:
     return f"{(req.frames - 1) / req.fps:g}" if req.frames > 1 else "0"
 
 
-def _create(svc, owner, fields: dict, files: dict[str, bytes]):
+def create_from_fields(svc, owner, fields: dict, files: dict[str, bytes]):
     model, engine = _engine(svc, forms.text(fields, "model"))
     task = forms.text(fields, "task", "i2v" if "input_reference" in files else "t2v")
     if task not in ("t2v", "image", "i2v"):
@@ -158,7 +158,7 @@ def _create(svc, owner, fields: dict, files: dict[str, bytes]):
 async def create_video(request: Request):
     svc = svc_of(request)
     fields, files = await forms.read_body(request, svc.settings.max_upload_bytes)
-    row = await run_in_threadpool(_create, svc, owner_of(request), fields, files)
+    row = await run_in_threadpool(create_from_fields, svc, owner_of(request), fields, files)
     return _video_response(svc, row)
 
 
@@ -215,7 +215,7 @@ def _source_request(svc, row) -> GenerationRequest:
     return request_of(json.loads(row.request))
 
 
-def _remix(svc, owner, source, fields: dict):
+def remix_from_fields(svc, owner, source, fields: dict):
     if source.status != "completed":
         raise ApiError(409, f"video {source.id} is {source.status}: only completed videos can be remixed",
                        "video_not_ready", "id")
@@ -239,11 +239,11 @@ async def remix_video(request: Request, video_id: str):
     fields, _ = await forms.read_body(request, svc.settings.max_upload_bytes)
     if not forms.text(fields, "prompt"):
         raise ApiError(400, "prompt is required", "missing_required_parameter", "prompt")
-    row = await run_in_threadpool(_remix, svc, owner_of(request), source, fields)
+    row = await run_in_threadpool(remix_from_fields, svc, owner_of(request), source, fields)
     return _video_response(svc, row)
 
 
-def _extend(svc, owner, fields: dict, files: dict[str, bytes]):
+def extend_from_fields(svc, owner, fields: dict, files: dict[str, bytes]):
     from kinetoscope.media import MediaError, read_video
 
     prompt = forms.text(fields, "prompt", required=True)
@@ -298,7 +298,7 @@ def _extend(svc, owner, fields: dict, files: dict[str, bytes]):
 async def extend_video(request: Request):
     svc = svc_of(request)
     fields, files = await forms.read_body(request, svc.settings.max_upload_bytes)
-    row = await run_in_threadpool(_extend, svc, owner_of(request), fields, files)
+    row = await run_in_threadpool(extend_from_fields, svc, owner_of(request), fields, files)
     return _video_response(svc, row)
 
 
