@@ -2,25 +2,43 @@
 
     load_engine("builtin")                  the shipped model
     load_engine("builtin:/path/to/model")   a model folder written by `kinetoscope train export`
+    load_engine("diffusers:/models/Wan2.1-T2V-1.3B-Diffusers?dtype=bf16&offload=model")
+                                            an open-weight model folder, with engine options
 """
 
 from __future__ import annotations
 
-from kinetoscope.engines.base import Cancelled, Capabilities, Engine, Progress
+from urllib.parse import parse_qsl
+
+from kinetoscope.engines.base import Cancelled, Capabilities, Engine, Progress, task_of
 from kinetoscope.engines.builtin import BuiltinEngine
 
 
-def load_engine(spec: str = "builtin", name: str | None = None) -> Engine:
-    kind, _, path = spec.partition(":")
+def parse_spec(spec: str) -> tuple[str, str, dict]:
+    """"kind:FOLDER?key=value&..." -> (kind, folder, options)."""
+    kind, _, rest = spec.strip().partition(":")
+    path, _, query = rest.partition("?")
+    return kind, path, dict(parse_qsl(query, keep_blank_values=True, strict_parsing=bool(query)))
+
+
+def load_engine(spec: str = "builtin", name: str | None = None, options: dict | None = None) -> Engine:
+    """Options come from the spec's query string and `options` (a config file's), the latter winning."""
+    try:
+        kind, path, opts = parse_spec(spec)
+    except ValueError:
+        raise ValueError(f"engine {spec!r}: options after '?' must be key=value pairs joined by '&'") from None
+    opts.update(options or {})
     if kind == "builtin":
+        if opts:
+            raise ValueError(f"engine 'builtin' takes no options, got {', '.join(opts)}")
         return BuiltinEngine.from_folder(path or None, name=name)
     if kind == "diffusers":
         from kinetoscope.engines.diffusers import DiffusersEngine  # heavy import, only when asked
 
         if not path:
             raise ValueError("engine 'diffusers' needs a model folder: diffusers:/path/to/model")
-        return DiffusersEngine.from_folder(path, name=name)
+        return DiffusersEngine.from_folder(path, name=name, options=opts)
     raise ValueError(f"engine {spec!r} is not known: use builtin[:FOLDER] or diffusers:FOLDER")
 
 
-__all__ = ["BuiltinEngine", "Cancelled", "Capabilities", "Engine", "Progress", "load_engine"]
+__all__ = ["BuiltinEngine", "Cancelled", "Capabilities", "Engine", "Progress", "load_engine", "parse_spec", "task_of"]

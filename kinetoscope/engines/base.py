@@ -45,3 +45,19 @@ class Engine(Protocol):
         """Fill defaults and validate; raise RequestError naming the bad value."""
 
     def generate(self, request: GenerationRequest, progress: Progress | None = None) -> Video: ...
+
+
+def task_of(request: GenerationRequest) -> str:
+    """Name the task a request asks for from its frame count and per-frame given mask:
+    image (1 frame), t2v, i2v (first frame given), interpolate (first and last given),
+    extend (leading frames given), edit (any other pattern)."""
+    mask = list(request.given_mask or [])
+    if request.given_frames is None or not any(mask):
+        return "image" if request.frames == 1 else "t2v"
+    lead = next((i for i, m in enumerate(mask) if not m), len(mask))
+    trail = next((i for i, m in enumerate(reversed(mask)) if not m), len(mask))
+    if lead == len(mask) or any(mask[lead:len(mask) - trail]):
+        return "edit"
+    if trail:
+        return "interpolate" if lead else "edit"
+    return "i2v" if lead == 1 else "extend"
