@@ -16,8 +16,8 @@ from kinetoscope.engines.builtin import BuiltinEngine
 
 def parse_spec(spec: str) -> tuple[str, str, dict]:
     """"kind:FOLDER?key=value&..." -> (kind, folder, options)."""
-    kind, _, rest = spec.strip().partition(":")
-    path, _, query = rest.partition("?")
+    head, _, query = spec.strip().partition("?")
+    kind, _, path = head.partition(":")
     return kind, path, dict(parse_qsl(query, keep_blank_values=True, strict_parsing=bool(query)))
 
 
