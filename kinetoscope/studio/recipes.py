@@ -9,7 +9,7 @@ import json
 
 from kinetoscope.pipeline import GenerationRequest, RequestError, Video
 
-REQUEST_FIELDS = tuple(f.name for f in dataclasses.fields(GenerationRequest) if f.name not in ("given_frames", "given_mask"))
+REQUEST_FIELDS = tuple(f.name for f in dataclasses.fields(GenerationRequest) if f.name not in ("given_frames", "given_mask", "init_frames"))
 TASKS = ("t2v", "image", "i2v", "extend", "remix")
 
 
