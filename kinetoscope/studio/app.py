@@ -8,11 +8,13 @@ import threading
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from kinetoscope import __version__
 from kinetoscope.studio.api import errors, models, videos
 from kinetoscope.studio.services import Services
 from kinetoscope.studio.settings import Settings, from_env
+from kinetoscope.studio.web import routes as web
 
 log = logging.getLogger("kinetoscope.studio")
 
@@ -45,6 +47,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     errors.install(app)
     app.include_router(videos.router)
     app.include_router(models.router)
+    app.include_router(web.router)
+    app.mount("/static", StaticFiles(directory=web.STATIC_DIR), name="static")
 
     @app.get("/healthz", tags=["meta"], summary="Liveness and database check")
     def healthz():

@@ -1,0 +1,45 @@
+// kinetoscope studio: progressive enhancement only; every page works without this file.
+// 1. The job page follows its progress over Server-Sent Events and reloads once it is done.
+// 2. Choosing a starting image on the create page switches the task to image -> video.
+(function () {
+  "use strict";
+
+  var job = document.querySelector("[data-events]");
+  if (job && window.EventSource) {
+    var bar = job.querySelector("[role=progressbar]");
+    var fill = job.querySelector(".progress-fill");
+    var pct = job.querySelector("[data-progress-text]");
+    var text = job.querySelector("[data-status-text]");
+    var words = { queued: "Waiting for a worker…", in_progress: "Making your video…", completed: "Finished", failed: "Failed" };
+    var show = function (v) {
+      bar.setAttribute("aria-valuenow", v.progress);
+      bar.setAttribute("data-status", v.status);
+      fill.style.width = v.progress + "%";
+      pct.textContent = v.progress + "%";
+      text.textContent = words[v.status] || v.status;
+    };
+    var events = new EventSource(job.getAttribute("data-events"));
+    ["video.queued", "video.in_progress"].forEach(function (name) {
+      events.addEventListener(name, function (e) { show(JSON.parse(e.data)); });
+    });
+    ["video.completed", "video.failed"].forEach(function (name) {
+      events.addEventListener(name, function (e) {
+        events.close();
+        show(JSON.parse(e.data));
+        window.location.reload();  // the server renders the player (or the error)
+      });
+    });
+    events.addEventListener("deleted", function () {
+      events.close();
+      window.location.assign("/gallery");
+    });
+  }
+
+  var file = document.getElementById("f-input_reference");
+  var task = document.getElementById("f-task");
+  if (file && task) {
+    file.addEventListener("change", function () {
+      if (file.files.length && task.value === "t2v" && task.querySelector("option[value=i2v]")) task.value = "i2v";
+    });
+  }
+})();
