@@ -30,7 +30,8 @@ def cmd_generate(args) -> int:
     from tqdm import tqdm
 
     from kinetoscope.media import write_video
-    from kinetoscope.pipeline import GenerationRequest, Pipeline, RequestError
+    from kinetoscope.engines import load_engine
+    from kinetoscope.pipeline import GenerationRequest, RequestError
 
     from kinetoscope.media.errors import MediaError
 
@@ -42,10 +43,11 @@ def cmd_generate(args) -> int:
     if out.suffix.lower() not in (".mp4", ".webm", ".gif", ".png"):
         raise UserError(f"--out {out}: the extension must be one of .mp4 .webm .gif .png")
     try:
-        pipe = Pipeline.from_pretrained(args.weights)
+        engine = load_engine(engine_spec(args))
+        pipe = getattr(engine, "pipeline", engine)  # builtin: the tasks run on its Pipeline
         req = pipe.resolve(req)  # validate before loading the text encoder
-        req = task_request(args, pipe, req)
-    except (FileNotFoundError, RequestError, MediaError, ValueError) as e:
+        req = task_request(args, pipe, req) if pipe is not engine else engine_task_request(args, engine, req)
+    except (FileNotFoundError, ImportError, RequestError, MediaError, ValueError) as e:
         raise UserError(str(e)) from None
     if args.extend:
         return write_extension(args, pipe, req, out)
@@ -57,9 +59,13 @@ def cmd_generate(args) -> int:
         bars[stage].n = i
         bars[stage].refresh()
 
-    video = pipe.generate(req, progress=progress)
-    for b in bars.values():
-        b.close()
+    try:
+        video = pipe.generate(req, progress=progress)
+    except RequestError as e:  # a task the engine's model cannot do
+        raise UserError(str(e)) from None
+    finally:
+        for b in bars.values():
+            b.close()
     try:
         write_video(out, video.frames, video.fps, metadata=video.metadata)
     except MediaError as e:
@@ -87,6 +93,35 @@ def task_request(args, pipe, req):
     if args.image:
         return tasks.i2v_request(pipe, read_image(args.image), req.prompt, **kw)
     return dataclasses.replace(req)
+
+
+def engine_spec(args) -> str:
+    if args.engine and args.weights:
+        raise UserError("--weights FOLDER is short for --engine builtin:FOLDER: give one of them")
+    return args.engine or (f"builtin:{args.weights}" if args.weights else "builtin")
+
+
+def engine_task_request(args, engine, req):
+    """--image / --last-image / --extend on an open-weight engine: only the tasks its model lists."""
+    import dataclasses
+
+    from kinetoscope import tasks
+    from kinetoscope.media import read_image
+
+    task = "extend" if args.extend else "interpolate" if args.last_image else "i2v" if args.image else None
+    if task is None:
+        return req
+    if args.last_image and not args.image:
+        raise UserError("--last-image needs --image (the first frame) too")
+    if task not in engine.capabilities.tasks:
+        raise UserError(f"{engine.name} cannot do {task} (--{task if task == 'extend' else 'image'}): "
+                        f"it supports {', '.join(engine.capabilities.tasks)}")
+    kw = {f: getattr(req, f) for f in ("negative_prompt", "width", "height", "frames", "fps", "steps", "guidance", "seed", "sampler")}
+    req = tasks.i2v_request(engine, read_image(args.image), req.prompt, **kw)
+    if task == "interpolate":  # the model takes a first and a last frame
+        req.given_frames[-1] = tasks.fit(read_image(args.last_image), req.width, req.height, "last image")
+        req = dataclasses.replace(req, given_mask=req.given_mask[:-1] + [True])
+    return engine.resolve(req)
 
 
 def write_extension(args, pipe, req, out) -> int:
@@ -230,6 +265,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--negative", default=None, help="negative prompt: what to steer away from")
     g.add_argument("--out", default="video.mp4", help="output file: .mp4, .webm, .gif or .png (contact sheet)")
     g.add_argument("--weights", default=None, help="model folder (default: the built-in model)")
+    g.add_argument("--engine", default=None, metavar="SPEC",
+                   help="builtin[:FOLDER] or diffusers:FOLDER[?dtype=bf16&offload=model&tiling=1] (Wan 2.x, "
+                        "LTX-Video, CogVideoX, HunyuanVideo); the built-in model when not given")
     g.add_argument("--image", default=None, help="image->video: this image (resized to cover, centre-cropped) is the first frame")
     g.add_argument("--last-image", default=None, help="with --image: interpolate, this image is held as the last frames")
     g.add_argument("--extend", default=None, metavar="VIDEO", help="continue this video by --seconds (sliding windows)")
