@@ -9,7 +9,7 @@ from kinetoscope.engines.base import Capabilities
 # the tasks the create page offers, in order (the lead adds more here as tasks land)
 TASKS = {
     "t2v": "Text → video",
-    "i2v": "Image → video (uses the image below)",
+    "i2v": "Image → video",
     "image": "Still image (one frame)",
 }
 ASPECTS = ((1, 1), (4, 3), (16, 9))  # and each one turned on its side

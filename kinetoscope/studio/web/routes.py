@@ -28,7 +28,9 @@ router = APIRouter(include_in_schema=False)
 CREATE_FIELDS = ("prompt", "negative_prompt", "task", "model", "size", "seconds", "seed", "steps", "guidance",
                  "input_reference", "input_training_consent")
 FIELD_OF = {"width": "size", "height": "size", "frames": "seconds", "fps": "seconds"}  # error param -> form field
-STATUS = {"queued": "Queued", "in_progress": "Making", "completed": "Done", "failed": "Failed"}
+STATUS = {"queued": "Queued", "in_progress": "Making", "completed": "Done", "failed": "Failed"}  # badges
+STATUS_LINE = {"queued": "Waiting for a worker…", "in_progress": "Making your video…", "completed": "Finished",
+               "failed": "Failed"}  # above the progress bar
 
 
 def _when(epoch: int | None) -> str:
@@ -40,7 +42,7 @@ def _iso(epoch: int | None) -> str:
 
 
 templates.env.filters.update(when=_when, iso=_iso)
-templates.env.globals.update(STATUS=STATUS)
+templates.env.globals.update(STATUS=STATUS, STATUS_LINE=STATUS_LINE)
 
 
 def _errors(e: ApiError, fields: tuple[str, ...]) -> dict[str, str]:

@@ -10,13 +10,18 @@
     var fill = job.querySelector(".progress-fill");
     var pct = job.querySelector("[data-progress-text]");
     var text = job.querySelector("[data-status-text]");
-    var words = { queued: "Waiting for a worker…", in_progress: "Making your video…", completed: "Finished", failed: "Failed" };
+    var badge = document.querySelector("[data-badge] .badge");
+    var words = JSON.parse(job.getAttribute("data-words"));  // {badge: {status: text}, line: {status: text}}
     var show = function (v) {
       bar.setAttribute("aria-valuenow", v.progress);
       bar.setAttribute("data-status", v.status);
       fill.style.width = v.progress + "%";
       pct.textContent = v.progress + "%";
-      text.textContent = words[v.status] || v.status;
+      text.textContent = words.line[v.status] || v.status;
+      if (badge) {
+        badge.className = "badge badge-" + v.status;
+        badge.textContent = words.badge[v.status] || v.status;
+      }
     };
     var events = new EventSource(job.getAttribute("data-events"));
     ["video.queued", "video.in_progress"].forEach(function (name) {
