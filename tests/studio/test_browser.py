@@ -95,6 +95,7 @@ def test_make_watch_play_download_delete(browser, base_url, svc, artifacts, tmp_
     shoot(page, artifacts, "01-create")
 
     fill_create_form(page, "a red circle moving right", **SLOW_JOB)
+    shoot(page, artifacts, "01-create-filled")
     page.get_by_role("button", name="Make video").click()
     page.wait_for_url(base_url + "/videos/video_*")
     video_id = page.url.rsplit("/", 1)[1]

@@ -12,45 +12,43 @@ TASKS = {
     "i2v": "Image → video",
     "image": "Still image (one frame)",
 }
-ASPECTS = ((1, 1), (4, 3), (16, 9))  # and each one turned on its side
+RATIOS = (1.0, 3 / 4, 9 / 16)  # short side / long side, besides the model's own default shape
 ORIENTATIONS = ("Square", "Landscape", "Portrait")
-
-
-def _orientation(w: int, h: int) -> str:
-    return "Square" if w == h else ("Landscape" if w > h else "Portrait")
-
-
-def sizes(caps: Capabilities, current: str | None = None) -> list[tuple[str, list[str]]]:
-    """[(orientation, ["WxH", ...])]: for each aspect, the long side at half, one, two and four
-    times the model's default, rounded to its size multiple and kept inside its range."""
-    m, lo, hi = caps.size_multiple, caps.min_size, caps.max_size
-    base = max(caps.width, caps.height)
-    found = {f"{caps.width}x{caps.height}"}
-    for long in (base // 2, base, base * 2, base * 4):
-        for a, b in ASPECTS:
-            short = round(long * b / a / m) * m
-            for w, h in ((long, short), (short, long)):
-                if lo <= min(w, h) and max(w, h) <= hi and w % m == 0 and h % m == 0:
-                    found.add(f"{w}x{h}")
-    if current:
-        found.add(current)  # keep what the user sent, even if it is not on the list
-
-    def key(s: str):
-        w, _, h = s.partition("x")
-        return (int(w) * int(h), s) if w.isdigit() and h.isdigit() else (0, s)
-
-    groups = []
-    for name in ORIENTATIONS:
-        items = sorted((s for s in found if _shape(s) == name), key=key)
-        if items:
-            groups.append((name, items))
-    other = sorted(s for s in found if _shape(s) is None)
-    return groups + ([("Other", other)] if other else [])
 
 
 def _shape(size: str) -> str | None:
     w, _, h = size.partition("x")
-    return _orientation(int(w), int(h)) if w.isdigit() and h.isdigit() else None
+    if not (w.isdigit() and h.isdigit()):
+        return None
+    return "Square" if w == h else ("Landscape" if int(w) > int(h) else "Portrait")
+
+
+def sizes(caps: Capabilities, current: str | None = None) -> list[tuple[str, list[str]]]:
+    """[(orientation, ["WxH", ...])]: the model's default shape, square, 4:3 and 16:9, each way
+    round, with the long side at half, one, two and four times the default's; rounded to the
+    model's size multiple, inside its range, and without near-duplicates (within 8% of the long side)."""
+    m, lo, hi = caps.size_multiple, caps.min_size, caps.max_size
+    base = max(caps.width, caps.height)
+    found = [(caps.width, caps.height)]
+
+    def near(w: int, h: int) -> bool:
+        return any((w == a and abs(h - b) < 0.08 * w) or (h == b and abs(w - a) < 0.08 * h) for a, b in found)
+
+    for long in (base // 2, base, base * 2, base * 4):
+        for r in (min(caps.width, caps.height) / base, *RATIOS):
+            short = round(long * r / m) * m
+            for w, h in ((long, short), (short, long)):
+                if lo <= min(w, h) and max(w, h) <= hi and w % m == 0 and h % m == 0 and not near(w, h):
+                    found.append((w, h))
+    names = {f"{w}x{h}" for w, h in found} | ({current} if current else set())  # keep what the user sent
+
+    def area(s: str) -> tuple:
+        w, _, h = s.partition("x")
+        return (int(w) * int(h), s)
+
+    groups = [(name, sorted((s for s in names if _shape(s) == name), key=area)) for name in ORIENTATIONS]
+    other = sorted(s for s in names if _shape(s) is None)
+    return [g for g in groups if g[1]] + ([("Other", other)] if other else [])
 
 
 def max_seconds(caps: Capabilities) -> float:
