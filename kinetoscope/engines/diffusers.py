@@ -71,6 +71,7 @@ def _parse(key: str, value):
 
 def _import_diffusers():
     try:
+        import accelerate  # noqa: F401  (diffusers needs it to load Wan and to offload)
         import diffusers
         import transformers
         from diffusers.utils import logging
