@@ -17,7 +17,7 @@ pytestmark = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)  # th
 
 @pytest.fixture
 def settings(settings):
-    return settings.with_(page_size=2)
+    return settings.with_(page_size=2, max_upload_bytes=64 * 1024)
 
 
 @pytest.fixture
@@ -182,6 +182,43 @@ def test_bad_input_rerenders_the_form_with_the_message_next_to_the_field(client,
 def test_non_image_upload_is_shown_at_the_upload_field(client):
     r = post_form(client, {"prompt": "a ball"}, files={"input_reference": ("x.png", b"not an image", "image/png")})
     assert r.status_code == 400 and "not a readable image" in Page(r.text).text_of["e-input_reference"]
+
+
+def test_oversized_upload_is_a_413_page_with_the_limit(client):
+    big = b"0" * (100 * 1024)
+    r = post_form(client, {"prompt": "a ball"}, files={"input_reference": ("x.png", big, "image/png")})
+    assert r.status_code == 413 and str(64 * 1024) in Page(r.text).text_of["problems"]
+    assert client.get("/v1/videos").json()["data"] == []
+
+
+def test_model_selector_appears_with_a_second_engine(svc, tiny_model_dir, text_encoder):
+    from kinetoscope.studio.services import Services
+
+    two = Services.start(svc.settings.with_(engines={"second-model": f"builtin:{tiny_model_dir}"},
+                                            data_dir=svc.settings.data_dir / "two"))
+    try:
+        with TestClient(create_app(services=two)) as c:
+            page = Page(c.get("/").text)
+            assert "f-model" in page.labels
+            assert re.findall(r'<option value="([^"]+)"', c.get("/").text).count("second-model") == 1
+            r = post_form(c, {"prompt": "a ball", "model": "second-model", "seconds": "99"})
+            assert r.status_code == 400 and '<option value="second-model" selected' in r.text
+            r = post_form(c, {"prompt": "a ball", "model": "second-model", "seconds": "0"})
+            assert c.get("/v1/videos/" + r.headers["location"].rsplit("/", 1)[1]).json()["model"] == "second-model"
+    finally:
+        two.close()
+
+
+def test_a_failed_job_shows_its_error_and_stops_refreshing(client, svc):
+    r = post_form(client, {"prompt": "a blue square", "seconds": "0.5"},
+                  files={"input_reference": ("first.png", png_bytes(), "image/png")})
+    vid = r.headers["location"].rsplit("/", 1)[1]
+    (svc.settings.files_dir / vid / "input.png").unlink()  # the upload is lost before a worker gets to it
+    work(svc)
+    html = client.get(f"/videos/{vid}").text
+    page = Page(html)
+    assert "Failed" in page.text_of["progress-label"] and 'role="alert"' in html
+    assert "http-equiv=\"refresh\"" not in html and "<video" not in html and "Remix" not in html
 
 
 def test_gallery_lists_newest_first_and_pages_with_after(client):
