@@ -6,3 +6,4 @@ GUIDANCE = (0.0, 20.0)
 FPS = (1, 60)
 SEED = (0, 2**63 - 1)
 SIZE_MULTIPLE = 16
+STRENGTH = (0.0, 1.0)  # edit: how far the input video is noised before denoising

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from kinetoscope import __version__, limits
-from kinetoscope.diffusion import SAMPLERS, denoise, token_shift
+from kinetoscope.diffusion import SAMPLERS, denoise, timesteps, token_shift
 from kinetoscope.models import CausalVAE, DiT, load_denoiser
 from kinetoscope.models.io import config_from_dict
 
@@ -62,11 +62,15 @@ class GenerationRequest:
     sampler: str | None = None
     given_frames: np.ndarray | None = field(default=None, repr=False)  # (T, H, W, 3) uint8, T = output frames
     given_mask: list[bool] | None = None  # per output frame: keep this frame as given
+    init_frames: np.ndarray | None = field(default=None, repr=False)  # (T, H, W, 3) uint8: start from these (SDEdit)
+    strength: float | None = None  # with init_frames: noise level to start from, 0 (keep them) to 1 (ignore them)
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
         d.pop("given_frames")
+        d.pop("init_frames")
         d["has_given_frames"] = self.given_frames is not None
+        d["has_init_frames"] = self.init_frames is not None
         return d
 
 
@@ -180,9 +184,18 @@ class Pipeline:
                 raise RequestError(f"given frames have shape {g.shape} {g.dtype}: need ({frames}, {height}, {width}, 3) uint8")
             if req.given_mask is None or len(req.given_mask) != frames:
                 raise RequestError(f"given_mask must list {frames} booleans, one per frame")
+        strength = req.strength
+        if req.init_frames is not None:
+            g = req.init_frames
+            if g.shape != (frames, height, width, 3) or g.dtype != np.uint8:
+                raise RequestError(f"init frames have shape {g.shape} {g.dtype}: need ({frames}, {height}, {width}, 3) uint8")
+            strength = 1.0 if strength is None else strength
+            _in_range("strength", strength, *limits.STRENGTH)
+        elif strength not in (None, 1.0):
+            raise RequestError(f"strength {strength} needs init frames (a video to start from)")
         return dataclasses.replace(
             req, prompt=prompt, width=width, height=height, frames=frames, fps=fps, seconds=(frames - 1) / fps if frames > 1 else 0.0,
-            steps=steps, guidance=guidance, sampler=sampler,
+            steps=steps, guidance=guidance, sampler=sampler, strength=strength,
         )
 
     # --- generation ----------------------------------------------------------------------------
@@ -193,10 +206,12 @@ class Pipeline:
         mask = list(req.given_mask)
         # latent frame 0 <-> frame 0; latent j <-> frames 4j-3 .. 4j: given only if all of them are
         lat_given = [mask[0]] + [all(mask[1 + k * (j - 1) : 1 + k * j]) for j in range(1, latent_t)]
-        x = torch.from_numpy(req.given_frames).permute(3, 0, 1, 2)[None].float() / 127.5 - 1
+        return self._encode(req.given_frames), torch.tensor([lat_given])
+
+    def _encode(self, frames: np.ndarray) -> torch.Tensor:
+        x = torch.from_numpy(frames).permute(3, 0, 1, 2)[None].float() / 127.5 - 1  # (1, 3, T, H, W)
         with torch.no_grad():
-            z = self.vae.encode(x)
-        return z, torch.tensor([lat_given])
+            return self.vae.encode(x)
 
     def generate(self, request: GenerationRequest, progress: Callable[[str, int, int], None] | None = None) -> Video:
         req = self.resolve(request)
@@ -212,9 +227,14 @@ class Pipeline:
         pt, ph, pw = self.denoiser.config.patch
         tokens = shape[1] // pt * shape[2] // ph * shape[3] // pw
         shift = self.config.shift or token_shift(tokens)
+        t_start = 1.0
+        if req.init_frames is not None and req.strength < 1.0:  # SDEdit: noise the input to the first step at or below strength
+            ts = timesteps(req.steps, shift)
+            t_start = float(ts[ts <= req.strength + 1e-6][0])
+            noise = (1 - t_start) * self._encode(req.init_frames) + t_start * noise
         step_cb = (lambda i, n: progress("denoise", i, n)) if progress else None
         z = denoise(self.denoiser, noise, cond, uncond, steps=req.steps, guidance=req.guidance, shift=shift,
-                    sampler=req.sampler, given_latents=given_z, given=given, progress=step_cb)
+                    sampler=req.sampler, given_latents=given_z, given=given, t_start=t_start, progress=step_cb)
         with torch.no_grad():
             x = self.vae.decode(z)  # (1, 3, T, H, W)
         if progress:

@@ -1,11 +1,18 @@
+import json
+
 import numpy as np
 import pytest
+import torch
 
 from kinetoscope import tasks
 from kinetoscope.cli import main
-from kinetoscope.media import read_video, write_video
-from kinetoscope.pipeline import RequestError
+from kinetoscope.media import read_metadata, read_video, write_video
+from kinetoscope.pipeline import GenerationRequest, Pipeline, RequestError
+from kinetoscope.train.config import TrainConfig
+from kinetoscope.train.data import GIVEN_KINDS, random_given
 from tests.conftest import tiny_pipeline
+
+FAST = {"steps": 2, "frames": 9}
 
 
 @pytest.fixture(scope="module")
@@ -13,6 +20,16 @@ def pipe(text_encoder):
     p = tiny_pipeline()
     p._text = text_encoder
     return p
+
+
+@pytest.fixture(scope="module")
+def shipped(text_encoder):
+    return Pipeline.from_pretrained(text_encoder=text_encoder)
+
+
+@pytest.fixture(scope="module")
+def clip(shipped):
+    return shipped.generate(GenerationRequest(prompt="a red circle moving right on a blue background", frames=17, steps=2)).frames
 
 
 def image(h=40, w=60, colour=(200, 30, 30)):
@@ -28,6 +45,8 @@ def test_i2v_gives_the_first_frame(pipe):
     assert req.given_mask == [True] + [False] * 8
     assert req.given_frames.shape == (9, 32, 32, 3) and (req.given_frames[0] == (200, 30, 30)).all()
     assert pipe.generate(req).frames.shape == (9, 32, 32, 3)
+    with pytest.raises(RequestError, match=r"input image has shape \(40, 60\)"):
+        tasks.i2v_request(pipe, image()[..., 0], "x")
 
 
 def test_interpolate_holds_both_ends(pipe):
@@ -38,27 +57,198 @@ def test_interpolate_holds_both_ends(pipe):
         tasks.interpolate_request(pipe, image(), image(), "x", width=32, height=32, frames=5)
 
 
-def test_extend_appends_new_frames_and_keeps_the_old(pipe):
+def test_extend_forwards_and_backwards_keep_the_input(pipe):
     rng = np.random.default_rng(0)
     clip = rng.integers(0, 255, (9, 32, 32, 3), dtype=np.uint8)
     v = tasks.extend(pipe, clip, "keep going", seconds=2, fps=8, frames=9, steps=2)
     assert v.frames.shape == (9 + 16, 32, 32, 3)
-    assert np.array_equal(v.frames[:9], clip)
-    with pytest.raises(RequestError, match="needs at least"):
+    assert np.array_equal(v.frames[:4], clip[:4])  # the last 5 (the overlap) are crossfaded into the new
+    b = tasks.extend(pipe, clip, "before", seconds=1, direction="backward", frames=13, steps=2)
+    assert b.frames.shape == (8 + 9, 32, 32, 3) and np.array_equal(b.frames[-1:], clip[-1:])
+    with pytest.raises(RequestError, match="need at least 5"):
         tasks.extend(pipe, clip[:3], "x", seconds=1, frames=9)
+    with pytest.raises(RequestError, match="direction 'sideways'"):
+        tasks.extend(pipe, clip, "x", seconds=1, direction="sideways")
+    with pytest.raises(RequestError, match="width 48 does not match the input video's 32x32"):
+        tasks.extend(pipe, clip, "x", seconds=1, width=48)
+
+
+def test_grow_lands_on_the_end_frames(pipe):
+    clip = np.zeros((9, 32, 32, 3), np.uint8)
+    req = pipe.resolve(GenerationRequest(prompt="x", width=32, height=32, frames=13, steps=1))
+    out = tasks.grow(pipe, req, clip, 16, overlap_latents=1, end=np.full((4, 32, 32, 3), 200, np.uint8))
+    assert out.shape == (9 + 16, 32, 32, 3)  # windows of 13: 1 given + 4 new..., last: 1 given + new + 4 given
+
+
+def test_crossfade_loop_has_no_seam():
+    t = np.arange(24, dtype=np.float32)
+    frames = np.broadcast_to((np.clip(t * 10, 0, 255))[:, None, None, None], (24, 8, 8, 3)).astype(np.uint8)
+    loop = tasks.loop.__globals__["crossfade_loop"](frames, 8)
+    assert len(loop) == 16
+    assert tasks.seam_ratio(frames)["ratio"] > 10  # a ramp: the jump back to the start is huge
+    assert tasks.seam_ratio(loop)["ratio"] <= 1.5
+
+
+def test_loop_end_to_end(shipped, clip):
+    v = tasks.loop(shipped, "a red circle moving right on a blue background", video=clip[:9], steps=2, frames=17, crossfade=4)
+    assert v.frames.shape == (9 + 12 - 4, 64, 64, 3)
+    assert v.metadata["task"] == "loop"
+    with pytest.raises(RequestError, match="input video has 3 frames: need at least 5"):
+        tasks.loop(shipped, "x", video=clip[:3], steps=2)
+
+
+def test_edit_strength(shipped, clip):
+    prompt = "a green circle moving right on a blue background"
+    same = tasks.edit(shipped, clip, prompt, strength=1.0, steps=2, seed=4)
+    fresh = shipped.generate(GenerationRequest(prompt=prompt, frames=17, steps=2, seed=4))
+    assert np.array_equal(same.frames, fresh.frames)  # strength 1 ignores the input
+    kept = tasks.edit(shipped, clip, prompt, strength=0.0, steps=2)
+    assert np.abs(kept.frames.astype(float) - clip).mean() < 6  # strength 0: the input through the autoencoder
+    half = tasks.edit(shipped, clip[:10], prompt, strength=0.5, steps=4)
+    assert half.frames.shape == (10, 64, 64, 3)
+    d_half = np.abs(half.frames.astype(float) - clip[:10]).mean()
+    assert d_half < np.abs(fresh.frames[:10].astype(float) - clip[:10]).mean()
+    for bad, needle in ((1.5, "strength 1.5 is out of range: allowed 0.0 to 1.0"), (-0.1, "strength -0.1")):
+        with pytest.raises(RequestError, match=needle):
+            tasks.edit(shipped, clip, prompt, strength=bad)
+    with pytest.raises(RequestError, match="frames cannot be set for an edit"):
+        tasks.edit(shipped, clip, prompt, frames=9)
+    with pytest.raises(RequestError, match="need \\(T, H, W, 3\\) uint8"):
+        tasks.edit(shipped, clip[0], prompt)
+
+
+def test_storyboard_is_continuous_and_lands_on_keyframes(shipped):
+    key = image(colour=(250, 250, 0))
+    shots = [tasks.Shot(0, "a red circle moving right on a blue background"),
+             tasks.Shot(1.5, "a yellow star on a blue background", image=key)]
+    v = tasks.storyboard(shipped, shots, seconds=2.5, steps=2, frames=13)  # landing: 5 given + 4 new + 4 given
+    assert v.frames.shape == (20, 64, 64, 3)
+    assert [s["start_frame"] for s in v.metadata["segments"]] == [0, 12]
+    k = tasks.fit(key, 64, 64).astype(float)  # the keyframe, held a chunk, then crossfaded into the next window
+    assert np.abs(v.frames[12] - k).mean() < 0.5 * np.abs(v.frames[8] - k).mean()
+
+
+@pytest.mark.parametrize("shots,seconds,needle", [
+    ([(1, "a")], 4, "the first shot is at 1s: a storyboard starts at 0s"),
+    ([(0, "a"), (2, "b"), (1, "c")], 4, "shot 3 at 1s is not after shot 2 at 2s"),
+    ([(0, "a"), (5, "b")], 4, "shot 2 at 5s is beyond the video's length of 4s"),
+    ([(0, "a"), (0.5, "b")], 4, "shot 1 at 0s is 0.5s long: each shot needs at least 1s"),
+])
+def test_storyboard_timeline_errors(pipe, shots, seconds, needle):
+    with pytest.raises(RequestError, match=needle):
+        tasks.storyboard(pipe, [tasks.Shot(a, p) for a, p in shots], seconds=seconds)
+
+
+def test_timeline_parsing():
+    shots, seconds = tasks.parse_timeline({"seconds": "6s", "shots": [{"at": "0s", "prompt": "a"}, {"at": "0:02", "prompt": "b"}]})
+    assert seconds == 6 and [s["at"] for s in shots] == [0, 2]
+    with pytest.raises(RequestError, match="time 'soon' is not a time"):
+        tasks.parse_time("soon")
+    with pytest.raises(RequestError, match="needs `at`"):
+        tasks.parse_timeline([{"prompt": "a"}])
+
+
+def test_recut_keeps_the_middle(shipped, clip):
+    v = tasks.recut(shipped, clip, "a red circle", keep=(1, 2), **FAST)
+    assert v.frames.shape == clip.shape and v.metadata["kept_frames"] == [8, 16]
+    head = tasks.recut(shipped, clip, "a red circle", keep=(0, 1.5), seconds=3, **FAST)
+    assert head.frames.shape == (24, 64, 64, 3)
+    assert np.array_equal(head.frames[:7], clip[:7])  # kept 0..12; its last 5 frames crossfade into the new
+    with pytest.raises(RequestError, match="keep 1:9 is outside the video"):
+        tasks.recut(shipped, clip, "x", keep=(1, 9))
+    with pytest.raises(RequestError, match="keep at least 8"):
+        tasks.recut(shipped, clip, "x", keep=(0, 0.5))
+
+
+def test_recipe_rerenders_bit_identically_and_remixes(shipped, clip, tmp_path):
+    src = tmp_path / "in.mp4"
+    write_video(src, clip, 8)
+    frames = read_video(src)[0]
+    v = tasks.run(shipped, "edit", {"video": frames}, files={"video": src}, prompt="a blue circle", strength=0.5, steps=4)
+    r = v.metadata["recipe"]
+    assert r["task"] == "edit" and r["inputs"]["video"]["sha256"] == tasks.frames_sha256(frames)
+    assert r["weights_sha256"] == shipped.weights_hash and r["params"]["strength"] == 0.5
+    write_video(tmp_path / "out.mp4", v.frames, v.fps, metadata=v.metadata)
+    again = tasks.rerender(shipped, read_metadata(tmp_path / "out.mp4"))  # input re-read from the recorded file
+    assert np.array_equal(again.frames, v.frames)
+    other = tasks.remix(shipped, v.metadata, {"video": frames}, prompt="a yellow circle")
+    assert other.metadata["recipe"]["params"]["prompt"] == "a yellow circle" and not np.array_equal(other.frames, v.frames)
+    with pytest.raises(RequestError, match="input 'video' is not the one the recipe used"):
+        tasks.remix(shipped, v.metadata, {"video": frames[::-1]})
+    with pytest.raises(RequestError, match="has no setting 'colour'"):
+        tasks.remix(shipped, v.metadata, {"video": frames}, colour="red")
+    t2v = shipped.generate(GenerationRequest(prompt="a star", frames=5, steps=2, seed=3))  # metadata without a recipe
+    assert np.array_equal(tasks.rerender(shipped, t2v.metadata).frames, t2v.frames)
 
 
 def test_cli_tasks(tiny_model_dir, tmp_path, capsys):
     from PIL import Image
 
     Image.fromarray(image()).save(tmp_path / "a.png")
+    w = ["--weights", str(tiny_model_dir), "--quiet"]
     out = tmp_path / "i2v.mp4"
-    assert main(["generate", "a ball", "--weights", str(tiny_model_dir), "--image", str(tmp_path / "a.png"),
-                 "--size", "32x32", "--frames", "5", "--steps", "2", "--out", str(out), "--quiet"]) == 0
+    assert main(["generate", "a ball", *w, "--image", str(tmp_path / "a.png"), "--size", "32x32", "--frames", "5",
+                 "--steps", "2", "--out", str(out)]) == 0
     assert read_video(out)[0].shape == (5, 32, 32, 3)
-    write_video(tmp_path / "src.mp4", np.zeros((5, 32, 32, 3), np.uint8), 8)
-    assert main(["generate", "more", "--weights", str(tiny_model_dir), "--extend", str(tmp_path / "src.mp4"),
-                 "--seconds", "1", "--frames", "5", "--steps", "1", "--out", str(tmp_path / "ext.mp4"), "--quiet"]) == 0
-    assert read_video(tmp_path / "ext.mp4")[0].shape[0] == 13
-    assert main(["generate", "x", "--weights", str(tiny_model_dir), "--image", str(tmp_path / "missing.png")]) == 2
+    write_video(tmp_path / "src.mp4", np.zeros((9, 32, 32, 3), np.uint8), 8)
+    assert main(["generate", "more", *w, "--extend", str(tmp_path / "src.mp4"), "--seconds", "1", "--frames", "9",
+                 "--steps", "1", "--out", str(tmp_path / "ext.mp4")]) == 0
+    assert read_video(tmp_path / "ext.mp4")[0].shape[0] == 17
+    assert main(["generate", "x", *w, "--image", str(tmp_path / "missing.png")]) == 2
     assert "missing.png" in capsys.readouterr().err
+
+
+def test_cli_new_tasks(tiny_model_dir, tmp_path, capsys):
+    w = ["--weights", str(tiny_model_dir), "--quiet", "--steps", "1"]
+    src = tmp_path / "src.mp4"
+    write_video(src, np.zeros((9, 32, 32, 3), np.uint8), 8)
+    sb = tmp_path / "sb.mp4"
+    assert main(["generate", *w, "--at", "0s", "a red dot", "--at", "1s", "a blue dot", "--seconds", "2",
+                 "--size", "32x32", "--frames", "9", "--out", str(sb)]) == 0
+    assert read_video(sb)[0].shape == (16, 32, 32, 3)
+    assert read_metadata(sb)["recipe"]["params"]["shots"][1]["prompt"] == "a blue dot"
+    (tmp_path / "sb.json").write_text(json.dumps({"seconds": 2, "shots": [{"at": 0, "prompt": "a"}, {"at": "1s", "prompt": "b"}]}))
+    assert main(["generate", *w, "--storyboard", str(tmp_path / "sb.json"), "--size", "32x32", "--frames", "9",
+                 "--out", str(tmp_path / "sb2.mp4")]) == 0
+    assert main(["generate", "a green dot", *w, "--task", "edit", "--video", str(src), "--strength", "0.5",
+                 "--out", str(tmp_path / "edit.mp4")]) == 0
+    assert main(["generate", "back", *w, "--extend", str(src), "--backward", "--seconds", "1", "--frames", "9",
+                 "--out", str(tmp_path / "back.mp4")]) == 0
+    assert read_video(tmp_path / "back.mp4")[0].shape[0] == 17
+    assert main(["generate", "a red dot", *w, "--task", "remix", "--video", str(tmp_path / "edit.mp4"), "--seed", "5",
+                 "--out", str(tmp_path / "remix.mp4")]) == 0
+    assert read_metadata(tmp_path / "remix.mp4")["recipe"]["params"]["seed"] == 5
+    capsys.readouterr()
+    bad = [
+        (["x", "--task", "edit", "--video", str(src), "--strength", "2"], "strength 2.0 is out of range: allowed 0.0 to 1.0"),
+        (["--at", "2s", "b", "--at", "0s", "a"], "the first shot is at 2s"),
+        (["--at", "0s", "a", "--at", "3s", "b", "--seconds", "2"], "shot 2 at 3s is beyond the video's length of 2s"),
+        (["x", "--task", "edit", "--video", str(tmp_path / "sb.json")], "sb.json"),
+        (["x", "--task", "edit"], "--task edit needs --video FILE"),
+        (["x", "--backward"], "--backward needs --extend VIDEO"),
+        (["x", "--task", "recut", "--video", str(src), "--keep", "1-2"], "--keep '1-2' is not START:END"),
+        (["x", "--task", "loop", "--video", str(src), "--size", "64x64"], "width 64 does not match the input video's 32x32"),
+        (["x", "--task", "remix", "--video", str(src)], "holds no kinetoscope recipe"),
+    ]
+    for args, needle in bad:
+        assert main(["generate", *args, *w, "--out", str(tmp_path / "bad.mp4")]) == 2, args
+        assert needle in capsys.readouterr().err, args
+    assert not (tmp_path / "bad.mp4").exists()
+
+
+def test_training_samples_every_conditioning_mask():
+    cfg = TrainConfig(given_prob=1.0)
+    seen = set()
+    for i in range(400):
+        g = random_given(cfg, 5, np.random.default_rng(i)).tolist()
+        assert not all(g)  # something is always left to generate
+        n = sum(g)
+        first, last = g[0], g[-1]
+        prefix = g == [True] * n + [False] * (5 - n)
+        suffix = g == [False] * (5 - n) + [True] * n
+        seen.add("first" if g == [True, False, False, False, False] else "last" if g == [False] * 4 + [True] else
+                 "prefix" if prefix else "suffix" if suffix else "prefix_suffix" if first and last else "other")
+    assert {"first", "last", "prefix", "suffix", "prefix_suffix"} <= seen and "other" not in seen
+    assert "prefix_suffix" in GIVEN_KINDS
+    assert not random_given(TrainConfig(given_prob=0.0), 5, np.random.default_rng(0)).any()  # "none"
+    torch.manual_seed(0)

@@ -1,9 +1,4 @@
-"""Tasks as given frames + a mask: every task is the same model, told which frames are fixed.
-
-    image        text -> one frame
-    i2v          an image becomes the first frame; the prompt drives the motion
-    interpolate  two images become the first and the last frames
-    extend       a clip continues forwards by sliding windows that overlap what exists
+"""Given frames + a mask: the one mechanism every task is built from.
 
 The model sees "given" per latent frame: latent 0 is frame 0 alone, latent j covers frames
 4j-3..4j. A latent frame counts as given only when all of its frames are, so a last image is
@@ -17,15 +12,84 @@ import dataclasses
 import numpy as np
 
 from kinetoscope.media import resize_frames
-from kinetoscope.pipeline import GenerationRequest, Pipeline, RequestError, Video
+from kinetoscope.pipeline import GenerationRequest, Pipeline, RequestError
 
 RESIZE_POLICY = "cover"  # inputs are scaled to cover the output size, then centre-cropped
 
 
-def _fit(image: np.ndarray, width: int, height: int) -> np.ndarray:
+def check_image(image, name: str = "input image") -> np.ndarray:
+    image = np.asarray(image)
     if image.ndim != 3 or image.shape[-1] != 3 or image.dtype != np.uint8:
-        raise RequestError(f"input image has shape {image.shape} {image.dtype}: need (H, W, 3) uint8")
-    return resize_frames(image[None], width, height, policy=RESIZE_POLICY)[0]
+        raise RequestError(f"{name} has shape {image.shape} {image.dtype}: need (H, W, 3) uint8 RGB")
+    return image
+
+
+def check_video(video, name: str = "input video", min_frames: int = 1) -> np.ndarray:
+    video = np.asarray(video)
+    if video.ndim != 4 or video.shape[-1] != 3 or video.dtype != np.uint8:
+        raise RequestError(f"{name} has shape {video.shape} {video.dtype}: need (T, H, W, 3) uint8 RGB")
+    if len(video) < min_frames:
+        raise RequestError(f"{name} has {len(video)} frames: need at least {min_frames}")
+    return video
+
+
+def fit(image: np.ndarray, width: int, height: int, name: str = "input image") -> np.ndarray:
+    """An image of any size as (height, width, 3), by RESIZE_POLICY."""
+    return resize_frames(check_image(image, name)[None], width, height, policy=RESIZE_POLICY)[0]
+
+
+def video_request(pipe: Pipeline, video: np.ndarray, prompt: str, **kw) -> GenerationRequest:
+    """A window request at the video's own size: continuing a video cannot change its size."""
+    t, h, w, _ = video.shape
+    for name, asked, have in (("width", kw.get("width"), w), ("height", kw.get("height"), h)):
+        if asked is not None and asked != have:
+            raise RequestError(f"{name} {asked} does not match the input video's {w}x{h}: leave it out or use {have}")
+    return pipe.resolve(GenerationRequest(prompt=prompt, **{**kw, "width": w, "height": h}))
+
+
+def fill(given: np.ndarray, mask: list[bool]) -> np.ndarray:
+    """Fill the frames that are not given (their content is never kept) with the nearest given
+    frames, crossfading across gaps: the causal encoder then sees a plausible past before a
+    given chunk instead of black."""
+    idx = [i for i, m in enumerate(mask) if m]
+    if not idx:
+        return given
+    out = given.copy()
+    for i in range(len(mask)):
+        if mask[i]:
+            continue
+        before = [j for j in idx if j < i]
+        after = [j for j in idx if j > i]
+        if before and after:
+            a, b = before[-1], after[0]
+            w = (i - a) / (b - a)
+            out[i] = np.round((1 - w) * given[a].astype(np.float32) + w * given[b]).astype(np.uint8)
+        else:
+            out[i] = given[before[-1] if before else after[0]]
+    return out
+
+
+def window(pipe: Pipeline, req: GenerationRequest, frames: int, head: np.ndarray | None = None,
+           tail: np.ndarray | None = None, seed: int | None = None, progress=None) -> np.ndarray:
+    """Generate `frames` (1+4k) frames with `head` given at the start (1+4j frames) and `tail`
+    given at the end (4j frames); returns all frames decoded (T, H, W, 3)."""
+    k = pipe.vae.config.time_factor
+    nh, nt = (0 if head is None else len(head)), (0 if tail is None else len(tail))
+    assert (frames - 1) % k == 0 and (nh == 0 or (nh - 1) % k == 0) and nt % k == 0 and nh + nt < frames
+    req = dataclasses.replace(req, frames=frames, seed=req.seed if seed is None else seed)
+    if nh or nt:
+        given = np.zeros((frames, req.height, req.width, 3), np.uint8)
+        mask = [False] * frames
+        if nh:
+            given[:nh], mask[:nh] = head, [True] * nh
+        if nt:
+            given[frames - nt:], mask[frames - nt:] = tail, [True] * nt
+        req = dataclasses.replace(req, given_frames=fill(given, mask), given_mask=mask)
+    return pipe.generate(req, progress=progress).frames
+
+
+def t2v_request(pipe: Pipeline, prompt: str, **kw) -> GenerationRequest:
+    return pipe.resolve(GenerationRequest(prompt=prompt, **kw))
 
 
 def image_request(prompt: str, **kw) -> GenerationRequest:
@@ -35,8 +99,9 @@ def image_request(prompt: str, **kw) -> GenerationRequest:
 def i2v_request(pipe: Pipeline, image: np.ndarray, prompt: str, **kw) -> GenerationRequest:
     req = pipe.resolve(GenerationRequest(prompt=prompt, **kw))
     given = np.zeros((req.frames, req.height, req.width, 3), np.uint8)
-    given[0] = _fit(image, req.width, req.height)
-    return dataclasses.replace(req, given_frames=given, given_mask=[True] + [False] * (req.frames - 1))
+    given[0] = fit(image, req.width, req.height)
+    mask = [True] + [False] * (req.frames - 1)
+    return dataclasses.replace(req, given_frames=fill(given, mask), given_mask=mask)
 
 
 def interpolate_request(pipe: Pipeline, first: np.ndarray, last: np.ndarray, prompt: str, **kw) -> GenerationRequest:
@@ -45,32 +110,7 @@ def interpolate_request(pipe: Pipeline, first: np.ndarray, last: np.ndarray, pro
     if req.frames < 1 + 2 * k:
         raise RequestError(f"frames {req.frames} is too short to connect two images: need at least {1 + 2 * k}")
     given = np.zeros((req.frames, req.height, req.width, 3), np.uint8)
-    given[0] = _fit(first, req.width, req.height)
-    given[-k:] = _fit(last, req.width, req.height)
+    given[0] = fit(first, req.width, req.height, "first image")
+    given[-k:] = fit(last, req.width, req.height, "last image")
     mask = [True] + [False] * (req.frames - 1 - k) + [True] * k
-    return dataclasses.replace(req, given_frames=given, given_mask=mask)
-
-
-def extend(pipe: Pipeline, video: np.ndarray, prompt: str, seconds: float, overlap_latents: int = 2, **kw) -> Video:
-    """Continue `video` (T, H, W, 3) by `seconds`: each window keeps the last 1+4(n-1) frames
-    given (n = overlap_latents) and generates the rest; only new frames are appended."""
-    k = pipe.vae.config.time_factor
-    t, h, w, _ = video.shape
-    window = pipe.resolve(GenerationRequest(prompt=prompt, width=w, height=h, **kw))
-    keep = 1 + k * (overlap_latents - 1)
-    if window.frames <= keep:
-        raise RequestError(f"window of {window.frames} frames leaves nothing new after {keep} given frames")
-    if t < keep:
-        raise RequestError(f"video has {t} frames: extending needs at least {keep}")
-    target = t + round(seconds * window.fps)
-    frames, seed, meta = video, window.seed, {}
-    while len(frames) < target:
-        given = np.zeros((window.frames, h, w, 3), np.uint8)
-        given[:keep] = frames[-keep:]
-        req = dataclasses.replace(window, seed=seed, given_frames=given,
-                                  given_mask=[True] * keep + [False] * (window.frames - keep))
-        out = pipe.generate(req)
-        frames = np.concatenate([frames, out.frames[keep:]])
-        seed, meta = seed + 1, out.metadata
-    meta = {**meta, "task": "extend", "source_frames": t, "extended_seconds": seconds}
-    return Video(frames=frames[:target], fps=window.fps, metadata=meta)
+    return dataclasses.replace(req, given_frames=fill(given, mask), given_mask=mask)

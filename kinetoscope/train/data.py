@@ -107,12 +107,13 @@ def random_crop(video: torch.Tensor, size: int, rng: np.random.Generator) -> tor
     return video[..., y : y + size, x : x + size]
 
 
-GIVEN_KINDS = ("first", "last", "first_last", "prefix", "suffix")
+GIVEN_KINDS = ("first", "last", "first_last", "prefix", "suffix", "prefix_suffix")
 
 
 def random_given(cfg: TrainConfig, t: int, rng: np.random.Generator) -> torch.Tensor:
     """(T,) bool conditioning mask over latent frames for one sample: none for most samples,
-    else first / last / first+last / prefix / suffix (what image->video, extend, interpolate use)."""
+    else first / last / first+last / prefix / suffix / prefix+suffix (what image->video, extend forwards
+    and backwards, interpolate, loop and storyboard keyframes use). At least one latent frame stays free."""
     given = torch.zeros(t, dtype=torch.bool)
     if t < 2 or rng.random() >= cfg.given_prob:
         return given
@@ -126,6 +127,12 @@ def random_given(cfg: TrainConfig, t: int, rng: np.random.Generator) -> torch.Te
         given[0] = given[-1] = True
     elif kind == "prefix":
         given[:n] = True
-    else:
+    elif kind == "suffix":
         given[t - n :] = True
+    elif t >= 3:  # prefix + suffix: a bridge between two clips (loops, storyboard keyframes)
+        a = int(rng.integers(1, t - 1))
+        given[:a] = True
+        given[t - int(rng.integers(1, t - a)) :] = True
+    else:
+        given[0] = True
     return given

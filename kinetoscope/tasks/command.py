@@ -1,0 +1,155 @@
+"""`kinetoscope generate` for the tasks that take a video or a timeline:
+
+    --task loop [--video FILE]            a looping video (of FILE, or of a new clip)
+    --task edit --video FILE --strength S redraw FILE under the prompt, S in 0..1
+    --task recut --video FILE --keep A:B  keep A..B seconds, regenerate the rest around it
+    --task remix --video FILE             FILE's recipe again, with any option changed
+    --task storyboard --at 0s "..." --at 2s "..."   or   --storyboard FILE.yaml|json
+    --extend FILE --backward              extend before the first frame instead of after the last
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+NEW_TASKS = ("loop", "edit", "storyboard", "recut", "remix")
+
+
+def wants_task(args) -> bool:
+    return bool(args.task or args.video or args.storyboard or args.at or args.keep or args.backward
+                or args.strength is not None)
+
+
+def pick_task(args, error) -> str:
+    implied = ("storyboard" if args.storyboard or args.at else "recut" if args.keep else
+               "edit" if args.strength is not None else "extend" if args.backward else None)
+    task = args.task or implied
+    if task is None:
+        raise error("--video needs --task: one of " + ", ".join(NEW_TASKS))
+    if implied and task != implied:
+        option = {"storyboard": "--at/--storyboard", "recut": "--keep", "edit": "--strength", "extend": "--backward"}[implied]
+        raise error(f"{option} belongs to {implied}, not --task {task}")
+    if args.image or args.last_image:
+        raise error(f"--image does not combine with --task {task}: pick one task")
+    if task == "extend" and not args.extend:
+        raise error("--backward needs --extend VIDEO (the video to extend)")
+    if task != "extend" and args.extend:
+        raise error(f"--extend does not combine with --task {task}: pick one task")
+    if task in ("edit", "recut", "remix") and not args.video:
+        raise error(f"--task {task} needs --video FILE")
+    if task == "storyboard" and args.video:
+        raise error("--task storyboard takes no --video: give --at TIME PROMPT or --storyboard FILE")
+    if task == "storyboard" and not (args.at or args.storyboard):
+        raise error('--task storyboard needs --at TIME "PROMPT" (repeated) or --storyboard FILE')
+    if args.at and args.storyboard:
+        raise error("give either --at or --storyboard, not both")
+    return task
+
+
+def _timeline(args, error):
+    from kinetoscope import tasks
+    from kinetoscope.media import read_image
+
+    if args.at:
+        return [{"at": tasks.parse_time(t), "prompt": p, "image": None} for t, p in args.at], None, {}, {}
+    path = Path(args.storyboard)
+    try:
+        text = path.read_text()
+    except OSError as e:
+        raise error(f"--storyboard {path}: {e.strerror or e}") from None
+    try:
+        if path.suffix.lower() == ".json":
+            data = json.loads(text)
+        else:
+            import yaml
+
+            data = yaml.safe_load(text)
+    except (ValueError, Exception) as e:  # json.JSONDecodeError, yaml.YAMLError
+        raise error(f"--storyboard {path} is not valid {'JSON' if path.suffix.lower() == '.json' else 'YAML'}: "
+                    f"{str(e).splitlines()[0]}") from None
+    shots, seconds = tasks.parse_timeline(data)
+    inputs, files = {}, {}
+    for i, s in enumerate(shots):
+        if s["image"]:
+            file = (path.parent / s["image"]).resolve()
+            inputs[f"shot{i + 1}"], files[f"shot{i + 1}"] = read_image(file), file
+            s["image"] = f"shot{i + 1}"
+    return shots, seconds, inputs, files
+
+
+def _keep(text: str, error):
+    from kinetoscope import tasks
+
+    parts = str(text).split(":")
+    if len(parts) != 2:
+        raise error(f"--keep {text!r} is not START:END in seconds, e.g. 1:3 or 0.5s:2s")
+    return [tasks.parse_time(parts[0]), tasks.parse_time(parts[1])]
+
+
+def run_task_command(args, req, out: Path, error) -> int:
+    """Validate the options, run the task, write `out` with its recipe. `error` is the CLI's UserError."""
+    from tqdm import tqdm
+
+    from kinetoscope import tasks
+    from kinetoscope.media import MediaError, read_metadata, read_video, write_video
+    from kinetoscope.pipeline import Pipeline, RequestError
+
+    task = pick_task(args, error)
+    if getattr(args, "engine", None) and not str(args.engine).startswith("builtin"):
+        raise error(f"--task {task} runs on the built-in engine only")
+    bars: dict = {}
+
+    def progress(stage: str, i: int, n: int) -> None:
+        if stage not in bars:
+            bars[stage] = tqdm(total=n, desc=stage, unit="step", disable=args.quiet, leave=False)
+        bars[stage].n = i
+        bars[stage].refresh()
+
+    size = {"width": req.width, "height": req.height} if req.width else {}
+    given = {k: v for k, v in (("negative_prompt", args.negative), ("fps", args.fps), ("steps", args.steps),
+                               ("guidance", args.guidance), ("seed", args.seed), ("sampler", args.sampler)) if v is not None}
+    try:
+        pipe = Pipeline.from_pretrained(args.weights)
+        if task == "remix":
+            meta = read_metadata(args.video)
+            if not meta:
+                raise error(f"--video {args.video} holds no kinetoscope recipe: only videos made by kinetoscope can be remixed")
+            changes = {**given, **size, "prompt": args.prompt or None, "strength": args.strength,
+                       "frames": args.frames, "seconds": args.seconds}
+            video = tasks.remix(pipe, meta, progress=progress, **changes)
+        else:
+            params = {**given, **size, "seed": args.seed or 0}
+            if args.frames is not None:
+                params["frames"] = args.frames
+            inputs, files = {}, {}
+            if task == "storyboard":
+                params["shots"], seconds, inputs, files = _timeline(args, error)
+                seconds = args.seconds if args.seconds is not None else seconds
+                if seconds is not None:
+                    params["seconds"] = seconds
+            else:
+                params["prompt"] = args.prompt
+                src = args.extend or args.video
+                if src:
+                    inputs["video"], files["video"] = read_video(src)[0], src
+                if args.seconds is not None and task != "edit":
+                    params["seconds"] = args.seconds
+                if task == "extend":
+                    params.setdefault("seconds", pipe.config.seconds)
+                    params["direction"] = "backward"
+                if task == "edit" and args.strength is not None:
+                    params["strength"] = args.strength
+                if task == "recut":
+                    params["keep"] = _keep(args.keep, error)
+            video = tasks.run(pipe, task, inputs, progress=progress, files=files, **params)
+        write_video(out, video.frames, video.fps, metadata=video.metadata)
+    except (FileNotFoundError, RequestError, MediaError) as e:
+        raise error(str(e)) from None
+    finally:
+        for b in bars.values():
+            b.close()
+    t, h, w, _ = video.frames.shape
+    print(f"wrote {out} ({task}: {t} frames, {w}x{h}, {video.fps} fps, {t / video.fps:.2f} s) in "
+          f"{video.metadata['seconds_to_generate']:.1f} s")
+    return 0

@@ -1,0 +1,115 @@
+"""Sliding windows: continue a video forwards or backwards by any number of frames.
+
+Forwards, each window has the last 1+4(n-1) frames given (n = overlap latents, a prefix) and
+generates the rest; backwards, the first 4n frames are given at the window's end (a suffix).
+A forward run may also have to land on `end` frames (4j of them, given as the last window's
+suffix): that is how a loop closes and a storyboard reaches its next keyframe. Only new frames
+are added; the frames that were given are kept, but for each window's overlap, which is
+crossfaded into the window's own decoding of it (`blend`).
+
+Drift: every window only sees its overlap, so colour can wander over many windows.
+`anchor` re-anchors each window: the new frames' mean colour per channel is pulled back to
+the reference (the input's last frames) by the amount it moved, which keeps a 30-s extension's
+background colour bounded (measured in `kinetoscope eval --tasks`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from kinetoscope.pipeline import GenerationRequest, Pipeline, RequestError, Video
+from kinetoscope.tasks.given import check_video, video_request, window
+
+DIRECTIONS = ("forward", "backward")
+
+
+def overlap_frames(pipe: Pipeline, overlap_latents: int, backward: bool = False) -> int:
+    k = pipe.vae.config.time_factor
+    if overlap_latents < 1:
+        raise RequestError(f"overlap_latents {overlap_latents} is out of range: allowed 1 or more")
+    return k * overlap_latents if backward else 1 + k * (overlap_latents - 1)
+
+
+def _reanchor(new: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """Shift the new frames' mean colour per channel back to the reference's."""
+    shift = reference.reshape(-1, 3).mean(0) - new.reshape(-1, 3).mean(0)  # (3,)
+    return np.clip(np.round(new.astype(np.float32) + shift), 0, 255).astype(np.uint8)
+
+
+def _crossfade(old: np.ndarray, new: np.ndarray, towards_end: bool) -> np.ndarray:
+    """Blend `old` into `new` frame by frame: mostly old at one end, mostly new at the other."""
+    w = (np.arange(len(old), dtype=np.float32) + 1) / (len(old) + 1)
+    w = (w if towards_end else w[::-1])[:, None, None, None]  # weight of `new`
+    return np.round((1 - w) * old + w * new.astype(np.float32)).astype(np.uint8)
+
+
+def grow(pipe: Pipeline, req: GenerationRequest, video: np.ndarray, n_new: int, *, overlap_latents: int = 2,
+         backward: bool = False, end: np.ndarray | None = None, anchor: bool = False, blend: bool = True,
+         progress=None) -> np.ndarray:
+    """`video` (T, H, W, 3) continued by `n_new` frames, after it or before it if `backward`.
+    `req` is the resolved window request (its frames = the longest window, its seed the first
+    window's; later windows use seed+1, seed+2, ...). With `blend`, each window's overlap is
+    crossfaded from the frames that were there to the window's own decoding of them, so the
+    step into new frames is no bigger than the steps between them."""
+    k = pipe.vae.config.time_factor
+    keep = overlap_frames(pipe, overlap_latents, backward)
+    n_end = 0 if end is None else len(end)
+    longest = req.frames
+    need = keep + n_end + (1 if backward else k)  # backwards, the window's single first frame may be all that is new
+    need = 1 + k * -(-(need - 1) // k)
+    if longest < need:
+        raise RequestError(f"window of {longest} frames leaves nothing new after {keep + n_end} given frames: "
+                           f"use at least {need} frames")
+    if len(video) < keep:
+        raise RequestError(f"video has {len(video)} frames: continuing it needs at least {keep}")
+    assert end is None or (n_new % k == 0 and n_new >= k and not backward)
+    reference = video[-keep:] if not backward else video[:keep]
+    cur, i, remaining = video.copy(), 0, n_new
+    while remaining > 0:
+        if backward:
+            frames = min(longest, keep + 1 + k * -(-(remaining - 1) // k))
+            out = window(pipe, req, frames, tail=cur[:keep], seed=req.seed + i, progress=progress)
+            new, seen = out[: frames - keep][-remaining:], out[frames - keep:]
+        elif end is not None and keep + remaining + n_end <= longest:  # the last window lands on `end`
+            frames = keep + remaining + n_end
+            out = window(pipe, req, frames, head=cur[-keep:], tail=end, seed=req.seed + i, progress=progress)
+            new, seen = out[keep: frames - n_end], out[:keep]
+        else:
+            want = remaining if end is None else remaining - k  # with an end, leave a chunk for the last window
+            frames = min(longest, 1 + k * -(-(keep + want - 1) // k))
+            out = window(pipe, req, frames, head=cur[-keep:], seed=req.seed + i, progress=progress)
+            new, seen = out[keep:][:remaining], out[:keep]
+        if anchor:
+            new = _reanchor(new, reference)
+        if backward:
+            if blend:
+                cur[:keep] = _crossfade(seen, cur[:keep], towards_end=True)
+            cur = np.concatenate([new, cur])
+        else:
+            if blend:
+                cur[-keep:] = _crossfade(cur[-keep:], seen, towards_end=True)
+            cur = np.concatenate([cur, new])
+        remaining -= len(new)
+        i += 1
+    return cur
+
+
+def extend(pipe: Pipeline, video: np.ndarray, prompt: str, seconds: float, overlap_latents: int = 2,
+           direction: str = "forward", anchor: bool = False, blend: bool = True, progress=None, **kw) -> Video:
+    """Continue `video` (T, H, W, 3) by `seconds`, after it ("forward") or before it
+    ("backward"). The input frames are kept exactly, but for the overlap that is crossfaded
+    into the new frames when `blend`."""
+    if direction not in DIRECTIONS:
+        raise RequestError(f"direction {direction!r} is not allowed: use one of {', '.join(DIRECTIONS)}")
+    backward = direction == "backward"
+    video = check_video(video, min_frames=overlap_frames(pipe, overlap_latents, backward))
+    req = video_request(pipe, video, prompt, **kw)
+    max_s = (pipe.config.max_frames * 60) / req.fps  # chunked: any length, up to a minute of windows
+    if not (0 < seconds <= max_s):
+        raise RequestError(f"seconds {seconds} is out of range: allowed above 0 up to {max_s:g}")
+    n_new = round(seconds * req.fps)
+    frames = grow(pipe, req, video, n_new, overlap_latents=overlap_latents, backward=backward, anchor=anchor,
+                  blend=blend, progress=progress)
+    meta = {"task": "extend", "direction": direction, "source_frames": len(video), "extended_seconds": seconds,
+            "request": req.to_dict()}
+    return Video(frames=frames, fps=req.fps, metadata=meta)
