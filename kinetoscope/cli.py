@@ -38,10 +38,14 @@ def cmd_generate(args) -> int:
     width, height = parse_size(args.size) if args.size else (None, None)
     req = GenerationRequest(prompt=args.prompt, negative_prompt=args.negative or "", width=width, height=height,
                             seconds=args.seconds, frames=args.frames, fps=args.fps, steps=args.steps,
-                            guidance=args.guidance, seed=args.seed, sampler=args.sampler)
+                            guidance=args.guidance, seed=args.seed or 0, sampler=args.sampler)
     out = Path(args.out)
     if out.suffix.lower() not in (".mp4", ".webm", ".gif", ".png"):
         raise UserError(f"--out {out}: the extension must be one of .mp4 .webm .gif .png")
+    from kinetoscope.tasks.command import run_task_command, wants_task
+
+    if wants_task(args):  # loop, edit, storyboard, recut, remix, backward extend
+        return run_task_command(args, req, out, UserError)
     try:
         engine = load_engine(engine_spec(args))
         pipe = getattr(engine, "pipeline", engine)  # builtin: the tasks run on its Pipeline
@@ -172,6 +176,10 @@ def cmd_eval(args) -> int:
     from kinetoscope.eval.suite import FULL, QUICK, build_suite, limit_suite, run_suite
     from kinetoscope.pipeline import GenerationRequest, Pipeline, RequestError
 
+    if args.tasks:  # image->video, extend, interpolate, loop, storyboard and drift figures
+        from kinetoscope.eval.tasks import cmd_eval_tasks
+
+        return cmd_eval_tasks(args, UserError)
     seeds = args.seeds if args.seeds is not None else (QUICK if args.quick else FULL)["seeds"]
     if seeds < 1:
         raise UserError(f"--seeds {seeds} is out of range: allowed 1 or more")
@@ -253,7 +261,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     g = sub.add_parser("generate", help="make a video from a text prompt", formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    g.add_argument("prompt", help="what the video shows (1 to 1000 characters)")
+    g.add_argument("prompt", nargs="?", default="", help="what the video shows (1 to 1000 characters; optional for remix and storyboard)")
     g.add_argument("--seconds", type=float, default=None, help="length in seconds (model default: 2)")
     g.add_argument("--frames", type=int, default=None, help="exact frame count 1+4k (overrides --seconds)")
     g.add_argument("--size", default=None, help="WIDTHxHEIGHT, multiples of 16 (model default: 64x64)")
@@ -261,7 +269,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--steps", type=int, default=None, help="denoising steps, 1 to 200 (model default: 20)")
     g.add_argument("--guidance", type=float, default=None, help="classifier-free guidance, 0 to 20 (model default)")
     g.add_argument("--sampler", default=None, choices=["euler", "heun"], help="ODE sampler")
-    g.add_argument("--seed", type=int, default=0, help="random seed: same seed, same video")
+    g.add_argument("--seed", type=int, default=None, help="random seed: same seed, same video (default 0)")
     g.add_argument("--negative", default=None, help="negative prompt: what to steer away from")
     g.add_argument("--out", default="video.mp4", help="output file: .mp4, .webm, .gif or .png (contact sheet)")
     g.add_argument("--weights", default=None, help="model folder (default: the built-in model)")
@@ -271,6 +279,18 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--image", default=None, help="image->video: this image (resized to cover, centre-cropped) is the first frame")
     g.add_argument("--last-image", default=None, help="with --image: interpolate, this image is held as the last frames")
     g.add_argument("--extend", default=None, metavar="VIDEO", help="continue this video by --seconds (sliding windows)")
+    g.add_argument("--backward", action="store_true", help="with --extend: add the new seconds before the first frame")
+    g.add_argument("--task", default=None, choices=["loop", "edit", "storyboard", "recut", "remix"],
+                   help="loop: a seamless loop (of --video or a new clip); edit: redraw --video under the prompt; "
+                        "storyboard: --at/--storyboard timeline; recut: keep --keep of --video, regenerate the rest; "
+                        "remix: --video's stored recipe with any option changed")
+    g.add_argument("--video", default=None, metavar="FILE", help="input video for loop, edit, recut; the earlier output for remix")
+    g.add_argument("--strength", type=float, default=None, help="edit: how much to redraw, 0 (keep) to 1 (ignore the video); default 0.6")
+    g.add_argument("--at", nargs=2, action="append", default=None, metavar=("TIME", "PROMPT"),
+                   help='storyboard shot, repeatable: --at 0s "a red circle" --at 2s "it turns blue"')
+    g.add_argument("--storyboard", default=None, metavar="FILE", help="storyboard timeline, YAML or JSON: "
+                   "{seconds: 6, shots: [{at: 0s, prompt: ..., image: key.png}, ...]}")
+    g.add_argument("--keep", default=None, metavar="START:END", help="recut: seconds of --video to keep, e.g. 1:3")
     g.add_argument("--quiet", action="store_true", help="no progress bars")
     g.set_defaults(func=cmd_generate)
 
@@ -295,6 +315,8 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--steps", type=int, default=None, help="denoising steps (model default)")
     v.add_argument("--guidance", type=float, default=None, help="classifier-free guidance (model default)")
     v.add_argument("--limit", type=int, default=None, help="run only N prompts (taken across the groups)")
+    v.add_argument("--tasks", action="store_true", help="score the tasks instead (i2v PSNR, boundary jumps, loop seam, "
+                                                      "storyboard, 30-s drift): OUT/tasks.json + tasks.md")
     v.add_argument("--quiet", action="store_true", help="no progress bar")
     v.set_defaults(func=cmd_eval)
 
