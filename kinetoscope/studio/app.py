@@ -11,7 +11,9 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from kinetoscope import __version__
-from kinetoscope.studio.api import errors, models, videos
+from kinetoscope.studio import auth
+from kinetoscope.studio.api import account, errors, models, videos
+from kinetoscope.studio.ratelimit import RateLimiter
 from kinetoscope.studio.services import Services
 from kinetoscope.studio.settings import Settings, from_env
 from kinetoscope.studio.web import routes as web
@@ -45,8 +47,12 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app = FastAPI(title="kinetoscope studio", version=__version__, lifespan=lifespan,
                   description="Text-to-video on your own machine. The /v1 routes follow OpenAI's Videos API.")
     errors.install(app)
+    auth.install(app)
+    app.state.rate_limiter = RateLimiter(settings.rate_limit_per_minute)
+    app.state.login_limiter = RateLimiter(settings.login_attempts_per_minute)
     app.include_router(videos.router)
     app.include_router(models.router)
+    app.include_router(account.router)
     app.include_router(web.router)
     app.mount("/static", StaticFiles(directory=web.STATIC_DIR), name="static")
 

@@ -33,15 +33,23 @@ def now() -> float:
 # --- creating and reading ----------------------------------------------------------------------
 def create(sf: sessionmaker[Session], queue: JobQueue, settings: Settings, *, model: str, task: str, prompt: str,
            request: dict, seconds: str, size: str, owner_id: str | None = None, input_key: str | None = None, input_consent: bool = False,
-           remixed_from: str | None = None, source_video_id: str | None = None, video_id: str | None = None) -> VideoRow:
+           remixed_from: str | None = None, source_video_id: str | None = None, video_id: str | None = None,
+           duration: float = 0.0, guard=None) -> VideoRow:
+    """Insert the job (after `guard(session)`, e.g. the quota check, in the same transaction), then queue it."""
     t = now()
     row = VideoRow(id=video_id or new_id(), owner_id=owner_id, model=model, task=task, prompt=prompt,
                    request=json.dumps(request, sort_keys=True), seconds=seconds, size=size, status="queued", progress=0,
                    created_at=int(t), created_ns=time.time_ns(), expires_at=int(t + settings.retention_hours * 3600),
                    attempts=0, input_key=input_key, input_consent=input_consent, remixed_from_video_id=remixed_from,
-                   source_video_id=source_video_id, enqueued_at=t)
+                   source_video_id=source_video_id, enqueued_at=t, duration=duration, size_bytes=0)
     with sf.begin() as s:
+        if guard is not None:
+            guard(s)
         s.add(row)
+        if owner_id is not None:
+            from kinetoscope.studio import audit
+
+            audit.record(s, owner_id, "video.create", row.id, None, task=task, model=model)
     try:
         queue.push(row.id)
     except Exception:  # noqa: BLE001 - the queue is down: the row is the truth, the reaper pushes it later
@@ -127,9 +135,9 @@ def _finish(sf, video_id: str, worker_id: str, settings: Settings, event: str, v
         return True
 
 
-def complete(sf, video_id: str, worker_id: str, files: dict, settings: Settings) -> bool:
+def complete(sf, video_id: str, worker_id: str, files: dict, settings: Settings, size_bytes: int = 0) -> bool:
     return _finish(sf, video_id, worker_id, settings, "video.completed",
-                   {"status": "completed", "progress": 100, "files": json.dumps(files)})
+                   {"status": "completed", "progress": 100, "files": json.dumps(files), "size_bytes": size_bytes})
 
 
 def fail(sf, video_id: str, worker_id: str, code: str, message: str, settings: Settings) -> bool:

@@ -42,6 +42,8 @@ class VideoRow(Base):
     worker_id: Mapped[str | None] = mapped_column(String(100))
     lease_until: Mapped[float | None] = mapped_column(Float)
     enqueued_at: Mapped[float | None] = mapped_column(Float)
+    duration: Mapped[float] = mapped_column(Float, default=0.0)  # seconds of video asked for (quotas)
+    size_bytes: Mapped[int] = mapped_column(BigInteger, default=0)  # bytes stored for it (quotas)
 
 
 class WebhookDelivery(Base):
@@ -57,3 +59,71 @@ class WebhookDelivery(Base):
     next_attempt_at: Mapped[float] = mapped_column(Float)
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[int] = mapped_column(BigInteger)
+
+
+# --- accounts (issue: several people sharing one studio) ---------------------------------------
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(200))  # argon2id
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    lock_version: Mapped[int] = mapped_column(Integer, default=0)  # bumped to serialise quota checks
+    # per-user quota overrides; None: the studio's default
+    max_concurrent_jobs: Mapped[int | None] = mapped_column(Integer)
+    videos_per_day: Mapped[int | None] = mapped_column(Integer)
+    seconds_per_day: Mapped[float | None] = mapped_column(Float)
+    storage_bytes: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class Invite(Base):
+    __tablename__ = "invites"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 of the token in the link
+    created_by: Mapped[str | None] = mapped_column(String(64))
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    expires_at: Mapped[int] = mapped_column(BigInteger)
+    used_at: Mapped[int | None] = mapped_column(BigInteger)
+    used_by: Mapped[str | None] = mapped_column(String(64))
+
+
+class ApiKey(Base):
+    __tablename__ = "api_keys"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(64), ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    prefix: Mapped[str] = mapped_column(String(16))  # shown for recognition: kin_ + 8 characters
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)  # sha256 of the whole key
+    scopes: Mapped[str] = mapped_column(String(200))  # space-separated
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    expires_at: Mapped[int | None] = mapped_column(BigInteger)
+    revoked_at: Mapped[int | None] = mapped_column(BigInteger)
+    last_used_at: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class WebSession(Base):
+    __tablename__ = "web_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 of the cookie value
+    user_id: Mapped[str] = mapped_column(String(64), ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    expires_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class AuditEntry(Base):
+    __tablename__ = "audit_log"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    at: Mapped[float] = mapped_column(Float, index=True)
+    seq: Mapped[int] = mapped_column(BigInteger, index=True)  # time_ns: the order
+    actor: Mapped[str] = mapped_column(String(64), index=True)  # user id, "anonymous", "system" or "deleted-..."
+    action: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str | None] = mapped_column(String(200))
+    ip: Mapped[str | None] = mapped_column(String(64))
+    detail: Mapped[str | None] = mapped_column(Text)  # JSON; never passwords or whole keys

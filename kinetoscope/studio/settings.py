@@ -63,6 +63,15 @@ class Settings:
     embedded_worker: bool = True  # `kinetoscope serve` runs one worker in-process
     worker_threads: int | None = None  # torch threads per worker (None: the machine's default)
     page_size: int = 20
+    # accounts: a studio bound to loopback with no users needs no login ("open"); otherwise it does
+    open_mode: bool = True
+    cookie_secure: bool = False  # set the Secure flag on cookies (behind HTTPS)
+    rate_limit_per_minute: int = 600  # API requests per account (or address) per minute; 0: no limit
+    login_attempts_per_minute: int = 10  # per address and username
+    quota_concurrent_jobs: int = 4
+    quota_videos_per_day: int = 500
+    quota_seconds_per_day: float = 3600.0
+    quota_storage_bytes: int = 5 * 1024**3
 
     @property
     def files_dir(self) -> Path:
@@ -95,6 +104,13 @@ _ENV = {
     "max_attempts": ("KINETOSCOPE_MAX_ATTEMPTS", int),
     "retention_hours": ("KINETOSCOPE_RETENTION_HOURS", float),
     "worker_threads": ("KINETOSCOPE_WORKER_THREADS", int),
+    "cookie_secure": ("KINETOSCOPE_COOKIE_SECURE", lambda v: v.lower() in ("1", "true", "yes")),
+    "rate_limit_per_minute": ("KINETOSCOPE_RATE_LIMIT_PER_MINUTE", int),
+    "login_attempts_per_minute": ("KINETOSCOPE_LOGIN_ATTEMPTS_PER_MINUTE", int),
+    "quota_concurrent_jobs": ("KINETOSCOPE_QUOTA_CONCURRENT_JOBS", int),
+    "quota_videos_per_day": ("KINETOSCOPE_QUOTA_VIDEOS_PER_DAY", int),
+    "quota_seconds_per_day": ("KINETOSCOPE_QUOTA_SECONDS_PER_DAY", float),
+    "quota_storage_bytes": ("KINETOSCOPE_QUOTA_STORAGE_BYTES", int),
 }
 
 

@@ -113,7 +113,7 @@ class Worker:
         with _Lease(svc, video_id, self.worker_id) as lease:
             try:
                 video = self._generate(row, lease)
-                files = self._store(row, video)
+                files, size_bytes = self._store(row, video)
             except Cancelled:
                 if jobs.get(svc.sessions, video_id) is None:  # deleted while running
                     svc.storage.delete_prefix(video_id)
@@ -129,7 +129,7 @@ class Worker:
                 svc.storage.delete_prefix(video_id)
                 return jobs.fail(svc.sessions, video_id, self.worker_id, "internal_error",
                                  f"{type(e).__name__}: {e}", settings)
-        if lease.lost or not jobs.complete(svc.sessions, video_id, self.worker_id, files, settings):
+        if lease.lost or not jobs.complete(svc.sessions, video_id, self.worker_id, files, settings, size_bytes):
             if jobs.get(svc.sessions, video_id) is None:
                 svc.storage.delete_prefix(video_id)
             return False
@@ -151,12 +151,12 @@ class Worker:
         lease.beat()
         return build_request(self.svc, row, engine, progress)
 
-    def _store(self, row, video: Video) -> dict:
+    def _store(self, row, video: Video) -> tuple[dict, int]:
         from kinetoscope.media import spritesheet, thumbnail
 
         from kinetoscope.studio.publish import write_video_file
 
-        files = {}
+        files, size = {}, 0
         with tempfile.TemporaryDirectory(prefix="kinetoscope-job-") as tmp:
             tmp = Path(tmp)
             name, _ = VARIANTS["video"]
@@ -167,7 +167,8 @@ class Worker:
                 key = f"{row.id}/{fname}"
                 self.svc.storage.put_file(key, tmp / fname)
                 files[variant] = key
-        return files
+                size += (tmp / fname).stat().st_size
+        return files, size
 
 
 def frames_of(svc: Services, video_id: str) -> np.ndarray:

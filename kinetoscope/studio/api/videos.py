@@ -14,7 +14,7 @@ from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from kinetoscope.pipeline import GenerationRequest, RequestError
-from kinetoscope.studio import jobs
+from kinetoscope.studio import audit, jobs
 from kinetoscope.studio.api import forms
 from kinetoscope.studio.api.errors import ApiError, not_found
 from kinetoscope.studio.recipes import recipe_of, request_of
@@ -123,6 +123,26 @@ def _seconds_label(req: GenerationRequest) -> str:
     return f"{(req.frames - 1) / req.fps:g}" if req.frames > 1 else "0"
 
 
+def _create_job(svc, **kw):
+    """jobs.create with the owner's quota checked in the same transaction."""
+    from kinetoscope.studio.quotas import QuotaExceeded, guard
+
+    req = kw["request"]
+    duration = (req["frames"] - 1) / req["fps"] if req.get("frames", 1) > 1 else 0.0
+    if kw.get("task") == "extend":
+        duration = float(req.get("extend_seconds", 0.0))
+    owner = kw.get("owner_id")
+    try:
+        return jobs.create(svc.sessions, svc.queue, svc.settings, duration=duration,
+                           guard=guard(owner, duration, svc.settings) if owner else None, **kw)
+    except QuotaExceeded as e:
+        svc.storage.delete_prefix(kw["video_id"])  # an upload stored for it
+        raise ApiError(429, str(e), e.code, headers={"Retry-After": "60"}) from None
+    except Exception:
+        svc.storage.delete_prefix(kw["video_id"])
+        raise
+
+
 def create_from_fields(svc, owner, fields: dict, files: dict[str, bytes]):
     model, engine = _engine(svc, forms.text(fields, "model"))
     task = forms.text(fields, "task", "i2v" if "input_reference" in files else "t2v")
@@ -136,6 +156,7 @@ def create_from_fields(svc, owner, fields: dict, files: dict[str, bytes]):
         raise ApiError(400, "input_reference must be an uploaded image file (multipart/form-data)", "invalid_value",
                        "input_reference")
     req = _generation_request(svc, {**fields, "task": task}, engine)
+    consent = forms.flag(fields, "input_training_consent")
     video_id = jobs.new_id()
     input_key = None
     if task == "i2v":
@@ -144,14 +165,10 @@ def create_from_fields(svc, owner, fields: dict, files: dict[str, bytes]):
         image = _read_upload_image(svc, files["input_reference"], "input_reference")
         input_key = f"{video_id}/input.png"
         svc.storage.put_bytes(input_key, _png(image))
-    try:
-        return jobs.create(svc.sessions, svc.queue, svc.settings, model=model, task=task, prompt=req.prompt,
-                           request=recipe_of(req), seconds=_seconds_label(req), size=f"{req.width}x{req.height}",
-                           owner_id=owner, input_key=input_key, video_id=video_id,
-                           input_consent=forms.flag(fields, "input_training_consent"))
-    except Exception:
-        svc.storage.delete_prefix(video_id)
-        raise
+    return _create_job(svc, model=model, task=task, prompt=req.prompt,
+                       request=recipe_of(req), seconds=_seconds_label(req), size=f"{req.width}x{req.height}",
+                       owner_id=owner, input_key=input_key, video_id=video_id,
+                       input_consent=consent)
 
 
 @router.post("/videos", openapi_extra=CREATE_BODY, summary="Create a video")
@@ -193,6 +210,7 @@ def delete_video(request: Request, video_id: str):
     _owned(request, video_id)
     if jobs.remove(svc.sessions, video_id):
         svc.storage.delete_prefix(video_id)
+        audit.log(svc.sessions, owner_of(request), "video.delete", video_id, request.client.host if request.client else None)
     return {"id": video_id, "object": "video.deleted", "deleted": True}
 
 
@@ -226,7 +244,7 @@ def remix_from_fields(svc, owner, source, fields: dict):
     if source.input_key and source.task in ("i2v", "remix"):
         input_key = f"{video_id}/input.png"
         svc.storage.put_file(input_key, svc.storage.path(source.input_key))
-    return jobs.create(svc.sessions, svc.queue, svc.settings, model=model, task="remix" if source.task != "image" else "image",
+    return _create_job(svc, model=model, task="remix" if source.task != "image" else "image",
                        prompt=req.prompt, request=recipe_of(req), seconds=_seconds_label(req),
                        size=f"{req.width}x{req.height}", owner_id=owner, input_key=input_key, video_id=video_id,
                        remixed_from=source.id, input_consent=source.input_consent)
@@ -288,7 +306,7 @@ def extend_from_fields(svc, owner, fields: dict, files: dict[str, bytes]):
         raise ApiError(400, f"seconds {seconds:g} is out of range: allowed more than 0 up to {max_seconds:g} "
                             f"(the whole video may have at most {engine.capabilities.max_frames} frames)", "invalid_value", "seconds")
     total = (total_frames + round(seconds * window.fps) - 1) / window.fps
-    return jobs.create(svc.sessions, svc.queue, svc.settings, model=model, task="extend", prompt=prompt,
+    return _create_job(svc, model=model, task="extend", prompt=prompt,
                        request=recipe_of(window, extend_seconds=seconds), seconds=f"{total:g}",
                        size=f"{window.width}x{window.height}", owner_id=owner, input_key=input_key,
                        source_video_id=source_id, video_id=video_id)

@@ -10,12 +10,12 @@ import json
 import time
 from pathlib import Path
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
-from kinetoscope.studio import jobs
+from kinetoscope.studio import auth, jobs
 from kinetoscope.studio.api import forms, videos
 from kinetoscope.studio.api.errors import ApiError
 from kinetoscope.studio.web import choices
@@ -23,7 +23,7 @@ from kinetoscope.studio.web import choices
 HERE = Path(__file__).parent
 STATIC_DIR = HERE / "static"
 templates = Jinja2Templates(directory=HERE / "templates")
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, dependencies=[Depends(auth.require_form_csrf)])
 
 CREATE_FIELDS = ("prompt", "negative_prompt", "task", "model", "size", "seconds", "seed", "steps", "guidance",
                  "input_reference", "input_training_consent")

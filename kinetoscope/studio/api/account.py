@@ -1,0 +1,245 @@
+"""Accounts over HTTP: log in/out, invites, the caller's own account (keys, password, export,
+deletion) and the admin routes (users, quotas, invites, audit log)."""
+
+from __future__ import annotations
+
+import os
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse
+from starlette.background import BackgroundTask
+from starlette.concurrency import run_in_threadpool
+
+from kinetoscope.studio import accounts, audit, quotas
+from kinetoscope.studio.api import forms
+from kinetoscope.studio.api.errors import ApiError
+from kinetoscope.studio.auth import SESSION_COOKIE, client_ip
+
+router = APIRouter(prefix="/v1", tags=["accounts"])
+
+
+def _svc(request: Request):
+    return request.app.state.svc
+
+
+def _user(request: Request):
+    p = request.state.principal
+    if p.user is None:
+        raise ApiError(400, "this studio is open (no accounts yet): create the first with "
+                            "`kinetoscope admin create-user NAME --admin`", "no_accounts")
+    return accounts.get_user(_svc(request).sessions, p.user.id)
+
+
+def _account_error(e: accounts.AccountError) -> ApiError:
+    code = {401: "invalid_credentials", 403: "forbidden", 404: "not_found", 409: "conflict", 410: "gone"}.get(e.status, "invalid_value")
+    return ApiError(e.status, str(e), code, e.field)
+
+
+async def _call(fn, *args, **kw):
+    try:
+        return await run_in_threadpool(fn, *args, **kw)
+    except accounts.AccountError as e:
+        raise _account_error(e) from None
+
+
+def user_json(u, svc=None) -> dict:
+    out = {"id": u.id, "object": "user", "username": u.username, "is_admin": u.is_admin, "disabled": u.disabled,
+           "created_at": u.created_at}
+    if svc is not None:
+        out["quotas"] = quotas.limits_for(u, svc.settings)
+        with svc.sessions() as s:
+            out["usage"] = quotas.usage(s, u.id)
+    return out
+
+
+def key_json(k) -> dict:
+    return {"id": k.id, "object": "api_key", "name": k.name, "prefix": k.prefix, "scopes": k.scopes.split(),
+            "created_at": k.created_at, "expires_at": k.expires_at, "revoked_at": k.revoked_at,
+            "last_used_at": k.last_used_at}
+
+
+def set_session_cookie(response, svc, token: str) -> None:
+    response.set_cookie(SESSION_COOKIE, token, max_age=accounts.SESSION_SECONDS, httponly=True, samesite="strict",
+                        secure=svc.settings.cookie_secure, path="/")
+
+
+# --- auth -----------------------------------------------------------------------------------------
+def login_limited(request: Request, username: str) -> None:
+    wait = request.app.state.login_limiter.hit(f"{client_ip(request)}|{username.strip().lower()}")
+    if wait:
+        raise ApiError(429, f"too many login attempts: retry in {wait:.0f} s", "rate_limit_exceeded",
+                       headers={"Retry-After": str(max(1, round(wait)))})
+
+
+@router.post("/auth/login", summary="Log in: sets an HttpOnly session cookie, returns the CSRF token")
+async def login(request: Request):
+    svc = _svc(request)
+    fields, _ = await forms.read_body(request, 64 * 1024)
+    username = forms.text(fields, "username", required=True)
+    password = forms.text(fields, "password", required=True)
+    login_limited(request, username)
+    user = await _call(accounts.authenticate, svc.sessions, username, password, client_ip(request))
+    token, csrf = await run_in_threadpool(accounts.start_session, svc.sessions, user)
+    resp = JSONResponse({"user": user_json(user), "csrf_token": csrf})
+    set_session_cookie(resp, svc, token)
+    return resp
+
+
+@router.post("/auth/logout", summary="Log out (ends the session)")
+async def logout(request: Request):
+    token = request.cookies.get(SESSION_COOKIE)
+    if token:
+        await run_in_threadpool(accounts.end_session, _svc(request).sessions, token, client_ip(request))
+    resp = JSONResponse({"ok": True})
+    resp.delete_cookie(SESSION_COOKIE, path="/")
+    return resp
+
+
+@router.post("/auth/invite", summary="Create an account from an invite token")
+async def accept_invite(request: Request):
+    svc = _svc(request)
+    fields, _ = await forms.read_body(request, 64 * 1024)
+    user = await _call(accounts.accept_invite, svc.sessions, forms.text(fields, "token", required=True),
+                       forms.text(fields, "username", required=True), forms.text(fields, "password", required=True),
+                       client_ip(request))
+    token, csrf = await run_in_threadpool(accounts.start_session, svc.sessions, user)
+    resp = JSONResponse({"user": user_json(user), "csrf_token": csrf})
+    set_session_cookie(resp, svc, token)
+    return resp
+
+
+# --- me -------------------------------------------------------------------------------------------
+@router.get("/me", summary="Who am I, my quotas and usage")
+def me(request: Request):
+    p = request.state.principal
+    if p.user is None:
+        return {"object": "user", "open_studio": True, "scopes": sorted(p.scopes)}
+    return {**user_json(_user(request), _svc(request)), "scopes": sorted(p.scopes), "via": p.via}
+
+
+@router.post("/me/password", summary="Change my password (ends my other sessions)")
+async def change_password(request: Request):
+    svc = _svc(request)
+    fields, _ = await forms.read_body(request, 64 * 1024)
+    await _call(accounts.change_password, svc.sessions, _user(request), forms.text(fields, "old_password", required=True),
+                forms.text(fields, "new_password", required=True), client_ip(request))
+    return {"ok": True}
+
+
+@router.get("/me/keys", summary="My API keys (never the keys themselves)")
+def list_keys(request: Request):
+    return {"object": "list", "data": [key_json(k) for k in accounts.list_keys(_svc(request).sessions, _user(request).id)]}
+
+
+@router.post("/me/keys", summary="Create an API key: the key is in this response only")
+async def create_key(request: Request):
+    svc = _svc(request)
+    fields, _ = await forms.read_body(request, 64 * 1024)
+    scopes = fields.get("scopes") or ["videos:read", "videos:write"]
+    if isinstance(scopes, str):
+        scopes = scopes.replace(",", " ").split()
+    user = _user(request)
+    if "admin" in scopes and not request.state.principal.is_admin:
+        raise ApiError(403, "only an admin session or admin key can create admin keys", "forbidden", "scopes")
+    secret, row = await _call(accounts.create_key, svc.sessions, user, forms.text(fields, "name", "key"), list(scopes),
+                              days=forms.number(fields, "expires_in_days", float), ip=client_ip(request))
+    return {**key_json(row), "key": secret}
+
+
+@router.delete("/me/keys/{key_id}", summary="Revoke one of my keys (effective on the next request)")
+async def revoke_key(request: Request, key_id: str):
+    svc = _svc(request)
+    user = _user(request)
+    if key_id not in {k.id for k in accounts.list_keys(svc.sessions, user.id)}:
+        raise ApiError(404, f"No API key found with id {key_id!r}.", "not_found", "id")
+    await _call(accounts.revoke_key, svc.sessions, user, key_id, client_ip(request))
+    return {"id": key_id, "object": "api_key.revoked", "revoked": True}
+
+
+@router.get("/me/export", summary="All my data as a zip: videos, recipes, metadata, account, audit entries")
+async def export_me(request: Request):
+    from kinetoscope.studio.export import export_zip
+
+    svc, user = _svc(request), _user(request)
+    path = await run_in_threadpool(export_zip, svc, user)
+    audit.log(svc.sessions, user.id, "account.export", user.id, client_ip(request))
+    return FileResponse(path, media_type="application/zip", filename=f"kinetoscope-{user.username}.zip",
+                        background=BackgroundTask(os.unlink, path))
+
+
+@router.delete("/me", summary="Delete my account, my videos and my files (needs my password)")
+async def delete_me(request: Request):
+    svc = _svc(request)
+    fields, _ = await forms.read_body(request, 64 * 1024)
+    user = _user(request)
+    await _call(accounts.authenticate, svc.sessions, user.username, forms.text(fields, "password", required=True),
+                client_ip(request))
+    anon = await run_in_threadpool(accounts.delete_account, svc, user, client_ip(request))
+    resp = JSONResponse({"object": "user.deleted", "deleted": True, "audit_id": anon})
+    resp.delete_cookie(SESSION_COOKIE, path="/")
+    return resp
+
+
+# --- admin ----------------------------------------------------------------------------------------
+def _admin(request: Request):
+    p = request.state.principal
+    if p.user is None:
+        raise ApiError(400, "this studio is open (no accounts yet)", "no_accounts")
+    return _user(request)
+
+
+@router.get("/admin/users", summary="All users (admin)")
+def admin_users(request: Request):
+    svc = _svc(request)
+    _admin(request)
+    return {"object": "list", "data": [user_json(u, svc) for u in accounts.list_users(svc.sessions)]}
+
+
+@router.post("/admin/users", summary="Create a user (admin)")
+async def admin_create_user(request: Request):
+    svc = _svc(request)
+    actor = _admin(request)
+    fields, _ = await forms.read_body(request, 64 * 1024)
+    user = await _call(accounts.create_user, svc.sessions, forms.text(fields, "username", required=True),
+                       forms.text(fields, "password", required=True), is_admin=forms.flag(fields, "is_admin"),
+                       actor=actor.id, ip=client_ip(request))
+    return user_json(user, svc)
+
+
+@router.patch("/admin/users/{user_id}", summary="Disable/enable a user or set their quotas (admin)")
+async def admin_update_user(request: Request, user_id: str):
+    svc = _svc(request)
+    actor = _admin(request)
+    fields, _ = await forms.read_body(request, 64 * 1024)
+    if accounts.get_user(svc.sessions, user_id) is None:
+        raise ApiError(404, f"No user found with id {user_id!r}.", "not_found", "id")
+    if "disabled" in fields:
+        await _call(accounts.set_disabled, svc.sessions, actor, user_id, forms.flag(fields, "disabled"), client_ip(request))
+    q = {k: fields[k] for k in accounts.QUOTA_FIELDS if k in fields}
+    if q:
+        kinds = {"seconds_per_day": float}
+        vals = {k: (None if v is None else forms.number(fields, k, kinds.get(k, int))) for k, v in q.items()}
+        await _call(accounts.set_quotas, svc.sessions, actor, user_id, client_ip(request), **vals)
+    return user_json(accounts.get_user(svc.sessions, user_id), svc)
+
+
+@router.post("/admin/invites", summary="Create a single-use, expiring invite link (admin)")
+async def admin_invite(request: Request):
+    svc = _svc(request)
+    actor = _admin(request)
+    fields, _ = await forms.read_body(request, 64 * 1024)
+    hours = forms.number(fields, "hours", float, 48.0)
+    token = await _call(accounts.create_invite, svc.sessions, actor, is_admin=forms.flag(fields, "is_admin"),
+                        hours=hours, ip=client_ip(request))
+    return {"object": "invite", "token": token, "url": str(request.base_url).rstrip("/") + f"/invite/{token}",
+            "expires_in_hours": hours}
+
+
+@router.get("/admin/audit", summary="The audit log, newest first (admin); ?format=jsonl for all of it")
+def admin_audit(request: Request, limit: int = Query(200, ge=1, le=1000), before: int | None = None,
+                format: str = Query("json", pattern="^(json|jsonl)$")):
+    svc = _svc(request)
+    _admin(request)
+    if format == "jsonl":
+        return PlainTextResponse(audit.jsonl(svc.sessions), media_type="application/x-ndjson")
+    return {"object": "list", "data": audit.entries(svc.sessions, limit, before)}
