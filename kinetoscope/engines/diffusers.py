@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -107,6 +108,7 @@ class DiffusersEngine:
         self.k, self.multiple = families.frame_step(pipe), families.size_multiple(pipe, self.family)
         self.scheduler = type(pipe.scheduler).__name__
         self._variants = {type(pipe).__name__: pipe}
+        self._lock = threading.Lock()  # a diffusers pipeline keeps per-call state (its scheduler): one call at a time
 
     # --- loading -----------------------------------------------------------------------------
     @classmethod
@@ -262,7 +264,8 @@ class DiffusersEngine:
 
         req = self.resolve(request)
         task = self.check_task(req)
-        pipe = self._pipeline_for(task)
+        with self._lock:
+            pipe = self._pipeline_for(task)
         kwargs = families.call_kwargs(pipe, self.family, req, task, self.options.true_cfg)
         if progress:
             def on_step(p, i, t, tensors):
@@ -271,7 +274,8 @@ class DiffusersEngine:
 
             kwargs["callback_on_step_end"] = on_step
         t0 = time.perf_counter()
-        out = pipe(**kwargs, generator=torch.Generator("cpu").manual_seed(req.seed), output_type="np")
+        with self._lock:
+            out = pipe(**kwargs, generator=torch.Generator("cpu").manual_seed(req.seed), output_type="np")
         if progress:
             progress("decode", 1, 1)
         frames = (np.clip(out.frames[0], 0, 1) * 255).round().astype(np.uint8)  # (T, H, W, 3)

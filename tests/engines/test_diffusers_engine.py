@@ -260,3 +260,14 @@ def test_tiny_pipelines_build_offline():
     """The test pipelines need no network: their tokenizers come from a vocabulary in the test."""
     pipe = build("hunyuan")
     assert pipe.tokenizer("a red circle").input_ids and pipe.tokenizer_2("a red circle").input_ids
+
+
+def test_concurrent_requests_on_one_engine_match_one_at_a_time(engines):
+    """Studio workers share an engine: two threads at once get what they would get alone."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    engine = engines["cogvideox"]
+    alone = [engine.generate(request(engine, seed=s)).frames for s in (5, 6)]
+    with ThreadPoolExecutor(2) as pool:
+        together = list(pool.map(lambda s: engine.generate(request(engine, seed=s)).frames, (5, 6)))
+    assert all(np.array_equal(a, b) for a, b in zip(alone, together))
