@@ -131,6 +131,12 @@ class DiffusersEngine:
         if options.offload != "none" and not accel:
             raise ValueError(f"engine option offload={options.offload} moves models to an accelerator and back: "
                              f"device is {device}; drop offload or run on a GPU")
+        if options.attention:  # checked before the (possibly many GB of) weights load
+            from diffusers.models.attention_dispatch import AttentionBackendName
+
+            allowed = [b.value for b in AttentionBackendName]
+            if options.attention not in allowed:
+                raise ValueError(f"engine option attention={options.attention!r} is not known: use one of {', '.join(allowed)}")
         dtype = getattr(torch, DTYPES[dtype_name])
         fam = families.FAMILIES[families.PIPELINES[info["_class_name"]][0]]
         if fam.vae_fp32 and dtype != torch.float32:  # Wan's VAE and CLIP image encoder lose detail in 16 bits
@@ -157,11 +163,6 @@ class DiffusersEngine:
         if o.slicing:
             pipe.vae.enable_slicing()
         if o.attention:
-            from diffusers.models.attention_dispatch import AttentionBackendName
-
-            allowed = [b.value for b in AttentionBackendName]
-            if o.attention not in allowed:
-                raise ValueError(f"engine option attention={o.attention!r} is not known: use one of {', '.join(allowed)}")
             for t in (getattr(pipe, "transformer", None), getattr(pipe, "transformer_2", None)):
                 if t is not None:
                     try:
