@@ -2,38 +2,36 @@
 
 from __future__ import annotations
 
-import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from sqlalchemy.engine import Engine as DbEngine
 from sqlalchemy.orm import Session, sessionmaker
 
 from kinetoscope.studio import db
 from kinetoscope.studio.queue import JobQueue
-from kinetoscope.studio.settings import Settings
+from kinetoscope.engines.registry import EngineConfig, Registry
+from kinetoscope.studio.settings import BUILTIN_MODEL, Settings
 from kinetoscope.studio.storage import LocalStorage, Storage
 
 
-@dataclass
-class Engines:
-    """Engines by model name, each loaded once per process on first use."""
+class Engines(Registry):
+    """The engine registry under the studio's model names (the built-in model is `kinetoscope-builtin`)."""
 
-    specs: dict[str, str]
-    _loaded: dict = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "Engines":
+        configs = {BUILTIN_MODEL: EngineConfig(BUILTIN_MODEL, settings.builtin_spec)}
+        for name, value in settings.engines.items():
+            configs[name] = value if isinstance(value, EngineConfig) else EngineConfig(name, value)
+        return cls(configs)
 
-    def names(self) -> list[str]:
-        return list(self.specs)
+    @property
+    def specs(self) -> dict[str, str]:
+        return {n: c.spec for n, c in self.configs.items()}
 
-    def get(self, name: str):
-        from kinetoscope.engines import load_engine
-
-        if name not in self.specs:
+    def get(self, name: str | None = None):
+        if name not in self.configs:
             raise KeyError(name)
-        with self._lock:
-            if name not in self._loaded:
-                self._loaded[name] = load_engine(self.specs[name], name=name)
-            return self._loaded[name]
+        return super().get(name)
 
 
 @dataclass
@@ -51,7 +49,7 @@ class Services:
         if migrate:
             db.migrate(eng)
         return cls(settings=settings, db=eng, sessions=db.session_factory(eng), queue=JobQueue(settings),
-                   storage=LocalStorage(settings.files_dir), engines=Engines(settings.all_engines))
+                   storage=LocalStorage(settings.files_dir), engines=Engines.from_settings(settings))
 
     def close(self) -> None:
         self.db.dispose()

@@ -6,7 +6,7 @@
                                 e.g. postgresql+psycopg://user@host/db to scale out
     KINETOSCOPE_REDIS_URL       redis://host:6379/0 to carry jobs over Redis (default: a SQLite queue file)
     KINETOSCOPE_STORAGE_DIR     where videos are written (default DATA_DIR/files)
-    KINETOSCOPE_ENGINES         extra engines: "name=spec;name2=spec2" (spec: builtin[:FOLDER] | diffusers:FOLDER)
+    KINETOSCOPE_ENGINES         extra engines: "name=spec;name2=spec2" or a YAML file (see kinetoscope/engines/registry.py)
     KINETOSCOPE_DEFAULT_MODEL   the model used when a request names none (default: the built-in model)
     KINETOSCOPE_WEBHOOK_URL     POST video.completed / video.failed events here
     KINETOSCOPE_WEBHOOK_SECRET  whsec_... secret used to sign them (Standard Webhooks)
@@ -31,15 +31,12 @@ def default_data_dir() -> Path:
     return Path(base) / "kinetoscope"
 
 
-def parse_engines(text: str) -> dict[str, str]:
-    """"name=spec;name2=spec2" -> {name: spec}."""
-    out = {}
-    for item in filter(None, (s.strip() for s in text.split(";"))):
-        name, sep, spec = item.partition("=")
-        if not sep or not name.strip() or not spec.strip():
-            raise ValueError(f"KINETOSCOPE_ENGINES entry {item!r} is not name=spec")
-        out[name.strip()] = spec.strip()
-    return out
+def parse_engines(value: str) -> dict:
+    """KINETOSCOPE_ENGINES ("name=spec;..." or a YAML file) -> {name: EngineConfig}, read by the
+    engine registry's own parser. The built-in model is always there (KINETOSCOPE_BUILTIN re-points it)."""
+    from kinetoscope.engines.registry import configured
+
+    return {n: c for n, c in configured(value).items() if n != "builtin"}
 
 
 @dataclass(frozen=True)
@@ -48,7 +45,7 @@ class Settings:
     database_url: str = ""  # "" -> SQLite in data_dir
     redis_url: str = ""  # "" -> SQLite-backed queue in data_dir
     storage_dir: Path | None = None  # None -> data_dir/files
-    engines: dict[str, str] = field(default_factory=dict)  # name -> spec; builtin is always there
+    engines: dict = field(default_factory=dict)  # name -> spec or EngineConfig; the built-in model is always there
     default_model: str = BUILTIN_MODEL
     builtin_spec: str = "builtin"  # the folder behind the built-in model name (tests use a tiny one)
     webhook_url: str = ""
@@ -80,10 +77,6 @@ class Settings:
     @property
     def db_url(self) -> str:
         return self.database_url or f"sqlite:///{Path(self.data_dir) / 'studio.db'}"
-
-    @property
-    def all_engines(self) -> dict[str, str]:
-        return {BUILTIN_MODEL: self.builtin_spec, **self.engines}
 
     def with_(self, **kw) -> "Settings":
         return replace(self, **kw)
