@@ -240,11 +240,21 @@ def cmd_serve(args) -> int:
 
     if not (1 <= args.port <= 65535):
         raise UserError(f"--port {args.port} is out of range: allowed 1 to 65535")
-    if not is_loopback(args.host):
-        print(f"kinetoscope: warning: serving on {args.host}, reachable from other machines; "
-              "this studio has no accounts yet, so anyone who reaches it can use it", file=sys.stderr)
-    serve(studio_settings(args, embedded_worker=not args.no_worker), host=args.host, port=args.port,
-          log_level=args.log_level)
+    loopback = is_loopback(args.host)
+    settings = studio_settings(args, embedded_worker=not args.no_worker, open_mode=loopback)
+    if not loopback:
+        from kinetoscope.studio import accounts
+        from kinetoscope.studio.services import Services
+
+        svc = Services.start(settings)
+        try:
+            users = accounts.count_users(svc.sessions)
+        finally:
+            svc.close()
+        if users == 0:
+            raise UserError(f"--host {args.host} makes the studio reachable from other machines, which needs accounts: "
+                            "create the first with `kinetoscope admin create-user NAME --admin` (or serve on 127.0.0.1)")
+    serve(settings, host=args.host, port=args.port, log_level=args.log_level)
     return 0
 
 
@@ -253,6 +263,15 @@ def cmd_worker(args) -> int:
 
     work(studio_settings(args), log_level=args.log_level)
     return 0
+
+
+def cmd_admin(args) -> int:
+    from kinetoscope.studio.admin_cli import AdminError, run
+
+    try:
+        return run(args, studio_settings(args))
+    except AdminError as e:
+        raise UserError(str(e)) from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -336,6 +355,11 @@ def build_parser() -> argparse.ArgumentParser:
     wk.add_argument("--threads", type=int, default=None, help="torch threads for this worker")
     wk.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     wk.set_defaults(func=cmd_worker)
+
+    from kinetoscope.studio.admin_cli import add_parser as add_admin_parser
+
+    add_admin_parser(sub)
+    sub.choices["admin"].set_defaults(func=cmd_admin)
 
     b = sub.add_parser("bench", help="run the benchmarks in benchmarks/ (python -m benchmarks)")
     b.add_argument("rest", nargs=argparse.REMAINDER, help="arguments passed to the benchmarks")
