@@ -7,7 +7,7 @@ from pathlib import Path
 from kinetoscope.engines.base import Capabilities, Progress
 from kinetoscope.pipeline import GenerationRequest, Pipeline, Video
 
-TASKS = ("t2v", "image", "i2v", "interpolate", "extend")
+TASKS = ("t2v", "image", "i2v", "interpolate", "extend", "loop", "edit", "storyboard", "recut")
 
 
 class BuiltinEngine:

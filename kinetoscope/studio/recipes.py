@@ -10,7 +10,7 @@ import json
 from kinetoscope.pipeline import GenerationRequest, RequestError, Video
 
 REQUEST_FIELDS = tuple(f.name for f in dataclasses.fields(GenerationRequest) if f.name not in ("given_frames", "given_mask", "init_frames"))
-TASKS = ("t2v", "image", "i2v", "extend", "remix")
+TASKS = ("t2v", "image", "i2v", "extend", "edit", "remix")
 
 
 def recipe_of(req: GenerationRequest, **options) -> dict:
@@ -36,17 +36,25 @@ def build_request(svc, row, engine, progress) -> Video:
         image = read_image(svc.storage.path(row.input_key))
         kw = {k: getattr(req, k) for k in REQUEST_FIELDS if k not in ("prompt", "seconds")}
         return engine.generate(tasks.i2v_request(engine, image, req.prompt, **kw), progress=progress)
-    if row.task == "extend":
-        from kinetoscope.studio.worker import frames_of
-
+    if row.task in ("extend", "edit"):
         pipe = getattr(engine, "pipeline", None)
         if pipe is None:
-            raise RequestError(f"model {row.model!r} cannot extend videos")
-        source = frames_of(svc, row.source_video_id) if row.source_video_id else None
-        if source is None:
-            from kinetoscope.media import read_video
-
-            source, _ = read_video(svc.storage.path(row.input_key))
-        kw = {k: getattr(req, k) for k in ("negative_prompt", "fps", "steps", "guidance", "seed", "sampler")}
-        return tasks.extend(pipe, source, req.prompt, recipe["extend_seconds"], **kw)
+            raise RequestError(f"model {row.model!r} cannot {row.task} videos")
+        source = source_frames(svc, row)
+        kw = {k: getattr(req, k) for k in ("negative_prompt", "steps", "guidance", "seed", "sampler")}
+        if row.task == "edit":
+            return tasks.edit(pipe, source, req.prompt, strength=recipe["strength"], progress=progress, **kw)
+        return tasks.extend(pipe, source, req.prompt, recipe["extend_seconds"], fps=req.fps,
+                            direction=recipe.get("direction", "forward"), progress=progress, **kw)
     raise RequestError(f"task {row.task!r} is not supported: use one of {', '.join(TASKS)}")
+
+
+def source_frames(svc, row):
+    """The input video of an extend or edit: a completed video of the studio, or an upload."""
+    from kinetoscope.media import read_video
+    from kinetoscope.studio.worker import frames_of
+
+    if row.source_video_id:
+        return frames_of(svc, row.source_video_id)
+    frames, _ = read_video(svc.storage.path(row.input_key))
+    return frames

@@ -196,3 +196,41 @@ def test_models_and_openapi(client):
     assert models[0]["id"] == "kinetoscope-builtin" and "t2v" in models[0]["capabilities"]["tasks"]
     schema = client.get("/openapi.json").json()
     assert "/v1/videos" in schema["paths"] and "multipart/form-data" in json.dumps(schema["paths"]["/v1/videos"])
+
+
+def test_edit_a_completed_video_and_an_upload(client, svc):
+    src = client.post("/v1/videos", json={"prompt": "a red circle", "seconds": "1", "seed": 4}).json()
+    work(svc)
+    r = client.post("/v1/videos/edits", json={"prompt": "a blue circle", "video": {"id": src["id"]}, "strength": 0.5})
+    assert r.status_code == 200, r.text
+    ed = r.json()
+    assert ed["task"] == "edit" and ed["source_video_id"] == src["id"] and ed["request"]["strength"] == 0.5
+    work(svc)
+    assert client.get(f"/v1/videos/{ed['id']}").json()["status"] == "completed"
+    body = client.get(f"/v1/videos/{src['id']}/content").content
+    r = client.post("/v1/videos/edits", data={"prompt": "a green circle", "strength": "0.3"},
+                    files={"video": ("clip.mp4", body, "video/mp4")})
+    assert r.status_code == 200, r.text
+    work(svc)
+    (svc.settings.data_dir / "ed.mp4").write_bytes(client.get(f"/v1/videos/{r.json()['id']}/content").content)
+    assert read_video(svc.settings.data_dir / "ed.mp4")[0].shape == (9, 64, 64, 3)
+    for bad, param in [({"strength": 1.5, "video": {"id": src["id"]}}, "strength"), ({}, "video")]:
+        r = client.post("/v1/videos/edits", json={"prompt": "x", **bad})
+        assert r.status_code == 400 and r.json()["error"]["param"] == param
+    r = client.post("/v1/videos/edits", data={"prompt": "x"}, files={"video": ("clip.mp4", b"not a video", "video/mp4")})
+    assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_video"
+    assert len(client.get("/v1/videos").json()["data"]) == 3
+    assert sorted(p.name for p in svc.settings.files_dir.iterdir()) == sorted(v["id"] for v in client.get("/v1/videos").json()["data"])
+
+
+def test_extend_backward(client, svc):
+    src = client.post("/v1/videos", json={"prompt": "a red circle", "seconds": "1", "seed": 2}).json()
+    work(svc)
+    r = client.post("/v1/videos/extensions", json={"prompt": "a red circle", "seconds": "1", "direction": "backward",
+                                                   "video": {"id": src["id"]}})
+    assert r.status_code == 200 and r.json()["request"]["direction"] == "backward"
+    work(svc)
+    assert client.get(f"/v1/videos/{r.json()['id']}").json()["status"] == "completed"
+    r = client.post("/v1/videos/extensions", json={"prompt": "x", "seconds": "1", "direction": "sideways",
+                                                   "video": {"id": src["id"]}})
+    assert r.status_code == 400 and r.json()["error"]["param"] == "direction"

@@ -74,3 +74,10 @@ def test_openai_client_extend(client, tmp_path):
         assert len(frames) == 17
         # the first second is the source video, untouched but for re-encoding
         assert np.abs(frames[:9].astype(int) - source.astype(int)).mean() < 15  # a different clip: ~50
+
+
+def test_openai_client_edit(client, tmp_path):
+    src = client.videos.create_and_poll(prompt="a red circle", size="64x64", seconds="1")
+    client.videos.download_content(src.id).write_to_file(tmp_path / "src.mp4")
+    ed = client.videos.poll(client.videos.edit(prompt="a blue circle", video=tmp_path / "src.mp4").id)
+    assert ed.status == "completed" and ed.seconds == "1" and ed.size == "64x64"

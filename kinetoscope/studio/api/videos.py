@@ -261,54 +261,100 @@ async def remix_video(request: Request, video_id: str):
     return _video_response(svc, row)
 
 
-def extend_from_fields(svc, owner, fields: dict, files: dict[str, bytes]):
+def _video_source(svc, owner, fields: dict, files: dict[str, bytes], video_id: str, task: str):
+    """The input video of an extend or edit: `video` = {"id": ...} of a completed video of
+    this account, or an uploaded file (stored under the new job). Returns
+    (model, engine, base request, frame count, source id, input key)."""
     from kinetoscope.media import MediaError, read_video
 
-    prompt = forms.text(fields, "prompt", required=True)
-    seconds = forms.number(fields, "seconds", float)
-    if seconds is None:
-        raise ApiError(400, "seconds (the length to add) is required", "missing_required_parameter", "seconds")
     ref = fields.get("video")
-    video_id = jobs.new_id()
-    source_id, input_key = None, None
     if isinstance(ref, dict) and ref.get("id"):
         source = jobs.get(svc.sessions, str(ref["id"]), owner)
         if source is None:
             raise not_found("video", str(ref["id"]))
         if source.status != "completed":
-            raise ApiError(409, f"video {source.id} is {source.status}: only completed videos can be extended",
+            raise ApiError(409, f"video {source.id} is {source.status}: only completed videos can be used",
                            "video_not_ready", "video")
         model, engine = _engine(svc, forms.text(fields, "model", source.model))
-        base, source_id = _source_request(svc, source), source.id
-        total_frames = base.frames
-    elif "video" in files:
-        model, engine = _engine(svc, forms.text(fields, "model"))
-        input_key = f"{video_id}/input.mp4"
-        svc.storage.put_bytes(input_key, files["video"])
-        try:
-            frames, fps = read_video(svc.storage.path(input_key))
-        except MediaError as e:
-            svc.storage.delete_prefix(video_id)
-            raise ApiError(400, f"video is not a readable video: {e}", "invalid_video", "video") from None
-        base = GenerationRequest(prompt=prompt, width=frames.shape[2], height=frames.shape[1])
-        total_frames = len(frames)
-    else:
+        base = _source_request(svc, source)
+        return model, engine, base, base.frames, source.id, None
+    if "video" not in files:
         raise ApiError(400, "video must be {\"id\": ...} of a completed video, or an uploaded video file",
                        "missing_required_parameter", "video")
-    if "extend" not in engine.capabilities.tasks:
+    model, engine = _engine(svc, forms.text(fields, "model"))
+    if task not in engine.capabilities.tasks:
+        raise ApiError(400, f"model {model!r} cannot {task} videos", "unsupported_task", "model")
+    input_key = f"{video_id}/input.mp4"
+    svc.storage.put_bytes(input_key, files["video"])
+    try:
+        frames, _ = read_video(svc.storage.path(input_key), max_frames=engine.capabilities.max_frames,
+                               max_pixels=svc.settings.max_upload_pixels)
+    except MediaError as e:
         svc.storage.delete_prefix(video_id)
-        raise ApiError(400, f"model {model!r} cannot extend videos", "unsupported_task", "model")
-    window = _generation_request(svc, {**{k: v for k, v in fields.items() if k not in ("seconds", "video", "size", "task")}, "prompt": prompt},
-                                 engine, base=dataclasses.replace(base, prompt=prompt, seconds=None, frames=None))
-    max_seconds = (engine.capabilities.max_frames - total_frames) / window.fps
-    if not (0 < seconds <= max_seconds):
+        raise ApiError(400, f"video is not a readable video: {e}", "invalid_video", "video") from None
+    base = GenerationRequest(prompt="", width=frames.shape[2], height=frames.shape[1], frames=len(frames))
+    return model, engine, base, len(frames), None, input_key
+
+
+def _task_request(svc, fields: dict, engine, base: GenerationRequest, prompt: str) -> GenerationRequest:
+    """Settings for an extend/edit window: the source's size, the caller's other fields."""
+    own = {k: v for k, v in fields.items() if k not in ("seconds", "video", "size", "task", "strength", "direction")}
+    return _generation_request(svc, {**own, "prompt": prompt}, engine,
+                               base=dataclasses.replace(base, prompt=prompt, seconds=None, frames=None))
+
+
+def extend_from_fields(svc, owner, fields: dict, files: dict[str, bytes]):
+    prompt = forms.text(fields, "prompt", required=True)
+    seconds = forms.number(fields, "seconds", float)
+    if seconds is None:
+        raise ApiError(400, "seconds (the length to add) is required", "missing_required_parameter", "seconds")
+    direction = forms.text(fields, "direction", "forward")
+    if direction not in ("forward", "backward"):
+        raise ApiError(400, f"direction {direction!r} is not allowed: use forward or backward", "invalid_value", "direction")
+    video_id = jobs.new_id()
+    model, engine, base, total_frames, source_id, input_key = _video_source(svc, owner, fields, files, video_id, "extend")
+    try:
+        if "extend" not in engine.capabilities.tasks:
+            raise ApiError(400, f"model {model!r} cannot extend videos", "unsupported_task", "model")
+        window = _task_request(svc, fields, engine, base, prompt)
+        max_seconds = (engine.capabilities.max_frames - total_frames) / window.fps
+        if not (0 < seconds <= max_seconds):
+            raise ApiError(400, f"seconds {seconds:g} is out of range: allowed more than 0 up to {max_seconds:g} "
+                                f"(the whole video may have at most {engine.capabilities.max_frames} frames)",
+                           "invalid_value", "seconds")
+    except ApiError:
         svc.storage.delete_prefix(video_id)
-        raise ApiError(400, f"seconds {seconds:g} is out of range: allowed more than 0 up to {max_seconds:g} "
-                            f"(the whole video may have at most {engine.capabilities.max_frames} frames)", "invalid_value", "seconds")
+        raise
     total = (total_frames + round(seconds * window.fps) - 1) / window.fps
     return _create_job(svc, model=model, task="extend", prompt=prompt,
-                       request=recipe_of(window, extend_seconds=seconds), seconds=f"{total:g}",
+                       request=recipe_of(window, extend_seconds=seconds, direction=direction), seconds=f"{total:g}",
                        size=f"{window.width}x{window.height}", owner_id=owner, input_key=input_key,
+                       source_video_id=source_id, video_id=video_id)
+
+
+def edit_from_fields(svc, owner, fields: dict, files: dict[str, bytes]):
+    from kinetoscope import limits
+    from kinetoscope.tasks import DEFAULT_STRENGTH
+
+    prompt = forms.text(fields, "prompt", required=True)
+    strength = forms.number(fields, "strength", float, DEFAULT_STRENGTH)
+    lo, hi = limits.STRENGTH
+    if not (lo <= strength <= hi):
+        raise ApiError(400, f"strength {strength:g} is out of range: allowed {lo:g} (keep the video) to {hi:g} (ignore it)",
+                       "invalid_value", "strength")
+    video_id = jobs.new_id()
+    model, engine, base, total_frames, source_id, input_key = _video_source(svc, owner, fields, files, video_id, "edit")
+    try:
+        if "edit" not in engine.capabilities.tasks:
+            raise ApiError(400, f"model {model!r} cannot edit videos", "unsupported_task", "model")
+        req = _task_request(svc, fields, engine, base, prompt)
+    except ApiError:
+        svc.storage.delete_prefix(video_id)
+        raise
+    seconds = (total_frames - 1) / req.fps if total_frames > 1 else 0.0
+    return _create_job(svc, model=model, task="edit", prompt=prompt,
+                       request={**recipe_of(req, strength=strength), "frames": total_frames}, seconds=f"{seconds:g}",
+                       size=f"{req.width}x{req.height}", owner_id=owner, input_key=input_key,
                        source_video_id=source_id, video_id=video_id)
 
 
@@ -317,6 +363,14 @@ async def extend_video(request: Request):
     svc = svc_of(request)
     fields, files = await forms.read_body(request, svc.settings.max_upload_bytes)
     row = await run_in_threadpool(extend_from_fields, svc, owner_of(request), fields, files)
+    return _video_response(svc, row)
+
+
+@router.post("/videos/edits", summary="Redraw a completed video (or an uploaded one) under a new prompt")
+async def edit_video(request: Request):
+    svc = svc_of(request)
+    fields, files = await forms.read_body(request, svc.settings.max_upload_bytes)
+    row = await run_in_threadpool(edit_from_fields, svc, owner_of(request), fields, files)
     return _video_response(svc, row)
 
 
