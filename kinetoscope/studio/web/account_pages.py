@@ -1,0 +1,405 @@
+"""The account pages: log in and out (/login, /logout), accept an invite (/invite/{token}), your
+own account (/account: quotas, password, API keys, export, deletion) and the admin page (/admin:
+users, quotas, invite links, the audit log).
+
+Plain HTML forms that post and answer 303 (or re-render with the message next to the field), over
+the service functions in accounts.py, quotas.py, audit.py and export.py. A new API key and a new
+invite link are shown once, on the page that answers the POST (never in a URL, never cached)."""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from starlette.concurrency import run_in_threadpool
+
+from kinetoscope.studio import accounts, audit, auth, quotas
+from kinetoscope.studio.api import account as account_api
+from kinetoscope.studio.api import forms
+from kinetoscope.studio.api.errors import ApiError
+from kinetoscope.studio.auth import SESSION_COOKIE, client_ip
+from kinetoscope.studio.models import Invite, User
+from kinetoscope.studio.web.routes import _not_found, templates
+
+router = APIRouter(include_in_schema=False, dependencies=[Depends(auth.require_form_csrf)])
+NO_STORE = {"Cache-Control": "no-store"}
+DONE = {  # ?done=WORD after a 303: what just happened (fixed texts; nothing from the URL is echoed)
+    "password": "Your password is changed. Your other sessions were signed out.",
+    "revoked": "The key is revoked: requests that use it are refused from now on.",
+    "disabled": "The user is disabled and signed out; their keys are refused.",
+    "enabled": "The user is enabled again.",
+    "quotas": "The quotas are saved.",
+    "deleted": "Your account, your videos and their files are deleted.",
+    "logout": "You are logged out.",
+}
+# (quota, usage, label, unit) in the order the pages show them; the numbers come from quotas.py
+QUOTAS = (("max_concurrent_jobs", "active_jobs", "Videos queued or making at once", ""),
+          ("videos_per_day", "videos_today", "Videos in the last 24 hours", ""),
+          ("seconds_per_day", "seconds_today", "Seconds of video in the last 24 hours", "s"),
+          ("storage_bytes", "storage_bytes", "Storage", "bytes"))
+SCOPE_HINTS = {"videos:read": "list, watch and download your videos",
+               "videos:write": "make, remix and delete videos", "admin": "the admin routes (users, invites, audit log)"}
+
+
+def _bytes(n: float | None) -> str:
+    n = float(n or 0)
+    for unit in ("bytes", "KB", "MB", "GB", "TB"):
+        if n < 1000 or unit == "TB":
+            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1000
+
+
+templates.env.filters.update(bytes=_bytes)
+templates.env.globals.update(QUOTAS=QUOTAS, SCOPES=accounts.SCOPES, SCOPE_HINTS=SCOPE_HINTS,
+                             PASSWORD_MIN=accounts.PASSWORD_MIN, PASSWORD_MAX=accounts.PASSWORD_MAX)
+
+
+def _render(request: Request, name: str, context: dict, status: int = 200, headers: dict | None = None) -> HTMLResponse:
+    resp = templates.TemplateResponse(request, name, context, status_code=status)
+    resp.headers.update(headers or {})
+    return resp
+
+
+def _message(request: Request, title: str, message: str, status: int = 200, link=("/", "Back to the studio")):
+    return _render(request, "message.html", {"title": title, "message": message, "link": link}, status)
+
+
+def _open_studio(request: Request) -> HTMLResponse:
+    return _message(request, "No accounts yet", "This studio is open: it has no accounts, so nobody needs to log in. "
+                    "Create the first admin with “kinetoscope admin create-user NAME --admin”.")
+
+
+def _done(request: Request) -> str | None:
+    return DONE.get(request.query_params.get("done", ""))
+
+
+def safe_next(target: str | None) -> str:
+    """Where to go after logging in: a path on this site only, never another host
+    (//evil.example, https://evil.example, /\\evil.example, or a tab/newline browsers drop)."""
+    t = target or ""
+    parts = urlsplit(t)
+    if (not t.startswith("/") or t.startswith(("//", "/\\")) or parts.scheme or parts.netloc
+            or any(c < " " or c == "\x7f" for c in t) or parts.path in ("/login", "/logout")):
+        return "/"
+    return t
+
+
+async def _form(request: Request):
+    """The posted form (already read and cached by the CSRF check when there is a session)."""
+    try:
+        return await request.form()
+    except Exception as e:  # noqa: BLE001 - a malformed body
+        raise ApiError(400, f"could not read the form body: {e}", "invalid_body") from None
+
+
+def _user(request: Request):
+    """The logged-in user as stored now, or None on an open studio."""
+    p = request.state.principal
+    return accounts.get_user(request.app.state.svc.sessions, p.user.id) if p.user else None
+
+
+def _login_with_cookie(svc, user, to: str) -> RedirectResponse:
+    token, _ = accounts.start_session(svc.sessions, user)
+    resp = RedirectResponse(to, status_code=303)
+    account_api.set_session_cookie(resp, svc, token)
+    return resp
+
+
+# --- log in and out ----------------------------------------------------------------------------
+def _login_page(request, username="", to="/", errors=None, status=200, headers=None):
+    open_studio = request.state.principal.via == "open"
+    return _render(request, "login.html", {"username": username, "next": to, "errors": errors or {},
+                                           "done": _done(request), "open_studio": open_studio}, status, headers)
+
+
+@router.get("/login", response_class=HTMLResponse)
+async def login_page(request: Request):
+    to = safe_next(request.query_params.get("next"))
+    if request.state.principal.via == "session":
+        return RedirectResponse(to, status_code=303)
+    return _login_page(request, to=to)
+
+
+@router.post("/login", response_class=HTMLResponse)
+async def login_submit(request: Request):
+    svc = request.app.state.svc
+    form = await _form(request)
+    username, password = str(form.get("username", "")).strip(), str(form.get("password", ""))
+    to = safe_next(form.get("next"))
+    missing = {k: f"{label} is required" for k, label, v in (("username", "Username", username),
+                                                             ("password", "Password", password)) if not v}
+    if missing:
+        return _login_page(request, username, to, missing, 400)
+    try:
+        account_api.login_limited(request, username)
+        user = await run_in_threadpool(accounts.authenticate, svc.sessions, username, password, client_ip(request))
+    except ApiError as e:  # too many attempts
+        return _login_page(request, username, to, {"": e.message}, e.status, e.headers)
+    except accounts.AccountError as e:  # the same words whether the name or the password was wrong
+        return _login_page(request, username, to, {"": str(e)}, e.status)
+    old = request.cookies.get(SESSION_COOKIE)
+    if old:
+        await run_in_threadpool(accounts.end_session, svc.sessions, old, client_ip(request))
+    return await run_in_threadpool(_login_with_cookie, svc, user, to)
+
+
+@router.post("/logout")
+async def logout(request: Request):
+    token = request.cookies.get(SESSION_COOKIE)
+    if token:
+        await run_in_threadpool(accounts.end_session, request.app.state.svc.sessions, token, client_ip(request))
+    resp = RedirectResponse("/login?done=logout", status_code=303)
+    resp.delete_cookie(SESSION_COOKIE, path="/")
+    return resp
+
+
+# --- invites -------------------------------------------------------------------------------------
+def _invite_problem(svc, token: str) -> accounts.AccountError | None:
+    """Why this link cannot be used (before anyone fills in the form); accept_invite checks again."""
+    with svc.sessions() as s:
+        inv = s.get(Invite, accounts.sha256(token))
+    if inv is not None and inv.used_at is None and inv.expires_at > accounts.now():
+        return None
+    why = "unknown" if inv is None else ("already used" if inv.used_at else "expired")
+    return accounts.AccountError(f"this invite link is {why}: ask an admin for a new one", "invite", 410 if inv else 404)
+
+
+def _invite_gone(request: Request, e: accounts.AccountError) -> HTMLResponse:
+    return _message(request, "This invite link cannot be used", str(e).capitalize() + ".", e.status,
+                    ("/login", "Log in with an existing account"))
+
+
+@router.get("/invite/{token}", response_class=HTMLResponse)
+async def invite_page(request: Request, token: str):
+    problem = await run_in_threadpool(_invite_problem, request.app.state.svc, token)
+    if problem:
+        return _invite_gone(request, problem)
+    return _render(request, "invite.html", {"token": token, "username": "", "errors": {}}, headers=NO_STORE)
+
+
+@router.post("/invite/{token}", response_class=HTMLResponse)
+async def invite_submit(request: Request, token: str):
+    svc = request.app.state.svc
+    form = await _form(request)
+    username, password = str(form.get("username", "")).strip(), str(form.get("password", ""))
+    errors = {}
+    if password != form.get("password2", ""):
+        errors = {"password2": "the two passwords differ: type the same password twice"}
+    else:
+        try:
+            user = await run_in_threadpool(accounts.accept_invite, svc.sessions, token, username, password,
+                                           client_ip(request))
+        except accounts.AccountError as e:
+            if e.field == "invite":
+                return _invite_gone(request, e)
+            errors = {e.field if e.field in ("username", "password") else "": str(e)}
+    if errors:
+        return _render(request, "invite.html", {"token": token, "username": username, "errors": errors}, 400, NO_STORE)
+    old = request.cookies.get(SESSION_COOKIE)
+    if old:  # whoever was logged in on this browser before
+        await run_in_threadpool(accounts.end_session, svc.sessions, old, client_ip(request))
+    return await run_in_threadpool(_login_with_cookie, svc, user, "/")
+
+
+# --- your account --------------------------------------------------------------------------------
+def _account_context(svc, user, **extra) -> dict:
+    me = account_api.user_json(user, svc)
+    keys = [account_api.key_json(k) for k in accounts.list_keys(svc.sessions, user.id)]
+    base = {"me": me, "keys": keys, "now": accounts.now(), "errors": {}, "values": {}, "new_key": None}
+    return {**base, **extra}
+
+
+async def _account_page(request: Request, status: int = 200, headers: dict | None = None, **extra) -> HTMLResponse:
+    svc = request.app.state.svc
+    user = await run_in_threadpool(_user, request)
+    ctx = await run_in_threadpool(_account_context, svc, user, **extra)
+    return _render(request, "account.html", {**ctx, "done": _done(request), "nav": "account"}, status, headers)
+
+
+@router.get("/account", response_class=HTMLResponse)
+async def account_page(request: Request):
+    if request.state.principal.user is None:
+        return _open_studio(request)
+    return await _account_page(request)
+
+
+@router.post("/account/password", response_class=HTMLResponse)
+async def change_password(request: Request):
+    svc = request.app.state.svc
+    user = await run_in_threadpool(_user, request)
+    if user is None:
+        return _open_studio(request)
+    form = await _form(request)
+    new = str(form.get("new_password", ""))
+    if new != form.get("new_password2", ""):
+        return await _account_page(request, 400, errors={"new_password2": "the two new passwords differ: type the same one twice"})
+    try:
+        await run_in_threadpool(accounts.change_password, svc.sessions, user, str(form.get("old_password", "")), new,
+                                client_ip(request))
+    except accounts.AccountError as e:
+        field = {"password": "new_password"}.get(e.field, e.field)
+        return await _account_page(request, e.status, errors={field: str(e)})
+    # every session was ended, this one too: sign this browser in again
+    return await run_in_threadpool(_login_with_cookie, svc, user, "/account?done=password")
+
+
+@router.post("/account/keys", response_class=HTMLResponse)
+async def create_key(request: Request):
+    svc = request.app.state.svc
+    user = await run_in_threadpool(_user, request)
+    if user is None:
+        return _open_studio(request)
+    form = await _form(request)
+    name, scopes = str(form.get("name", "")), [str(s) for s in form.getlist("scopes")]
+    values = {"name": name, "scopes": scopes, "expires_in_days": str(form.get("expires_in_days", ""))}
+    try:
+        if not scopes:
+            raise ApiError(400, "choose at least one scope", "invalid_value", "scopes")
+        days = forms.number(form, "expires_in_days", float)
+        secret, row = await run_in_threadpool(accounts.create_key, svc.sessions, user, name, scopes, days=days,
+                                              ip=client_ip(request))
+    except ApiError as e:
+        return await _account_page(request, e.status, errors={e.param or "": e.message}, values=values)
+    except accounts.AccountError as e:
+        return await _account_page(request, e.status, errors={e.field or "": str(e)}, values=values)
+    return await _account_page(request, 200, NO_STORE, new_key={"key": secret, **account_api.key_json(row)})
+
+
+@router.post("/account/keys/{key_id}/revoke", response_class=HTMLResponse)
+async def revoke_key(request: Request, key_id: str):
+    svc = request.app.state.svc
+    user = await run_in_threadpool(_user, request)
+    if user is None:
+        return _open_studio(request)
+    mine = {k.id for k in await run_in_threadpool(accounts.list_keys, svc.sessions, user.id)}
+    try:
+        if key_id not in mine:  # an admin may revoke any key over the API, but this page shows your own
+            raise accounts.AccountError(f"no active key {key_id!r}", "key", 404)
+        await run_in_threadpool(accounts.revoke_key, svc.sessions, user, key_id, client_ip(request))
+    except accounts.AccountError:
+        return _not_found(request, f"active API key {key_id}")
+    return RedirectResponse("/account?done=revoked#keys", status_code=303)
+
+
+@router.get("/account/export")
+async def export(request: Request):
+    if request.state.principal.user is None:
+        return _open_studio(request)
+    return await account_api.export_me(request)  # the zip, written and logged by the API's own route
+
+
+@router.post("/account/delete", response_class=HTMLResponse)
+async def delete_account(request: Request):
+    svc = request.app.state.svc
+    user = await run_in_threadpool(_user, request)
+    if user is None:
+        return _open_studio(request)
+    form = await _form(request)
+    try:
+        account_api.login_limited(request, user.username)  # a password check like any other
+        await run_in_threadpool(accounts.authenticate, svc.sessions, user.username, str(form.get("password", "")),
+                                client_ip(request))
+    except ApiError as e:
+        return await _account_page(request, e.status, e.headers, errors={"delete_password": e.message})
+    except accounts.AccountError as e:
+        return await _account_page(request, e.status, errors={"delete_password": str(e)})
+    await run_in_threadpool(accounts.delete_account, svc, user, client_ip(request))
+    resp = RedirectResponse("/login?done=deleted", status_code=303)
+    resp.delete_cookie(SESSION_COOKIE, path="/")
+    return resp
+
+
+# --- admin -----------------------------------------------------------------------------------------
+def _admin_context(svc, before: int | None, **extra) -> dict:
+    users = accounts.list_users(svc.sessions)
+    names = {u.id: u.username for u in users}
+    page = svc.settings.page_size
+    entries = audit.entries(svc.sessions, page + 1, before)
+    for e in entries:
+        e["actor_name"], e["target_name"] = names.get(e["actor"], e["actor"]), names.get(e["target"], e["target"])
+        e["detail_text"] = json.dumps(e["detail"], sort_keys=True, separators=(", ", ": ")) if e["detail"] else ""
+    listed = [{**account_api.user_json(u, svc), "overrides": {k: getattr(u, k) for k in accounts.QUOTA_FIELDS}}
+              for u in users]
+    base = {"users": listed, "entries": entries[:page], "before": before,
+            "older": entries[page - 1]["seq"] if len(entries) > page else None, "errors": {}, "values": {},
+            "invite": None, "defaults": _defaults(svc.settings)}
+    return {**base, **extra}
+
+
+def _defaults(settings) -> dict:
+    return quotas.limits_for(User(), settings)  # a user with no overrides
+
+
+def _before(request: Request) -> int | None:
+    raw = request.query_params.get("before", "")
+    return int(raw) if raw.isdigit() else None
+
+
+async def _admin_page(request: Request, status: int = 200, headers: dict | None = None, **extra) -> HTMLResponse:
+    ctx = await run_in_threadpool(_admin_context, request.app.state.svc, _before(request), **extra)
+    return _render(request, "admin.html", {**ctx, "done": _done(request), "nav": "admin"}, status, headers)
+
+
+def _admin_or_none(request: Request):
+    """The admin asking, or None for everyone else (who get a 404 page, as for any unknown page)."""
+    p = request.state.principal
+    return _user(request) if p.user is not None and p.is_admin else None
+
+
+@router.get("/admin", response_class=HTMLResponse)
+async def admin_page(request: Request):
+    if request.state.principal.via == "open":
+        return _open_studio(request)
+    if await run_in_threadpool(_admin_or_none, request) is None:
+        return _not_found(request, "page /admin")
+    return await _admin_page(request)
+
+
+@router.post("/admin/users/{user_id}/{action}", response_class=HTMLResponse)
+async def admin_user_action(request: Request, user_id: str, action: str):
+    svc = request.app.state.svc
+    admin = await run_in_threadpool(_admin_or_none, request)
+    if admin is None or action not in ("disable", "enable", "quotas"):
+        return _not_found(request, "page " + request.url.path)
+    if await run_in_threadpool(accounts.get_user, svc.sessions, user_id) is None:
+        return _not_found(request, f"user {user_id}")
+    ip = client_ip(request)
+    if action == "quotas":
+        form = await _form(request)
+        values = {f"{k}-{user_id}": str(form.get(k, "")) for k in accounts.QUOTA_FIELDS}
+        try:
+            kinds = {"seconds_per_day": float}
+            quota = {k: forms.number(form, k, kinds.get(k, int)) for k in accounts.QUOTA_FIELDS}
+            await run_in_threadpool(lambda: accounts.set_quotas(svc.sessions, admin, user_id, ip, **quota))
+        except (ApiError, accounts.AccountError) as e:
+            field = e.param if isinstance(e, ApiError) else e.field
+            message = e.message if isinstance(e, ApiError) else str(e)
+            return await _admin_page(request, e.status, errors={f"{field}-{user_id}": message}, values=values)
+        return RedirectResponse(f"/admin?done=quotas#user-{user_id}", status_code=303)
+    if user_id == admin.id:
+        return await _admin_page(request, 400, errors={"": "you cannot disable your own account here: ask another admin"})
+    await run_in_threadpool(accounts.set_disabled, svc.sessions, admin, user_id, action == "disable", ip)
+    return RedirectResponse(f"/admin?done={action}d#user-{user_id}", status_code=303)
+
+
+@router.post("/admin/invites", response_class=HTMLResponse)
+async def admin_invite(request: Request):
+    svc = request.app.state.svc
+    admin = await run_in_threadpool(_admin_or_none, request)
+    if admin is None:
+        return _not_found(request, "page /admin/invites")
+    form = await _form(request)
+    values = {"hours": str(form.get("hours", "")), "is_admin": form.get("is_admin")}
+    try:
+        hours = forms.number(form, "hours", float, 48.0)
+        is_admin = forms.flag(form, "is_admin")
+        token = await run_in_threadpool(lambda: accounts.create_invite(svc.sessions, admin, is_admin=is_admin,
+                                                                       hours=hours, ip=client_ip(request)))
+    except ApiError as e:
+        return await _admin_page(request, e.status, errors={e.param or "": e.message}, values=values)
+    except accounts.AccountError as e:
+        return await _admin_page(request, e.status, errors={e.field or "": str(e)}, values=values)
+    url = str(request.base_url).rstrip("/") + f"/invite/{token}"
+    return await _admin_page(request, 200, NO_STORE, invite={"url": url, "hours": hours, "is_admin": is_admin})
