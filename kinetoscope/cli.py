@@ -1,4 +1,4 @@
-"""kinetoscope command line: generate | train | eval | serve | worker | bench."""
+"""kinetoscope command line: generate | train | eval | serve | worker | verify | bench."""
 
 from __future__ import annotations
 
@@ -29,7 +29,6 @@ def parse_size(text: str) -> tuple[int, int]:
 def cmd_generate(args) -> int:
     from tqdm import tqdm
 
-    from kinetoscope.media import write_video
     from kinetoscope.engines import load_engine
     from kinetoscope.pipeline import GenerationRequest, RequestError
 
@@ -70,10 +69,7 @@ def cmd_generate(args) -> int:
     finally:
         for b in bars.values():
             b.close()
-    try:
-        write_video(out, video.frames, video.fps, metadata=video.metadata)
-    except MediaError as e:
-        raise UserError(str(e)) from None
+    save_output(args, video, out, inputs=[f for f in (args.image, args.last_image) if f])
     t, h, w, _ = video.frames.shape
     print(f"wrote {out} ({t} frames, {w}x{h}, {video.fps} fps, {video.seconds:.2f} s) in "
           f"{video.metadata['seconds_to_generate']:.1f} s")
@@ -130,7 +126,7 @@ def engine_task_request(args, engine, req):
 
 def write_extension(args, pipe, req, out) -> int:
     from kinetoscope import tasks
-    from kinetoscope.media import read_video, write_video
+    from kinetoscope.media import read_video
 
     seconds = args.seconds if args.seconds is not None else pipe.config.seconds
     kw = {f: getattr(req, f) for f in ("negative_prompt", "fps", "steps", "guidance", "seed", "sampler")}
@@ -139,9 +135,40 @@ def write_extension(args, pipe, req, out) -> int:
         video = tasks.extend(pipe, frames, req.prompt, seconds, **kw)
     except ValueError as e:
         raise UserError(str(e)) from None
-    write_video(out, video.frames, video.fps, metadata=video.metadata)
+    save_output(args, video, out, parent=args.extend)
     print(f"wrote {out} ({len(video.frames)} frames: {len(frames)} given + {len(video.frames) - len(frames)} new)")
     return 0
+
+
+def save_output(args, video, out, parent=None, inputs=()) -> None:
+    """Write an output with its provenance: invisible watermark (unless --no-watermark) and signed C2PA manifest."""
+    from kinetoscope.media.errors import MediaError
+    from kinetoscope.media.provenance import save_video
+
+    try:
+        save_video(video, out, data_dir=args.data_dir, action="edited" if parent else "created", parent=parent,
+                   inputs=inputs, include_prompt=args.sign_prompt, watermark=not args.no_watermark,
+                   visible_mark=args.visible_mark)
+    except (MediaError, OSError) as e:
+        raise UserError(str(e)) from None
+    except Exception as e:  # c2pa.C2paError: a signing key or certificate that c2pa refuses
+        if type(e).__module__.startswith("c2pa"):
+            raise UserError(f"could not sign {out}: {e}") from None
+        raise
+
+
+def cmd_verify(args) -> int:
+    import json
+
+    from kinetoscope.media.errors import MediaError
+    from kinetoscope.media.provenance import EXIT_CODES, describe, verify_file
+
+    try:
+        report = verify_file(args.file, data_dir=args.data_dir)
+    except MediaError as e:
+        raise UserError(str(e)) from None
+    print(json.dumps(report, indent=2) if args.json else describe(report))
+    return EXIT_CODES[report["c2pa"]["state"]]
 
 
 def cmd_train(args) -> int:
@@ -310,6 +337,10 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--storyboard", default=None, metavar="FILE", help="storyboard timeline, YAML or JSON: "
                    "{seconds: 6, shots: [{at: 0s, prompt: ..., image: key.png}, ...]}")
     g.add_argument("--keep", default=None, metavar="START:END", help="recut: seconds of --video to keep, e.g. 1:3")
+    g.add_argument("--no-watermark", action="store_true", help="do not embed the invisible watermark (the C2PA manifest is still signed)")
+    g.add_argument("--sign-prompt", action="store_true", help="name the prompt in the signed C2PA manifest (default: only a keyed hash)")
+    g.add_argument("--visible-mark", action="store_true", help="draw a small 'AI' mark in the bottom-right corner")
+    g.add_argument("--data-dir", default=None, help="signing keys and installation id (default: KINETOSCOPE_DATA_DIR or ~/.local/share/kinetoscope)")
     g.add_argument("--quiet", action="store_true", help="no progress bars")
     g.set_defaults(func=cmd_generate)
 
@@ -360,6 +391,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_admin_parser(sub)
     sub.choices["admin"].set_defaults(func=cmd_admin)
+
+    vf = sub.add_parser("verify", help="check a file's C2PA manifest and invisible watermark",
+                        formatter_class=argparse.RawDescriptionHelpFormatter,
+                        description="Report a file's C2PA manifest (trusted: signed by this installation; valid: "
+                                    "signature holds, signer not trusted here; tampered; missing) and its invisible "
+                                    "watermark (found or not, payload, confidence).",
+                        epilog="exit codes:\n  0  manifest trusted or valid\n  1  manifest tampered or invalid\n"
+                               "  2  usage error (e.g. no such file)\n  3  no manifest (the watermark may still be found)")
+    vf.add_argument("file", help="video or image (.mp4, .png, .gif, .webm, .jpg, ...)")
+    vf.add_argument("--data-dir", default=None, help="this installation's data dir, whose CA is trusted (default: "
+                                                     "KINETOSCOPE_DATA_DIR or ~/.local/share/kinetoscope)")
+    vf.add_argument("--json", action="store_true", help="print the full report as JSON")
+    vf.set_defaults(func=cmd_verify)
 
     b = sub.add_parser("bench", help="run the benchmarks in benchmarks/ (python -m benchmarks)")
     b.add_argument("rest", nargs=argparse.REMAINDER, help="arguments passed to the benchmarks")

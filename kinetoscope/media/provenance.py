@@ -49,6 +49,7 @@ INGREDIENT_TYPES = {**SIGNABLE, ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".w
 GENERATION_LABEL = "org.kinetoscope.generation"
 PROMPT_FIELDS = ("prompt", "negative_prompt")
 STATES = ("trusted", "valid", "tampered", "missing")
+EXIT_CODES = {"trusted": 0, "valid": 0, "tampered": 1, "missing": 3}  # `kinetoscope verify`; 2 is a usage error
 MARK_TEXT = "AI"
 
 
@@ -178,14 +179,16 @@ def add_visible_mark(frames: np.ndarray, text: str = MARK_TEXT) -> np.ndarray:
 
 def save_video(video, path, *, data_dir=None, video_id: str | None = None, action: str = "created", parent=None,
                inputs=(), include_prompt: bool = False, watermark: bool = True, visible_mark: bool = False,
-               crf: int | None = None) -> Path:
+               keep_recipe: bool = True, crf: int | None = None) -> Path:
     """Write ``video`` (a ``kinetoscope.pipeline.Video``) to ``path`` with its provenance.
 
     Watermarks the frames (unless ``watermark=False``), writes them with
     ``write_video`` and signs the file (mp4/png/gif; webm is left unsigned,
     with a warning logged). The path appears only when all of it succeeded.
-    The prompt goes into the file (container metadata and manifest) only
-    with ``include_prompt``. ``video_id`` defaults to a new random id.
+    The signed manifest names the prompt only with ``include_prompt``. The
+    container metadata keeps the recipe that ``--task remix`` reads (prompt
+    included) unless ``keep_recipe=False``, which also drops the prompt there.
+    ``video_id`` defaults to a new random id.
     """
     path = Path(path)
     ext = path.suffix.lower()
@@ -202,7 +205,9 @@ def save_video(video, path, *, data_dir=None, video_id: str | None = None, actio
         mark = {"method": wm.METHOD, "installation_tag": wm.tag("installation", keys.installation_id),
                 "video_tag": wm.tag("video", video_id)}
     meta = copy.deepcopy(video.metadata)
-    meta["request"] = private_request(meta.get("request"), include_prompt)
+    if not keep_recipe:
+        meta.pop("recipe", None)
+        meta["request"] = private_request(meta.get("request"), include_prompt)
     meta["video_id"] = video_id
     tmp = path.with_name(f".{path.stem}.{uuid.uuid4().hex[:8]}{path.suffix}")
     try:
@@ -299,3 +304,35 @@ def verify_file(path, data_dir=None) -> dict:
 def _existing_installation(data_dir) -> str | None:
     f = resolve_data_dir(data_dir) / "provenance" / "installation_id"
     return f.read_text().strip() if f.is_file() else None
+
+
+def describe(report: dict) -> str:
+    """``verify_file``'s report as a few lines a person reads."""
+    c, w = report["c2pa"], report["watermark"]
+    says = {"trusted": "trusted (signed by this installation's CA)", "valid": "valid (signature holds; signer not trusted here)",
+            "tampered": "TAMPERED (the file or its manifest changed after signing)", "missing": "none"}
+    lines = [report["file"], f"  C2PA manifest: {says[c['state']]}"]
+    if c.get("note"):
+        lines.append(f"    note: {c['note']}")
+    if c.get("errors"):
+        lines.append(f"    problems: {', '.join(map(str, c['errors']))}")
+    if c.get("signer"):
+        sig = c["signer"]
+        lines.append(f"    signer: {sig.get('common_name')} (issuer {sig.get('issuer')}, {sig.get('alg')})")
+    for a in c.get("actions", []):
+        source = (a.get("digitalSourceType") or "").rsplit("/", 1)[-1]
+        lines.append(f"    action: {a['action']}" + (f" ({source})" if source else ""))
+    for i in c.get("ingredients", []):
+        lines.append(f"    ingredient: {i['title']} ({i['relationship']}, {'signed' if i['signed'] else 'unsigned'})")
+    gen = c.get("generation") or {}
+    if gen:
+        lines.append(f"    made by: {gen.get('generator')}, model {gen.get('model')}, video id {gen.get('video_id')}")
+        if gen.get("prompt") is not None:
+            lines.append(f"    prompt: {gen['prompt']}")
+    if w.get("found"):
+        extra = [k for k, v in (("this installation", w.get("this_installation")), ("matches the manifest", w.get("matches_manifest"))) if v]
+        lines.append(f"  watermark: found, payload {w['payload']} (installation tag {w['installation_tag']}, video tag "
+                     f"{w['video_tag']}{'; ' + ', '.join(extra) if extra else ''}), confidence {w['confidence']:.2f}")
+    else:
+        lines.append("  watermark: not found" + (f" ({w['error']})" if w.get("error") else ""))
+    return "\n".join(lines)

@@ -92,7 +92,7 @@ def run_task_command(args, req, out: Path, error) -> int:
     from tqdm import tqdm
 
     from kinetoscope import tasks
-    from kinetoscope.media import MediaError, read_metadata, read_video, write_video
+    from kinetoscope.media import MediaError, read_metadata, read_video
     from kinetoscope.pipeline import Pipeline, RequestError
 
     task = pick_task(args, error)
@@ -143,7 +143,9 @@ def run_task_command(args, req, out: Path, error) -> int:
                 if task == "recut":
                     params["keep"] = _keep(args.keep, error)
             video = tasks.run(pipe, task, inputs, progress=progress, files=files, **params)
-        write_video(out, video.frames, video.fps, metadata=video.metadata)
+        from kinetoscope.cli import save_output  # watermark + signed C2PA manifest
+
+        save_output(args, video, out, parent=None if task == "remix" else (args.extend or args.video))
     except (FileNotFoundError, RequestError, MediaError) as e:
         raise error(str(e)) from None
     finally:
