@@ -57,7 +57,14 @@ def create(sf: sessionmaker[Session], queue: JobQueue, settings: Settings, *, mo
     return row
 
 
+def _possible_id(video_id: str) -> bool:
+    """Ids are short and printable; anything else (a NUL byte, a megabyte) is no id, without asking the database."""
+    return 0 < len(video_id) <= 64 and "\x00" not in video_id
+
+
 def get(sf: sessionmaker[Session], video_id: str, owner_id: str | None = None) -> VideoRow | None:
+    if not _possible_id(video_id):
+        return None
     with sf() as s:
         row = s.get(VideoRow, video_id)
     if row is None or (owner_id is not None and row.owner_id != owner_id):
@@ -73,7 +80,7 @@ def page(sf: sessionmaker[Session], *, after: str | None, limit: int, order: str
         q = q.where(VideoRow.owner_id == owner_id)
     with sf() as s:
         if after:
-            cur = s.get(VideoRow, after)
+            cur = s.get(VideoRow, after) if _possible_id(after) else None
             if cur is None or (owner_id is not None and cur.owner_id != owner_id):
                 raise KeyError(after)
             key = (VideoRow.created_ns, VideoRow.id)

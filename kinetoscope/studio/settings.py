@@ -11,7 +11,7 @@
     KINETOSCOPE_WEBHOOK_URL     POST video.completed / video.failed events here
     KINETOSCOPE_WEBHOOK_SECRET  whsec_... secret used to sign them (Standard Webhooks)
     KINETOSCOPE_MAX_UPLOAD_BYTES, KINETOSCOPE_LEASE_SECONDS, KINETOSCOPE_MAX_ATTEMPTS,
-    KINETOSCOPE_RETENTION_HOURS, KINETOSCOPE_WORKER_THREADS
+    KINETOSCOPE_RETENTION_HOURS, KINETOSCOPE_WORKER_THREADS, KINETOSCOPE_MAX_EVENT_STREAMS
 """
 
 from __future__ import annotations
@@ -57,6 +57,7 @@ class Settings:
     max_attempts: int = 3
     retention_hours: float = 24.0 * 7  # expires_at; expired videos are deleted by the reaper
     poll_after_ms: int = 1000
+    max_event_streams: int = 8  # open GET /v1/videos/{id}/events streams per account (or address); 0: no limit
     embedded_worker: bool = True  # `kinetoscope serve` runs one worker in-process
     worker_threads: int | None = None  # torch threads per worker (None: the machine's default)
     page_size: int = 20
@@ -97,6 +98,7 @@ _ENV = {
     "max_attempts": ("KINETOSCOPE_MAX_ATTEMPTS", int),
     "retention_hours": ("KINETOSCOPE_RETENTION_HOURS", float),
     "worker_threads": ("KINETOSCOPE_WORKER_THREADS", int),
+    "max_event_streams": ("KINETOSCOPE_MAX_EVENT_STREAMS", int),
     "cookie_secure": ("KINETOSCOPE_COOKIE_SECURE", lambda v: v.lower() in ("1", "true", "yes")),
     "rate_limit_per_minute": ("KINETOSCOPE_RATE_LIMIT_PER_MINUTE", int),
     "login_attempts_per_minute": ("KINETOSCOPE_LOGIN_ATTEMPTS_PER_MINUTE", int),

@@ -5,8 +5,12 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import OperationalError
+from redis.exceptions import ConnectionError as RedisConnectionError, TimeoutError as RedisTimeoutError
+from sqlalchemy.exc import DataError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
+
+from kinetoscope.studio.storage import StorageError
 
 TYPES = {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error", 404: "invalid_request_error",
          409: "invalid_request_error", 413: "invalid_request_error", 415: "invalid_request_error",
@@ -29,16 +33,67 @@ def body(status: int, message: str, code: str | None = None, param: str | None =
                       "param": param, "code": code}}
 
 
+def _unavailable(what: str) -> JSONResponse:
+    return JSONResponse(body(503, f"The {what} is not reachable right now; try again shortly.", "service_unavailable"),
+                        status_code=503, headers={"Retry-After": "5"})
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method the path answers to (a path served by several routes lists them all)."""
+    methods = set()
+    for route in request.app.router.routes:
+        if getattr(route, "methods", None) and route.matches(request.scope)[0] != Match.NONE:
+            methods |= route.methods
+    return ", ".join(sorted(methods))
+
+
+ERROR_SCHEMA = {"type": "object", "required": ["error"], "properties": {"error": {
+    "type": "object", "required": ["message", "type", "param", "code"],
+    "properties": {"message": {"type": "string"}, "type": {"type": "string"},
+                   "param": {"type": ["string", "null"]}, "code": {"type": ["string", "null"]}}}}}
+DOCUMENTED = {400: "A bad value (named, with its allowed range)", 401: "Not logged in, or an unknown API key",
+              403: "Not allowed (scope, CSRF, another site's form)", 404: "No such resource (or not yours)",
+              405: "Method not allowed", 409: "Not in a state that allows this", 413: "Body or upload too large",
+              429: "Rate limit or quota exceeded", 503: "Database, queue or storage not reachable right now"}
+
+
+def _document_errors(app: FastAPI) -> None:
+    """Every /v1 operation documents the errors it can answer, in OpenAI's shape (validation errors
+    are 400 here, not FastAPI's 422)."""
+    build = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = build()
+        schema.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
+        for path, ops in schema.get("paths", {}).items():
+            if not path.startswith("/v1/"):
+                continue
+            for op in ops.values():
+                responses = op.setdefault("responses", {})
+                responses.pop("422", None)
+                for status, what in DOCUMENTED.items():
+                    responses.setdefault(str(status), {"description": what, "content": {
+                        "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}})
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_req: Request, e: ApiError):
         return JSONResponse(body(e.status, e.message, e.code, e.param), status_code=e.status, headers=e.headers)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http_error(_req: Request, e: StarletteHTTPException):
+    async def _http_error(req: Request, e: StarletteHTTPException):
         code = {404: "not_found", 405: "method_not_allowed"}.get(e.status_code)
-        return JSONResponse(body(e.status_code, str(e.detail), code), status_code=e.status_code,
-                            headers=getattr(e, "headers", None))
+        headers = dict(getattr(e, "headers", None) or {})
+        if e.status_code == 405:
+            headers["Allow"] = _allowed_methods(req)
+        return JSONResponse(body(e.status_code, str(e.detail), code), status_code=e.status_code, headers=headers or None)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_req: Request, e: RequestValidationError):
@@ -48,6 +103,23 @@ def install(app: FastAPI) -> None:
         return JSONResponse(body(400, msg, "invalid_value", ".".join(loc) or None), status_code=400)
 
     @app.exception_handler(OperationalError)
-    async def _db_down(_req: Request, e: OperationalError):
-        return JSONResponse(body(503, "The database is not reachable right now; try again shortly.", "service_unavailable"),
-                            status_code=503, headers={"Retry-After": "5"})
+    @app.exception_handler(InterfaceError)
+    async def _db_down(_req: Request, e: Exception):
+        return _unavailable("database")
+
+    @app.exception_handler(RedisConnectionError)
+    @app.exception_handler(RedisTimeoutError)
+    async def _queue_down(_req: Request, e: Exception):
+        return _unavailable("job queue")
+
+    @app.exception_handler(StorageError)
+    async def _storage_down(_req: Request, e: StorageError):
+        return JSONResponse(body(503, f"Storage could not take the file right now ({e.strerror or e}); try again later.",
+                                 "storage_error"), status_code=503, headers={"Retry-After": "30"})
+
+    @app.exception_handler(DataError)
+    async def _bad_data(_req: Request, e: DataError):  # a value the database refuses (e.g. out of its range)
+        return JSONResponse(body(400, "a value in the request is out of the range the database accepts", "invalid_value"),
+                            status_code=400)
+
+    _document_errors(app)

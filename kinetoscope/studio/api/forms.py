@@ -21,9 +21,12 @@ async def read_body(request: Request, max_bytes: int) -> tuple[dict, dict[str, b
     if declared and declared.isdigit() and int(declared) > max_bytes + 64 * 1024:
         raise ApiError(413, f"request body is {int(declared)} bytes: uploads are limited to {max_bytes} bytes",
                        "file_too_large")
+    request = _limited(request, max_bytes + 64 * 1024)  # a chunked body has no Content-Length to check up front
     if ctype.startswith("multipart/form-data") or ctype.startswith("application/x-www-form-urlencoded"):
         try:
             form = await request.form(max_part_size=max_bytes + 1)
+        except ApiError:
+            raise
         except Exception as e:  # noqa: BLE001 - malformed multipart
             raise ApiError(400, f"could not read the form body: {e}", "invalid_body") from None
         fields: dict = {}
@@ -58,6 +61,22 @@ async def read_body(request: Request, max_bytes: int) -> tuple[dict, dict[str, b
     return data, {}
 
 
+def _limited(request: Request, limit: int) -> Request:
+    """The same request, but reading more than `limit` body bytes answers 413 (before the rest is read)."""
+    received = 0
+
+    async def receive():
+        nonlocal received
+        message = await request.receive()
+        received += len(message.get("body", b""))
+        if received > limit:
+            raise ApiError(413, f"request body is over {limit} bytes: uploads are limited to {limit - 64 * 1024} bytes",
+                           "file_too_large")
+        return message
+
+    return Request(request.scope, receive)
+
+
 def text(fields: dict, name: str, default: str | None = None, required: bool = False) -> str | None:
     v = fields.get(name)
     if v is None or v == "":
@@ -66,6 +85,8 @@ def text(fields: dict, name: str, default: str | None = None, required: bool = F
         return default
     if not isinstance(v, (str, int, float)):
         raise ApiError(400, f"{name} must be a string", "invalid_type", name)
+    if isinstance(v, str) and "\x00" in v:
+        raise ApiError(400, f"{name} contains a NUL character, which is not allowed", "invalid_value", name)
     return str(v)
 
 

@@ -8,6 +8,7 @@ import dataclasses
 import io
 import json
 import secrets
+import weakref
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
@@ -291,7 +292,7 @@ def _video_source(svc, owner, fields: dict, files: dict[str, bytes], video_id: s
                                max_pixels=svc.settings.max_upload_pixels)
     except MediaError as e:
         svc.storage.delete_prefix(video_id)
-        raise ApiError(400, f"video is not a readable video: {e}", "invalid_video", "video") from None
+        raise ApiError(400, f"video is not a readable video: {e.problem}", "invalid_video", "video") from None
     base = GenerationRequest(prompt="", width=frames.shape[2], height=frames.shape[1], frames=len(frames))
     return model, engine, base, len(frames), None, input_key
 
@@ -374,33 +375,69 @@ async def edit_video(request: Request):
     return _video_response(svc, row)
 
 
+def _event_stream_slot(request: Request, limit: int):
+    """Count this caller's open event streams (per account, or per address on an open studio);
+    429 beyond `limit`. Returns the function that gives the slot back (safe to call twice)."""
+    streams = getattr(request.app.state, "event_streams", None)
+    if streams is None:
+        streams = request.app.state.event_streams = {}
+    who = owner_of(request) or (request.client.host if request.client else "unknown")
+    if limit and streams.get(who, 0) >= limit:
+        raise ApiError(429, f"{limit} event streams are already open for you: close one first "
+                            "(KINETOSCOPE_MAX_EVENT_STREAMS)", "too_many_streams", headers={"Retry-After": "5"})
+    streams[who] = streams.get(who, 0) + 1
+    released = False
+
+    def release() -> None:
+        nonlocal released
+        if not released:
+            released = True
+            streams[who] -= 1
+            if streams[who] <= 0:
+                del streams[who]
+
+    return release
+
+
 @router.get("/videos/{video_id}/events", summary="Progress as Server-Sent Events until the video is done")
 async def video_events(request: Request, video_id: str):
     svc = svc_of(request)
     owner = owner_of(request)
     await run_in_threadpool(_owned, request, video_id)
+    release = _event_stream_slot(request, svc.settings.max_event_streams)
 
     async def stream():
-        last, idle = None, 0.0
-        while True:
-            row = await run_in_threadpool(jobs.get, svc.sessions, video_id, owner)
-            if row is None:
-                yield f"event: deleted\ndata: {json.dumps({'id': video_id, 'deleted': True})}\n\n"
-                return
-            obj = jobs.to_api(row)
-            state = (obj["status"], obj["progress"])
-            if state != last:
-                last, idle = state, 0.0
-                yield f"event: video.{obj['status']}\ndata: {json.dumps(obj)}\n\n"
-            if obj["status"] in jobs.TERMINAL:
-                return
-            if await request.is_disconnected():
-                return
-            await asyncio.sleep(0.5)
-            idle += 0.5
-            if idle >= 15:
-                idle = 0.0
-                yield ": keep-alive\n\n"
+        try:
+            async for event in _events(request, svc, video_id, owner):
+                yield event
+        finally:
+            release()
 
-    return StreamingResponse(stream(), media_type="text/event-stream",
+    body = stream()
+    weakref.finalize(body, release)  # a stream that never started still gives its slot back
+    return StreamingResponse(body, media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+async def _events(request: Request, svc, video_id: str, owner):
+    """The job's state changes as SSE events, until it is done, deleted or the client leaves."""
+    last, idle = None, 0.0
+    while True:
+        row = await run_in_threadpool(jobs.get, svc.sessions, video_id, owner)
+        if row is None:
+            yield f"event: deleted\ndata: {json.dumps({'id': video_id, 'deleted': True})}\n\n"
+            return
+        obj = jobs.to_api(row)
+        state = (obj["status"], obj["progress"])
+        if state != last:
+            last, idle = state, 0.0
+            yield f"event: video.{obj['status']}\ndata: {json.dumps(obj)}\n\n"
+        if obj["status"] in jobs.TERMINAL:
+            return
+        if await request.is_disconnected():
+            return
+        await asyncio.sleep(0.5)
+        idle += 0.5
+        if idle >= 15:
+            idle = 0.0
+            yield ": keep-alive\n\n"
