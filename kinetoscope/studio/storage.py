@@ -41,6 +41,7 @@ class LocalStorage:
     def _atomic(self, key: str, write) -> None:
         dest = self.path(key)
         tmp = None
+        made_dir = not dest.parent.exists()
         try:
             dest.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".tmp-", suffix=dest.suffix)
@@ -52,6 +53,11 @@ class LocalStorage:
         except OSError as e:
             if tmp and os.path.exists(tmp):
                 os.unlink(tmp)
+            if made_dir:  # leave no empty folder behind either
+                try:
+                    dest.parent.rmdir()
+                except OSError:
+                    pass
             raise StorageError(e.errno, f"could not store {key}: {e.strerror or e}") from e
 
     def put_bytes(self, key: str, data: bytes) -> None:
