@@ -144,7 +144,7 @@ def test_a_new_key_is_shown_once_then_only_its_prefix(client, svc):
     assert 'value="admin"' not in account  # members cannot ask for the admin scope
     r = post(client, "/account/keys", {"name": "render farm", "scopes": ["videos:read"], "expires_in_days": "30"})
     assert r.status_code == 200 and r.headers["cache-control"] == "no-store"
-    key = Page(r.text).ids["new-key"][1]["value"]
+    key = Page(r.text).text_of["new-key"]
     assert key.startswith("kin_") and "shown only this once" in r.text
     assert client.get("/v1/videos", headers=bearer(key)).status_code == 200
     assert client.post("/v1/videos", json={"prompt": "x"}, headers=bearer(key)).status_code == 403  # read only
@@ -169,7 +169,7 @@ def test_revoking_a_key_from_the_page(client, app, svc):
     bobs_key, bobs_row = accounts.create_key(svc.sessions, bob, "bob's", ["videos:read"])
     log_in(client, "alice")
     made = post(client, "/account/keys", {"name": "laptop", "scopes": ["videos:read", "videos:write"]}).text
-    key = Page(made).ids["new-key"][1]["value"]
+    key = Page(made).text_of["new-key"]
     key_id = re.search(r'data-key="(key_[0-9a-f]+)"', made).group(1)
     r = post(client, f"/account/keys/{key_id}/revoke")
     assert r.status_code == 303 and r.headers["location"] == "/account?done=revoked#keys"
@@ -210,7 +210,7 @@ def test_invite_link_makes_an_account_once(client, app, svc):
     log_in(client, "root")
     r = post(client, "/admin/invites", {"hours": "2"})
     assert r.status_code == 200 and r.headers["cache-control"] == "no-store"
-    link = Page(r.text).ids["invite-url"][1]["value"]
+    link = Page(r.text).text_of["invite-url"]
     assert link.startswith("http://testserver/invite/") and "2 hours" in r.text
     assert link not in client.get("/admin").text  # shown once
     path = link.removeprefix("http://testserver")

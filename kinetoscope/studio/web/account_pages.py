@@ -51,7 +51,12 @@ def _bytes(n: float | None) -> str:
         n /= 1000
 
 
-templates.env.filters.update(bytes=_bytes)
+def _num(x: float) -> str:
+    """12.5 -> "12.5", 3600.0 -> "3600", 5368709120 -> "5368709120" (never 5.36871e+09)."""
+    return str(int(x)) if float(x).is_integer() else f"{x:.6g}"
+
+
+templates.env.filters.update(bytes=_bytes, num=_num)
 templates.env.globals.update(QUOTAS=QUOTAS, SCOPES=accounts.SCOPES, SCOPE_HINTS=SCOPE_HINTS,
                              PASSWORD_MIN=accounts.PASSWORD_MIN, PASSWORD_MAX=accounts.PASSWORD_MAX)
 

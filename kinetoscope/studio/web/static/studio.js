@@ -1,6 +1,7 @@
 // kinetoscope studio: progressive enhancement only; every page works without this file.
 // 1. The job page follows its progress over Server-Sent Events and reloads once it is done.
 // 2. Choosing a starting image on the create page switches the task to image -> video.
+// 3. A Copy button next to a secret shown once (a new API key, an invite link).
 (function () {
   "use strict";
 
@@ -47,4 +48,16 @@
       if (file.files.length && task.value === "t2v" && task.querySelector("option[value=i2v]")) task.value = "i2v";
     });
   }
+
+  document.querySelectorAll("[data-copy]").forEach(function (button) {
+    var source = document.getElementById(button.getAttribute("data-copy"));
+    button.hidden = false;
+    button.addEventListener("click", function () {
+      source.focus();
+      source.select();
+      var done = function () { button.textContent = "Copied"; };
+      if (navigator.clipboard && window.isSecureContext) navigator.clipboard.writeText(source.value).then(done, function () {});
+      else if (document.execCommand("copy")) done();
+    });
+  });
 })();
