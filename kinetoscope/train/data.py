@@ -80,10 +80,17 @@ _FOLDERS: dict = {}
 def folder_batch(cfg: TrainConfig, step: int, indices):
     """A batch from a folder of consented clips: one aspect/duration bucket per step, buckets
     drawn in proportion to their size, so clips train at their own shape."""
-    from kinetoscope.data.folder import FolderDataset
+    import hashlib
+    from pathlib import Path
 
-    key = (cfg.data, cfg.seed)
+    from kinetoscope.data.folder import MANIFEST_NAMES, FolderDataset
+
+    # the manifest's content is in the key: consent withdrawn mid-process is never served from a cached dataset
+    manifests = [Path(cfg.data) / n for n in MANIFEST_NAMES if (Path(cfg.data) / n).is_file()]
+    key = (cfg.data, cfg.seed, tuple(hashlib.sha256(m.read_bytes()).hexdigest() for m in manifests))
     if key not in _FOLDERS:
+        for stale in [k for k in _FOLDERS if k[:2] == key[:2]]:
+            del _FOLDERS[stale]
         _FOLDERS[key] = FolderDataset(cfg.data, seed=cfg.seed)
     ds = _FOLDERS[key]
     ds.set_epoch(step)

@@ -24,6 +24,7 @@ from kinetoscope.hardware import choose_precision, default_threads, device
 from kinetoscope.models import BACKBONES, AutoencoderConfig, CausalVAE
 from kinetoscope.models.io import config_from_dict
 from kinetoscope.train import checkpoint as ckpt
+from kinetoscope.train.card import write_dataset_card
 from kinetoscope.train.config import TrainConfig, save_config
 from kinetoscope.train.data import (POOL_BATCHES, VAL_BATCH, random_crop, random_given, sample_noise, sample_rng, scene_caption,
                                     source_batch, step_rng, to_tensor, world_clips)
@@ -193,6 +194,7 @@ class Trainer:
         if self.rank == 0:
             save_config(cfg, self.run / "config.json", {"git_commit": git_commit(), "world_size": self.world,
                                                         "precision_used": str(self.dtype), "threads_used": torch.get_num_threads()})
+            write_dataset_card(cfg, self.run)  # sources, licences, consent counts, what was refused
         if cfg.stage == "denoiser" and cfg.latent_pool:
             self.build_pool()
         handlers = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)} if _main_thread() else {}
