@@ -146,6 +146,7 @@ def test_a_new_key_is_shown_once_then_only_its_prefix(client, svc):
     assert r.status_code == 200 and r.headers["cache-control"] == "no-store"
     key = Page(r.text).text_of["new-key"]
     assert key.startswith("kin_") and "shown only this once" in r.text
+    assert 'data-copy="new-key" hidden' in r.text  # the Copy button appears only with JavaScript
     assert client.get("/v1/videos", headers=bearer(key)).status_code == 200
     assert client.post("/v1/videos", json={"prompt": "x"}, headers=bearer(key)).status_code == 403  # read only
     again = client.get("/account").text
@@ -354,3 +355,15 @@ def test_open_studio_shows_no_account_menu(client):
     assert home.status_code == 200 and "Log out" not in home.text and 'href="/account"' not in home.text
     assert "No accounts yet" in client.get("/account").text and "No accounts yet" in client.get("/admin").text
     assert "This studio is open" in client.get("/login").text
+
+
+def test_an_api_key_cannot_use_the_account_pages(client, svc):
+    alice = user(svc, "alice", admin=True)
+    key, _ = accounts.create_key(svc.sessions, alice, "read only", ["videos:read"])
+    r = client.post("/account/keys", data={"name": "wider", "scopes": ["videos:read", "videos:write"]},
+                    headers=bearer(key), follow_redirects=False)
+    assert r.status_code == 403 and "log in" in r.text.lower()
+    assert len(accounts.list_keys(svc.sessions, alice.id)) == 1  # no key made with more scopes than this one
+    assert client.get("/account", headers=bearer(key)).status_code == 403
+    assert client.get("/admin", headers=bearer(key)).status_code == 404
+    assert client.get("/account/export", headers=bearer(key)).status_code == 403

@@ -40,6 +40,10 @@ def test_log_in_make_a_key_see_it_once_revoke_it(browser, base_url, svc, artifac
     nav = page.get_by_role("navigation", name="Main")
     assert "alice" in nav.inner_text() and nav.get_by_role("link", name="Admin").is_visible()
     shoot(page, artifacts, "12-account")
+    page.get_by_role("link", name="Create").click()  # the other pages keep the user menu
+    assert nav.get_by_role("button", name="Log out").is_visible()
+    shoot(page, artifacts, "12-create-logged-in")
+    nav.get_by_role("link", name="Account").click()
 
     page.get_by_label("Name").fill("laptop")
     page.get_by_label("Expires after (days)").fill("30")

@@ -100,9 +100,17 @@ async def _form(request: Request):
 
 
 def _user(request: Request):
-    """The logged-in user as stored now, or None on an open studio."""
+    """The user logged in with a browser session, as stored now; None for anyone else. These pages
+    are for people: an API key (whatever its scopes) cannot use them to make keys or change a password."""
     p = request.state.principal
-    return accounts.get_user(request.app.state.svc.sessions, p.user.id) if p.user else None
+    return accounts.get_user(request.app.state.svc.sessions, p.user.id) if p.via == "session" else None
+
+
+def _not_logged_in(request: Request) -> HTMLResponse:
+    if request.state.principal.via == "open":
+        return _open_studio(request)
+    return _message(request, "Log in to use this page", "Your account's pages need you to log in with a browser "
+                    "(an API key can use /v1/me instead).", 403, ("/login", "Log in"))
 
 
 def _login_with_cookie(svc, user, to: str) -> RedirectResponse:
@@ -132,7 +140,7 @@ async def login_submit(request: Request):
     svc = request.app.state.svc
     form = await _form(request)
     username, password = str(form.get("username", "")).strip(), str(form.get("password", ""))
-    to = safe_next(form.get("next"))
+    to = safe_next(str(form.get("next") or ""))
     missing = {k: f"{label} is required" for k, label, v in (("username", "Username", username),
                                                              ("password", "Password", password)) if not v}
     if missing:
@@ -225,8 +233,8 @@ async def _account_page(request: Request, status: int = 200, headers: dict | Non
 
 @router.get("/account", response_class=HTMLResponse)
 async def account_page(request: Request):
-    if request.state.principal.user is None:
-        return _open_studio(request)
+    if request.state.principal.via != "session":
+        return _not_logged_in(request)
     return await _account_page(request)
 
 
@@ -235,7 +243,7 @@ async def change_password(request: Request):
     svc = request.app.state.svc
     user = await run_in_threadpool(_user, request)
     if user is None:
-        return _open_studio(request)
+        return _not_logged_in(request)
     form = await _form(request)
     new = str(form.get("new_password", ""))
     if new != form.get("new_password2", ""):
@@ -255,7 +263,7 @@ async def create_key(request: Request):
     svc = request.app.state.svc
     user = await run_in_threadpool(_user, request)
     if user is None:
-        return _open_studio(request)
+        return _not_logged_in(request)
     form = await _form(request)
     name, scopes = str(form.get("name", "")), [str(s) for s in form.getlist("scopes")]
     values = {"name": name, "scopes": scopes, "expires_in_days": str(form.get("expires_in_days", ""))}
@@ -277,7 +285,7 @@ async def revoke_key(request: Request, key_id: str):
     svc = request.app.state.svc
     user = await run_in_threadpool(_user, request)
     if user is None:
-        return _open_studio(request)
+        return _not_logged_in(request)
     mine = {k.id for k in await run_in_threadpool(accounts.list_keys, svc.sessions, user.id)}
     try:
         if key_id not in mine:  # an admin may revoke any key over the API, but this page shows your own
@@ -290,8 +298,8 @@ async def revoke_key(request: Request, key_id: str):
 
 @router.get("/account/export")
 async def export(request: Request):
-    if request.state.principal.user is None:
-        return _open_studio(request)
+    if request.state.principal.via != "session":
+        return _not_logged_in(request)
     return await account_api.export_me(request)  # the zip, written and logged by the API's own route
 
 
@@ -300,7 +308,7 @@ async def delete_account(request: Request):
     svc = request.app.state.svc
     user = await run_in_threadpool(_user, request)
     if user is None:
-        return _open_studio(request)
+        return _not_logged_in(request)
     form = await _form(request)
     try:
         account_api.login_limited(request, user.username)  # a password check like any other
@@ -349,8 +357,8 @@ async def _admin_page(request: Request, status: int = 200, headers: dict | None 
 
 def _admin_or_none(request: Request):
     """The admin asking, or None for everyone else (who get a 404 page, as for any unknown page)."""
-    p = request.state.principal
-    return _user(request) if p.user is not None and p.is_admin else None
+    user = _user(request)
+    return user if user is not None and user.is_admin else None
 
 
 @router.get("/admin", response_class=HTMLResponse)
