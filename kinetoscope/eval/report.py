@@ -44,6 +44,10 @@ def summary_lines(report: dict) -> list[str]:
     if v:
         lines.append(f"autoencoder reconstruction PSNR: {v['psnr_db']:.2f} dB on {v['clips']} held-out "
                      f"clips (uint8, peak 255)")
+        if v.get("ceiling"):
+            c2 = v["ceiling"]["scores"]
+            lines.append("autoencoder ceiling (the suite's ground truth after encode+decode): "
+                         + ", ".join(f"{a} {c2[a]:.0%}" for a in ("colour", "shape", "motion", "count", "background")))
     else:
         lines.append("autoencoder reconstruction PSNR: not measured (generator has no autoencoder)")
     return lines

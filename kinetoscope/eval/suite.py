@@ -241,6 +241,28 @@ def vae_psnr(vae, n: int = PSNR_CLIPS, frames: int = 17, height: int = 64, width
 
 
 # ---- running -----------------------------------------------------------------------------------
+def autoencoder_ceiling(vae, prompts: list[SuitePrompt], seeds=(0,), frames: int = 17, height: int = 64,
+                        width: int = 64) -> dict:
+    """Score the suite's ground-truth clips after an encode+decode round trip: what the
+    denoiser could reach at best through this autoencoder (its ceiling per attribute)."""
+    import torch
+
+    class RoundTrip:
+        oracle = OracleGenerator(prompts)
+
+        def generate(self, req):
+            clip = self.oracle.generate(req).frames
+            x = torch.from_numpy(clip).permute(3, 0, 1, 2)[None].float() / 127.5 - 1
+            with torch.no_grad():
+                y = vae.decode(vae.encode(x))
+            rec = ((y[0].clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(1, 2, 3, 0).numpy()
+            return SimpleNamespace(frames=rec, fps=8, metadata={})
+
+    t0 = time.perf_counter()
+    report = run_suite(RoundTrip(), prompts, seeds=seeds, frames=frames, width=width, height=height, psnr_clips=0)
+    return {"scores": report["scores"]["overall"], "seconds": round(time.perf_counter() - t0, 2)}
+
+
 
 class OracleGenerator:
     """Renders each suite prompt's ground-truth scene: the analyzer's ceiling (tests, calibration)."""
@@ -331,6 +353,8 @@ def run_suite(generator, prompts: list[SuitePrompt], *, seeds=(0,), frames: int 
     gen_seconds = time.perf_counter() - t_start
     vae = getattr(generator, "vae", None)
     psnr = vae_psnr(vae, psnr_clips, frames, height, width) if vae is not None and psnr_clips else None
+    if psnr is not None:
+        psnr["ceiling"] = autoencoder_ceiling(vae, prompts, seeds, frames, height, width)
     times = [r["seconds"] for r in records]
     summary = summarise(records)
     hash_ = getattr(generator, "weights_hash", None)

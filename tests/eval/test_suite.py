@@ -100,6 +100,10 @@ def test_random_model_scores_far_below_the_oracle_and_the_report_is_written(text
     assert len(data["records"]) == 6 and all(RECORD_KEYS <= set(x) for x in data["records"])
     assert data["timing"]["seconds_per_clip"] > 0
     assert math.isfinite(data["vae"]["psnr_db"]) and len(data["vae"]["per_clip"]) == 2
+    # an untrained autoencoder loses what the ground truth shows: its ceiling is below the oracle's
+    ceiling = data["vae"]["ceiling"]["scores"]
+    assert ceiling["clips"] == 6 and sum(ceiling[a] for a in ATTRIBUTES) < sum(o[a] for a in ATTRIBUTES)
+    assert "autoencoder ceiling" in paths["md"].read_text()
     for x in data["records"]:
         assert (tmp_path / x["sheet"]).is_file()
     md, page = paths["md"].read_text(), paths["html"].read_text()
