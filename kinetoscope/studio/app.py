@@ -16,7 +16,7 @@ from kinetoscope.studio.api import account, errors, models, videos
 from kinetoscope.studio.ratelimit import RateLimiter
 from kinetoscope.studio.services import Services
 from kinetoscope.studio.settings import Settings, from_env
-from kinetoscope.studio.web import account_pages
+from kinetoscope.studio.web import account_pages, admin_pages
 from kinetoscope.studio.web import routes as web
 
 log = logging.getLogger("kinetoscope.studio")
@@ -56,6 +56,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.include_router(account.router)
     app.include_router(web.router)
     app.include_router(account_pages.router)
+    app.include_router(admin_pages.router)
     app.mount("/static", StaticFiles(directory=web.STATIC_DIR), name="static")
 
     @app.get("/healthz", tags=["meta"], summary="Liveness and database check")

@@ -1,6 +1,6 @@
-"""The account pages: log in and out (/login, /logout), accept an invite (/invite/{token}), your
-own account (/account: quotas, password, API keys, export, deletion) and the admin page (/admin:
-users, quotas, invite links, the audit log).
+"""The account pages: log in and out (/login, /logout), accept an invite (/invite/{token}) and your
+own account (/account: quotas, password, API keys, export, deletion); the admin page is in
+admin_pages.py and shares the helpers here.
 
 Plain HTML forms that post and answer 303 (or re-render with the message next to the field), over
 the service functions in accounts.py, quotas.py, audit.py and export.py. A new API key and a new
@@ -8,19 +8,18 @@ invite link are shown once, on the page that answers the POST (never in a URL, n
 
 from __future__ import annotations
 
-import json
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.concurrency import run_in_threadpool
 
-from kinetoscope.studio import accounts, audit, auth, quotas
+from kinetoscope.studio import accounts, auth
 from kinetoscope.studio.api import account as account_api
 from kinetoscope.studio.api import forms
 from kinetoscope.studio.api.errors import ApiError
 from kinetoscope.studio.auth import SESSION_COOKIE, client_ip
-from kinetoscope.studio.models import Invite, User
+from kinetoscope.studio.models import Invite
 from kinetoscope.studio.web.routes import _not_found, templates
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(auth.require_form_csrf)])
@@ -28,7 +27,7 @@ NO_STORE = {"Cache-Control": "no-store"}
 DONE = {  # ?done=WORD after a 303: what just happened (fixed texts; nothing from the URL is echoed)
     "password": "Your password is changed. Your other sessions were signed out.",
     "revoked": "The key is revoked: requests that use it are refused from now on.",
-    "disabled": "The user is disabled and signed out; their keys are refused.",
+    "disabled": "The user is disabled and signed out; their keys are refused.",  # admin_pages
     "enabled": "The user is enabled again.",
     "quotas": "The quotas are saved.",
     "deleted": "Your account, your videos and their files are deleted.",
@@ -74,6 +73,12 @@ def _message(request: Request, title: str, message: str, status: int = 200, link
 def _open_studio(request: Request) -> HTMLResponse:
     return _message(request, "No accounts yet", "This studio is open: it has no accounts, so nobody needs to log in. "
                     "Create the first admin with “kinetoscope admin create-user NAME --admin”.")
+
+
+def _problem(e: ApiError | accounts.AccountError, rename: dict | None = None) -> tuple[int, dict[str, str]]:
+    """(status, {form field or "": message}) for an error from the form parsers or accounts.py."""
+    field, message = (e.param, e.message) if isinstance(e, ApiError) else (e.field, str(e))
+    return e.status, {(rename or {}).get(field, field) or "": message}
 
 
 def _done(request: Request) -> str | None:
@@ -249,11 +254,12 @@ async def change_password(request: Request):
     if new != form.get("new_password2", ""):
         return await _account_page(request, 400, errors={"new_password2": "the two new passwords differ: type the same one twice"})
     try:
+        account_api.login_limited(request, user.username)  # a password check like any other
         await run_in_threadpool(accounts.change_password, svc.sessions, user, str(form.get("old_password", "")), new,
                                 client_ip(request))
-    except accounts.AccountError as e:
-        field = {"password": "new_password"}.get(e.field, e.field)
-        return await _account_page(request, e.status, errors={field: str(e)})
+    except (ApiError, accounts.AccountError) as e:
+        status, errors = _problem(e, {"password": "new_password", None: "old_password"})
+        return await _account_page(request, status, getattr(e, "headers", None), errors=errors)
     # every session was ended, this one too: sign this browser in again
     return await run_in_threadpool(_login_with_cookie, svc, user, "/account?done=password")
 
@@ -273,10 +279,9 @@ async def create_key(request: Request):
         days = forms.number(form, "expires_in_days", float)
         secret, row = await run_in_threadpool(accounts.create_key, svc.sessions, user, name, scopes, days=days,
                                               ip=client_ip(request))
-    except ApiError as e:
-        return await _account_page(request, e.status, errors={e.param or "": e.message}, values=values)
-    except accounts.AccountError as e:
-        return await _account_page(request, e.status, errors={e.field or "": str(e)}, values=values)
+    except (ApiError, accounts.AccountError) as e:
+        status, errors = _problem(e)
+        return await _account_page(request, status, errors=errors, values=values)
     return await _account_page(request, 200, NO_STORE, new_key={"key": secret, **account_api.key_json(row)})
 
 
@@ -314,105 +319,10 @@ async def delete_account(request: Request):
         account_api.login_limited(request, user.username)  # a password check like any other
         await run_in_threadpool(accounts.authenticate, svc.sessions, user.username, str(form.get("password", "")),
                                 client_ip(request))
-    except ApiError as e:
-        return await _account_page(request, e.status, e.headers, errors={"delete_password": e.message})
-    except accounts.AccountError as e:
-        return await _account_page(request, e.status, errors={"delete_password": str(e)})
+    except (ApiError, accounts.AccountError) as e:
+        status, errors = _problem(e, {e.param if isinstance(e, ApiError) else e.field: "delete_password"})
+        return await _account_page(request, status, getattr(e, "headers", None), errors=errors)
     await run_in_threadpool(accounts.delete_account, svc, user, client_ip(request))
     resp = RedirectResponse("/login?done=deleted", status_code=303)
     resp.delete_cookie(SESSION_COOKIE, path="/")
     return resp
-
-
-# --- admin -----------------------------------------------------------------------------------------
-def _admin_context(svc, before: int | None, **extra) -> dict:
-    users = accounts.list_users(svc.sessions)
-    names = {u.id: u.username for u in users}
-    page = svc.settings.page_size
-    entries = audit.entries(svc.sessions, page + 1, before)
-    for e in entries:
-        e["actor_name"], e["target_name"] = names.get(e["actor"], e["actor"]), names.get(e["target"], e["target"])
-        e["detail_text"] = json.dumps(e["detail"], sort_keys=True, separators=(", ", ": ")) if e["detail"] else ""
-    listed = [{**account_api.user_json(u, svc), "overrides": {k: getattr(u, k) for k in accounts.QUOTA_FIELDS}}
-              for u in users]
-    base = {"users": listed, "entries": entries[:page], "before": before,
-            "older": entries[page - 1]["seq"] if len(entries) > page else None, "errors": {}, "values": {},
-            "invite": None, "defaults": _defaults(svc.settings)}
-    return {**base, **extra}
-
-
-def _defaults(settings) -> dict:
-    return quotas.limits_for(User(), settings)  # a user with no overrides
-
-
-def _before(request: Request) -> int | None:
-    raw = request.query_params.get("before", "")
-    return int(raw) if raw.isdigit() else None
-
-
-async def _admin_page(request: Request, status: int = 200, headers: dict | None = None, **extra) -> HTMLResponse:
-    ctx = await run_in_threadpool(_admin_context, request.app.state.svc, _before(request), **extra)
-    return _render(request, "admin.html", {**ctx, "done": _done(request), "nav": "admin"}, status, headers)
-
-
-def _admin_or_none(request: Request):
-    """The admin asking, or None for everyone else (who get a 404 page, as for any unknown page)."""
-    user = _user(request)
-    return user if user is not None and user.is_admin else None
-
-
-@router.get("/admin", response_class=HTMLResponse)
-async def admin_page(request: Request):
-    if request.state.principal.via == "open":
-        return _open_studio(request)
-    if await run_in_threadpool(_admin_or_none, request) is None:
-        return _not_found(request, "page /admin")
-    return await _admin_page(request)
-
-
-@router.post("/admin/users/{user_id}/{action}", response_class=HTMLResponse)
-async def admin_user_action(request: Request, user_id: str, action: str):
-    svc = request.app.state.svc
-    admin = await run_in_threadpool(_admin_or_none, request)
-    if admin is None or action not in ("disable", "enable", "quotas"):
-        return _not_found(request, "page " + request.url.path)
-    if await run_in_threadpool(accounts.get_user, svc.sessions, user_id) is None:
-        return _not_found(request, f"user {user_id}")
-    ip = client_ip(request)
-    if action == "quotas":
-        form = await _form(request)
-        values = {f"{k}-{user_id}": str(form.get(k, "")) for k in accounts.QUOTA_FIELDS}
-        try:
-            kinds = {"seconds_per_day": float}
-            quota = {k: forms.number(form, k, kinds.get(k, int)) for k in accounts.QUOTA_FIELDS}
-            await run_in_threadpool(lambda: accounts.set_quotas(svc.sessions, admin, user_id, ip, **quota))
-        except (ApiError, accounts.AccountError) as e:
-            field = e.param if isinstance(e, ApiError) else e.field
-            message = e.message if isinstance(e, ApiError) else str(e)
-            return await _admin_page(request, e.status, errors={f"{field}-{user_id}": message}, values=values)
-        return RedirectResponse(f"/admin?done=quotas#user-{user_id}", status_code=303)
-    if user_id == admin.id:
-        return await _admin_page(request, 400, errors={"": "you cannot disable your own account here: ask another admin"})
-    await run_in_threadpool(accounts.set_disabled, svc.sessions, admin, user_id, action == "disable", ip)
-    return RedirectResponse(f"/admin?done={action}d#user-{user_id}", status_code=303)
-
-
-@router.post("/admin/invites", response_class=HTMLResponse)
-async def admin_invite(request: Request):
-    svc = request.app.state.svc
-    admin = await run_in_threadpool(_admin_or_none, request)
-    if admin is None:
-        return _not_found(request, "page /admin/invites")
-    form = await _form(request)
-    values = {"hours": str(form.get("hours", "")), "is_admin": form.get("is_admin")}
-    try:
-        hours = forms.number(form, "hours", float, 48.0)
-        is_admin = forms.flag(form, "is_admin")
-        token = await run_in_threadpool(lambda: accounts.create_invite(svc.sessions, admin, is_admin=is_admin,
-                                                                       hours=hours, ip=client_ip(request)))
-    except ApiError as e:
-        return await _admin_page(request, e.status, errors={e.param or "": e.message}, values=values)
-    except accounts.AccountError as e:
-        return await _admin_page(request, e.status, errors={e.field or "": str(e)}, values=values)
-    url = str(request.base_url).rstrip("/") + f"/invite/{token}"
-    return await _admin_page(request, 200, NO_STORE, invite={"url": url, "hours": hours, "is_admin": is_admin})
