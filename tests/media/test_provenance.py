@@ -3,7 +3,6 @@
 import stat
 import struct
 
-import numpy as np
 import pytest
 
 from kinetoscope.data.world import WorldConfig, make_clip
