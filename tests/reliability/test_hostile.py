@@ -165,3 +165,26 @@ def test_a_stream_for_a_video_that_finishes_gives_its_slot_back(svc, base):
             assert r.status_code == 200
             assert any(line == "event: video.completed" for line in r.iter_lines())
     done.join()
+
+
+def test_a_form_read_under_the_body_limit_can_be_read_again():
+    """Regression: capping the body must not take it from the request (a route that reads the
+    form after forms.read_body, as POST /v1/verify does, hung waiting for a body already read)."""
+    from fastapi import FastAPI, Request
+    from fastapi.testclient import TestClient
+
+    from kinetoscope.studio.api import errors, forms
+
+    app = FastAPI()
+    errors.install(app)
+
+    @app.post("/echo")
+    async def echo(request: Request):
+        fields, files = await forms.read_body(request, 1000)
+        form = await request.form()
+        return {"fields": fields, "files": sorted(files), "filename": form["file"].filename}
+
+    with TestClient(app) as c:
+        r = c.post("/echo", data={"a": "1"}, files={"file": ("x.png", b"abc", "image/png")}, timeout=10)
+        assert r.json() == {"fields": {"a": "1"}, "files": ["file"], "filename": "x.png"}
+        assert c.post("/echo", files={"file": ("x.png", b"a" * 70_000, "image/png")}).status_code == 413

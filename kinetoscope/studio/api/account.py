@@ -156,7 +156,8 @@ async def revoke_key(request: Request, key_id: str):
     return {"id": key_id, "object": "api_key.revoked", "revoked": True}
 
 
-@router.get("/me/export", summary="All my data as a zip: videos, recipes, metadata, account, audit entries")
+@router.get("/me/export", summary="All my data as a zip: videos, recipes, metadata, account, audit entries",
+            responses={200: {"content": {"application/zip": {}}}})
 async def export_me(request: Request):
     from kinetoscope.studio.export import export_zip
 
@@ -235,7 +236,8 @@ async def admin_invite(request: Request):
             "expires_in_hours": hours}
 
 
-@router.get("/admin/audit", summary="The audit log, newest first (admin); ?format=jsonl for all of it")
+@router.get("/admin/audit", summary="The audit log, newest first (admin); ?format=jsonl for all of it",
+            responses={200: {"content": {"application/x-ndjson": {}}}})
 def admin_audit(request: Request, limit: int = Query(200, ge=1, le=1000), before: int | None = None,
                 format: str = Query("json", pattern="^(json|jsonl)$")):
     svc = _svc(request)

@@ -21,7 +21,7 @@ async def read_body(request: Request, max_bytes: int) -> tuple[dict, dict[str, b
     if declared and declared.isdigit() and int(declared) > max_bytes + 64 * 1024:
         raise ApiError(413, f"request body is {int(declared)} bytes: uploads are limited to {max_bytes} bytes",
                        "file_too_large")
-    request = _limited(request, max_bytes + 64 * 1024)  # a chunked body has no Content-Length to check up front
+    _limit_body(request, max_bytes + 64 * 1024)  # a chunked body has no Content-Length to check up front
     if ctype.startswith("multipart/form-data") or ctype.startswith("application/x-www-form-urlencoded"):
         try:
             form = await request.form(max_part_size=max_bytes + 1)
@@ -61,20 +61,21 @@ async def read_body(request: Request, max_bytes: int) -> tuple[dict, dict[str, b
     return data, {}
 
 
-def _limited(request: Request, limit: int) -> Request:
-    """The same request, but reading more than `limit` body bytes answers 413 (before the rest is read)."""
-    received = 0
+def _limit_body(request: Request, limit: int) -> None:
+    """Reading more than `limit` body bytes of this request answers 413, before the rest is read.
+    The request itself is wrapped (not a copy), so a form it parses stays cached for later reads."""
+    receive, received = request._receive, 0
 
-    async def receive():
+    async def limited():
         nonlocal received
-        message = await request.receive()
+        message = await receive()
         received += len(message.get("body", b""))
         if received > limit:
             raise ApiError(413, f"request body is over {limit} bytes: uploads are limited to {limit - 64 * 1024} bytes",
                            "file_too_large")
         return message
 
-    return Request(request.scope, receive)
+    request._receive = limited
 
 
 def text(fields: dict, name: str, default: str | None = None, required: bool = False) -> str | None:

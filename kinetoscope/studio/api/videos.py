@@ -215,7 +215,8 @@ def delete_video(request: Request, video_id: str):
     return {"id": video_id, "object": "video.deleted", "deleted": True}
 
 
-@router.get("/videos/{video_id}/content", summary="Download the video, its thumbnail or its spritesheet")
+@router.get("/videos/{video_id}/content", summary="Download the video, its thumbnail or its spritesheet",
+            responses={200: {"content": {"video/mp4": {}, "image/webp": {}, "image/jpeg": {}}}})
 def download_content(request: Request, video_id: str, variant: str = Query("video", pattern="^(video|thumbnail|spritesheet)$")):
     svc = svc_of(request)
     row = _owned(request, video_id)
@@ -399,7 +400,8 @@ def _event_stream_slot(request: Request, limit: int):
     return release
 
 
-@router.get("/videos/{video_id}/events", summary="Progress as Server-Sent Events until the video is done")
+@router.get("/videos/{video_id}/events", summary="Progress as Server-Sent Events until the video is done",
+            responses={200: {"content": {"text/event-stream": {}}}})
 async def video_events(request: Request, video_id: str):
     svc = svc_of(request)
     owner = owner_of(request)
