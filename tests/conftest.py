@@ -4,6 +4,10 @@ import pytest
 import torch
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+if "KINETOSCOPE_DATA_DIR" not in os.environ:  # signing keys and studio files: never the user's home
+    import tempfile
+
+    os.environ["KINETOSCOPE_DATA_DIR"] = tempfile.mkdtemp(prefix="kinetoscope-test-data-")
 torch.set_num_threads(int(os.environ.get("KINETOSCOPE_TEST_THREADS", "2")))
 
 from kinetoscope.models import AutoencoderConfig, CausalVAE, DiT, TransformerConfig  # noqa: E402

@@ -6,6 +6,7 @@ from kinetoscope.safety import (Decision, PolicyError, PolicyRefusal, check_prom
                                 normalise)
 
 ORDINARY = [
+    "an x-ray of a hand", "the letter x spinning on a white background", "x",  # "xxx" squeezes to "x"
     "a red circle bouncing on a blue background",
     "two green squares moving left",
     "a yellow star spinning slowly on a gradient background",

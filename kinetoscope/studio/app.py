@@ -12,12 +12,13 @@ from fastapi.staticfiles import StaticFiles
 
 from kinetoscope import __version__
 from kinetoscope.studio import auth
-from kinetoscope.studio.api import account, errors, models, videos
+from kinetoscope.studio.api import account, errors, models, verify, videos
 from kinetoscope.studio.ratelimit import RateLimiter
 from kinetoscope.studio.services import Services
 from kinetoscope.studio.settings import Settings, from_env
 from kinetoscope.studio.web import account_pages, admin_pages
 from kinetoscope.studio.web import routes as web
+from kinetoscope.studio.web import verify_page
 
 log = logging.getLogger("kinetoscope.studio")
 
@@ -54,7 +55,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.include_router(videos.router)
     app.include_router(models.router)
     app.include_router(account.router)
+    app.include_router(verify.router)
     app.include_router(web.router)
+    app.include_router(verify_page.router)
     app.include_router(account_pages.router)
     app.include_router(admin_pages.router)
     app.mount("/static", StaticFiles(directory=web.STATIC_DIR), name="static")

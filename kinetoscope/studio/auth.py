@@ -114,6 +114,10 @@ def install(app, limiter: RateLimiter | None = None) -> None:
         scope = needed_scope(request.method, path)
         if scope and not public and scope not in principal.scopes:
             return _deny(request, 403 if principal.user else 401, f"this key lacks the {scope!r} scope", "insufficient_scope")
+        if principal.via == "key" and request.method in UNSAFE and not path.startswith("/v1/") and not public:
+            # keys are for the API; the pages' forms are for people in a browser session
+            return _deny(request, 403, "API keys cannot post the web pages' forms: log in in a browser, or use the /v1 API",
+                         "forbidden")
         if principal.via == "session" and request.method in UNSAFE and path.startswith("/v1/") and not public:
             if request.headers.get(CSRF_HEADER) != principal.csrf:
                 return _deny(request, 403, "missing or wrong CSRF token (header X-CSRF-Token)", "csrf_failed")

@@ -10,6 +10,9 @@
     KINETOSCOPE_DEFAULT_MODEL   the model used when a request names none (default: the built-in model)
     KINETOSCOPE_WEBHOOK_URL     POST video.completed / video.failed events here
     KINETOSCOPE_WEBHOOK_SECRET  whsec_... secret used to sign them (Standard Webhooks)
+    KINETOSCOPE_POLICY          the prompt/upload policy file (default: kinetoscope/safety/default_policy.yaml)
+    KINETOSCOPE_SIGN_PROMPT     name the prompt in the signed C2PA manifest (default: only a keyed hash of the recipe)
+    KINETOSCOPE_WATERMARK       0 turns the invisible watermark off
     KINETOSCOPE_MAX_UPLOAD_BYTES, KINETOSCOPE_LEASE_SECONDS, KINETOSCOPE_MAX_ATTEMPTS,
     KINETOSCOPE_RETENTION_HOURS, KINETOSCOPE_WORKER_THREADS, KINETOSCOPE_MAX_EVENT_STREAMS
 """
@@ -61,6 +64,9 @@ class Settings:
     embedded_worker: bool = True  # `kinetoscope serve` runs one worker in-process
     worker_threads: int | None = None  # torch threads per worker (None: the machine's default)
     page_size: int = 20
+    policy_file: str = ""  # the prompt/upload policy (YAML); "" -> the shipped default policy
+    sign_prompt: bool = False  # name the prompt in each video's signed C2PA manifest
+    watermark: bool = True  # the invisible watermark (installation id + video id) in every video
     # accounts: a studio bound to loopback with no users needs no login ("open"); otherwise it does
     open_mode: bool = True
     cookie_secure: bool = False  # set the Secure flag on cookies (behind HTTPS)
@@ -100,6 +106,9 @@ _ENV = {
     "worker_threads": ("KINETOSCOPE_WORKER_THREADS", int),
     "max_event_streams": ("KINETOSCOPE_MAX_EVENT_STREAMS", int),
     "cookie_secure": ("KINETOSCOPE_COOKIE_SECURE", lambda v: v.lower() in ("1", "true", "yes")),
+    "policy_file": ("KINETOSCOPE_POLICY", str),
+    "sign_prompt": ("KINETOSCOPE_SIGN_PROMPT", lambda v: v.lower() in ("1", "true", "yes")),
+    "watermark": ("KINETOSCOPE_WATERMARK", lambda v: v.lower() not in ("0", "false", "no")),
     "rate_limit_per_minute": ("KINETOSCOPE_RATE_LIMIT_PER_MINUTE", int),
     "login_attempts_per_minute": ("KINETOSCOPE_LOGIN_ATTEMPTS_PER_MINUTE", int),
     "quota_concurrent_jobs": ("KINETOSCOPE_QUOTA_CONCURRENT_JOBS", int),

@@ -160,7 +160,14 @@ class Worker:
         with tempfile.TemporaryDirectory(prefix="kinetoscope-job-") as tmp:
             tmp = Path(tmp)
             name, _ = VARIANTS["video"]
-            write_video_file(self.svc, row, video, tmp / name)
+            parent = None
+            if row.source_video_id:
+                parent = self.svc.storage.path(f"{row.source_video_id}/{VARIANTS['video'][0]}")
+            elif row.task in ("extend", "edit") and row.input_key:
+                parent = self.svc.storage.path(row.input_key)
+            inputs = [self.svc.storage.path(row.input_key)] if row.input_key and parent is None else []
+            write_video_file(self.svc, row, video, tmp / name, parent=parent if parent and parent.is_file() else None,
+                             inputs=[p for p in inputs if p.is_file()])
             thumbnail(video.frames).save(tmp / VARIANTS["thumbnail"][0], format="WEBP", quality=85)
             spritesheet(video.frames).save(tmp / VARIANTS["spritesheet"][0], format="JPEG", quality=85)
             for variant, (fname, _) in VARIANTS.items():

@@ -239,3 +239,13 @@ def test_export_and_delete_account(app_client, svc):
     log = audit.jsonl(svc.sessions)
     assert user.id not in log and r.json()["audit_id"] in log
     assert app_client.get("/v1/videos", headers=bearer(key)).status_code == 401
+
+
+def test_a_read_only_key_cannot_use_the_pages_forms(app_client, svc):
+    user, rw = make_user(svc, "alice")
+    ro, _ = accounts.create_key(svc.sessions, user, "read only", ["videos:read"])
+    vid = new_video(app_client, rw)
+    for url, data in (("/", {"prompt": "a red circle"}), (f"/videos/{vid}/delete", {"confirm": "yes"})):
+        r = app_client.post(url, data=data, headers=bearer(ro), follow_redirects=False)
+        assert r.status_code == 403, (url, r.status_code)
+    assert app_client.get(f"/v1/videos/{vid}", headers=bearer(rw)).status_code == 200

@@ -103,13 +103,15 @@ def _generation_request(svc, fields: dict, engine, base: GenerationRequest | Non
         raise request_error(e) from None
 
 
-def _read_upload_image(svc, data: bytes, name: str):
+def _read_upload_image(svc, data: bytes, name: str, owner=None):
     from kinetoscope.media import MediaError, read_image
 
     try:
-        return read_image(data, max_pixels=svc.settings.max_upload_pixels, max_bytes=svc.settings.max_upload_bytes)
+        image = read_image(data, max_pixels=svc.settings.max_upload_pixels, max_bytes=svc.settings.max_upload_bytes)
     except MediaError as e:
         raise ApiError(400, f"{name} is not a readable image: {e}", "invalid_image", name) from None
+    moderate(svc, owner, "", name, frames=image[None])
+    return image
 
 
 def _png(image) -> bytes:
@@ -124,11 +126,37 @@ def _seconds_label(req: GenerationRequest) -> str:
     return f"{(req.frames - 1) / req.fps:g}" if req.frames > 1 else "0"
 
 
+def moderate(svc, owner, text: str, param: str, frames=None, filename: str = "") -> None:
+    """The policy stage before anything is queued: a refusal is a 400 `moderation_blocked` and an
+    audit entry naming the category and rule (the refused text only if the policy says so)."""
+    from kinetoscope.safety import PolicyRefusal, check_upload, enforce, load_policy
+
+    policy = load_policy(svc.settings.policy_file or None)
+    try:
+        if frames is not None:
+            decision = check_upload(frames, policy, filename)
+            if not decision.allowed:
+                raise PolicyRefusal(decision, param)
+        elif text:
+            enforce(text, policy, param)
+    except PolicyRefusal as e:
+        extra = {"text": text} if policy.record_text and text else {}
+        audit.log(svc.sessions, owner, "moderation.refused", None, None, category=e.category,
+                  rule=e.decision.rule, field=param, **extra)
+        raise ApiError(400, str(e), e.code, param) from None
+
+
 def _create_job(svc, **kw):
     """jobs.create with the owner's quota checked in the same transaction."""
     from kinetoscope.studio.quotas import QuotaExceeded, guard
 
     req = kw["request"]
+    try:
+        moderate(svc, kw.get("owner_id"), kw["prompt"], "prompt")
+        moderate(svc, kw.get("owner_id"), req.get("negative_prompt") or "", "negative_prompt")
+    except ApiError:
+        svc.storage.delete_prefix(kw["video_id"])
+        raise
     duration = (req["frames"] - 1) / req["fps"] if req.get("frames", 1) > 1 else 0.0
     if kw.get("task") == "extend":
         duration = float(req.get("extend_seconds", 0.0))
@@ -163,7 +191,7 @@ def create_from_fields(svc, owner, fields: dict, files: dict[str, bytes]):
     if task == "i2v":
         if "input_reference" not in files:
             raise ApiError(400, "task i2v needs an input_reference image", "missing_required_parameter", "input_reference")
-        image = _read_upload_image(svc, files["input_reference"], "input_reference")
+        image = _read_upload_image(svc, files["input_reference"], "input_reference", owner)
         input_key = f"{video_id}/input.png"
         svc.storage.put_bytes(input_key, _png(image))
     return _create_job(svc, model=model, task=task, prompt=req.prompt,
@@ -294,6 +322,11 @@ def _video_source(svc, owner, fields: dict, files: dict[str, bytes], video_id: s
     except MediaError as e:
         svc.storage.delete_prefix(video_id)
         raise ApiError(400, f"video is not a readable video: {e.problem}", "invalid_video", "video") from None
+    try:
+        moderate(svc, owner, "", "video", frames=frames)
+    except ApiError:
+        svc.storage.delete_prefix(video_id)
+        raise
     base = GenerationRequest(prompt="", width=frames.shape[2], height=frames.shape[1], frames=len(frames))
     return model, engine, base, len(frames), None, input_key
 

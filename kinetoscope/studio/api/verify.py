@@ -1,0 +1,53 @@
+"""POST /v1/verify: anyone may upload a file and read its provenance (C2PA manifest and
+invisible watermark), checked against this installation's signing CA."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
+
+from kinetoscope.studio.api import forms
+from kinetoscope.studio.api.errors import ApiError
+
+router = APIRouter(prefix="/v1", tags=["provenance"])
+SUFFIXES = (".mp4", ".png", ".gif", ".webm", ".mov", ".jpg", ".jpeg", ".webp")
+
+VERIFY_BODY = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+    "type": "object", "required": ["file"],
+    "properties": {"file": {"type": "string", "format": "binary", "description": "a video or image to check"}}}}}}}
+
+
+def verify_bytes(svc, data: bytes, filename: str) -> dict:
+    from kinetoscope.media import MediaError
+    from kinetoscope.media.provenance import verify_file
+
+    suffix = Path(filename or "upload").suffix.lower()
+    if suffix not in SUFFIXES:
+        raise ApiError(400, f"file {filename!r} has type {suffix or 'none'}: upload one of {' '.join(SUFFIXES)}",
+                       "invalid_file", "file")
+    fd, tmp = tempfile.mkstemp(prefix="kinetoscope-verify-", suffix=suffix)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        report = verify_file(tmp, data_dir=svc.settings.data_dir)
+    except MediaError as e:
+        raise ApiError(400, f"file could not be read: {e.problem if hasattr(e, 'problem') else e}", "invalid_file", "file") from None
+    finally:
+        os.unlink(tmp)
+    report["file"] = filename
+    return report
+
+
+@router.post("/verify", openapi_extra=VERIFY_BODY, summary="Check a file's C2PA manifest and invisible watermark")
+async def verify(request: Request):
+    svc = request.app.state.svc
+    fields, files = await forms.read_body(request, svc.settings.max_upload_bytes)
+    if "file" not in files:
+        raise ApiError(400, "upload the file to check as the multipart field 'file'", "missing_required_parameter", "file")
+    form = await request.form()
+    name = getattr(form.get("file"), "filename", None) or "upload"
+    return await run_in_threadpool(verify_bytes, svc, files["file"], name)
