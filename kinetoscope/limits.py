@@ -7,3 +7,4 @@ FPS = (1, 60)
 SEED = (0, 2**63 - 1)
 SIZE_MULTIPLE = 16
 STRENGTH = (0.0, 1.0)  # edit: how far the input video is noised before denoising
+STEP_CACHE = (0.0, 1.0)  # step caching threshold: 0 is off

@@ -43,6 +43,7 @@ class PipelineConfig:
     steps: int = 20
     guidance: float = 3.5
     sampler: str = "euler"
+    step_cache: float = 0.0  # TeaCache-style step caching threshold; 0 keeps every model call
     shift: float | None = None  # None: from the token count
     threads: int | None = None
 
@@ -64,6 +65,7 @@ class GenerationRequest:
     given_mask: list[bool] | None = None  # per output frame: keep this frame as given
     init_frames: np.ndarray | None = field(default=None, repr=False)  # (T, H, W, 3) uint8: start from these (SDEdit)
     strength: float | None = None  # with init_frames: noise level to start from, 0 (keep them) to 1 (ignore them)
+    step_cache: float | None = None  # skip model calls while latents change less than this (0: off)
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
@@ -175,6 +177,8 @@ class Pipeline:
         guidance = c.guidance if req.guidance is None else req.guidance
         _in_range("guidance", guidance, *limits.GUIDANCE)
         _in_range("seed", req.seed, *limits.SEED)
+        step_cache = c.step_cache if req.step_cache is None else req.step_cache
+        _in_range("step_cache", step_cache, *limits.STEP_CACHE)
         sampler = req.sampler or c.sampler
         if sampler not in SAMPLERS:
             raise RequestError(f"sampler {sampler!r} is not allowed: use one of {', '.join(SAMPLERS)}")
@@ -195,7 +199,7 @@ class Pipeline:
             raise RequestError(f"strength {strength} needs init frames (a video to start from)")
         return dataclasses.replace(
             req, prompt=prompt, width=width, height=height, frames=frames, fps=fps, seconds=(frames - 1) / fps if frames > 1 else 0.0,
-            steps=steps, guidance=guidance, sampler=sampler, strength=strength,
+            steps=steps, guidance=guidance, sampler=sampler, strength=strength, step_cache=step_cache,
         )
 
     # --- generation ----------------------------------------------------------------------------
@@ -233,8 +237,10 @@ class Pipeline:
             t_start = float(ts[ts <= req.strength + 1e-6][0])
             noise = (1 - t_start) * self._encode(req.init_frames) + t_start * noise
         step_cb = (lambda i, n: progress("denoise", i, n)) if progress else None
+        stats: dict = {}
         z = denoise(self.denoiser, noise, cond, uncond, steps=req.steps, guidance=req.guidance, shift=shift,
-                    sampler=req.sampler, given_latents=given_z, given=given, t_start=t_start, progress=step_cb)
+                    sampler=req.sampler, given_latents=given_z, given=given, t_start=t_start, cache=req.step_cache,
+                    progress=step_cb, stats=stats)
         with torch.no_grad():
             x = self.vae.decode(z)  # (1, 3, T, H, W)
         if progress:
@@ -246,6 +252,7 @@ class Pipeline:
             "weights_sha256": self.weights_hash,
             "request": req.to_dict(),
             "seconds_to_generate": round(time.perf_counter() - t0, 3),
+            "model_calls": stats.get("model_calls"),
         }
         return Video(frames=frames, fps=req.fps, metadata=meta)
 

@@ -60,10 +60,18 @@ def denoise(
     given_latents: torch.Tensor | None = None,
     given: torch.Tensor | None = None,
     t_start: float = 1.0,
+    cache: float = 0.0,
     progress: Callable[[int, int], None] | None = None,
+    stats: dict | None = None,
 ) -> torch.Tensor:
     """noise (B, C, T, H, W) -> clean latents. `t_start` < 1 starts part-way (SDEdit): then
-    `noise` must already be the partly noised input."""
+    `noise` must already be the partly noised input.
+
+    `cache` > 0 skips model calls while the latents have changed little (TeaCache-style step
+    caching): the relative change of x is summed from the last real call, and while it stays
+    under `cache` the step reuses that call's clean-sample estimate x0 (v = (x - x0) / t, exact
+    if x0 has not moved). The first and last steps always call the model; Euler only.
+    `stats`, if given, receives the number of model calls."""
     if sampler not in SAMPLERS:
         raise ValueError(f"sampler {sampler!r} is not one of {SAMPLERS}")
     ts = timesteps(steps, shift)
@@ -71,14 +79,25 @@ def denoise(
     keep = None if given is None else given[:, None, :, None, None]
     x = noise if keep is None else torch.where(keep, given_latents, noise)
     n = len(ts) - 1
+    calls, x0, moved, prev = 0, None, 0.0, None
     for i in range(n):
         t, t_next = ts[i], ts[i + 1]
-        v = guided_velocity(model, x, t, cond, uncond, guidance, given)
+        if prev is not None:
+            moved += float((x - prev).abs().mean() / prev.abs().mean().clamp_min(1e-8))
+        if cache > 0 and sampler == "euler" and x0 is not None and i < n - 1 and moved < cache:
+            v = (x - x0) / t  # reuse the last call's clean-sample estimate
+        else:
+            v = guided_velocity(model, x, t, cond, uncond, guidance, given)
+            calls, x0, moved = calls + 1, x - t * v, 0.0
+        prev = x
         x_next = x + (t_next - t) * v
         if sampler == "heun" and t_next > 0:
             v2 = guided_velocity(model, x_next, t_next, cond, uncond, guidance, given)
+            calls += 1
             x_next = x + (t_next - t) * 0.5 * (v + v2)
         x = x_next if keep is None else torch.where(keep, given_latents, x_next)
         if progress:
             progress(i + 1, n)
+    if stats is not None:
+        stats["model_calls"] = calls
     return x

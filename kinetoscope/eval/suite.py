@@ -297,7 +297,7 @@ def run_suite(generator, prompts: list[SuitePrompt], *, seeds=(0,), frames: int 
               width: int = 64, height: int = 64, steps: int | None = None,
               guidance: float | None = None, out_dir: str | Path | None = None,
               psnr_clips: int = PSNR_CLIPS, weights: str | None = None, quick: bool | None = None,
-              progress: Callable[[int, int, dict], None] | None = None) -> dict:
+              progress: Callable[[int, int, dict], None] | None = None, step_cache: float | None = None) -> dict:
     """Generate every prompt at every seed, analyse and score it; return the report dict.
 
     `generator` is anything with `generate(GenerationRequest) -> object with .frames`
@@ -325,7 +325,7 @@ def run_suite(generator, prompts: list[SuitePrompt], *, seeds=(0,), frames: int 
     jobs = [(p, s) for p in prompts for s in seeds]
     for k, (p, seed) in enumerate(jobs):
         req = GenerationRequest(prompt=p.prompt, frames=frames, width=width, height=height,
-                                steps=steps, guidance=guidance, seed=seed)
+                                steps=steps, guidance=guidance, seed=seed, step_cache=step_cache)
         t0 = time.perf_counter()
         video = generator.generate(req)
         seconds = time.perf_counter() - t0

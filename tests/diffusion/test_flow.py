@@ -67,3 +67,31 @@ def test_heun_and_euler_both_run_and_reject_unknown():
         assert denoise(model, torch.randn(1, 4, 1, 4, 4), text, steps=2, sampler=s).shape == (1, 4, 1, 4, 4)
     with pytest.raises(ValueError, match="sampler"):
         denoise(model, torch.randn(1, 4, 1, 4, 4), text, steps=2, sampler="ddim")
+
+
+def test_step_cache_skips_calls_and_zero_changes_nothing():
+    import torch
+
+    from kinetoscope.diffusion import denoise
+
+    class Linear(torch.nn.Module):  # a smooth toy denoiser: x0 estimate = 0.5 x
+        config = type("C", (), {"prediction": "x0"})()
+
+        def forward(self, x, t, text, mask, given):
+            self.calls = getattr(self, "calls", 0) + 1
+            return 0.5 * x
+
+    g = torch.Generator().manual_seed(0)
+    noise = torch.randn(1, 4, 2, 4, 4, generator=g)
+    cond = (torch.zeros(1, 3, 8), torch.ones(1, 3, dtype=torch.bool))
+    outs = {}
+    for th in (0.0, 0.2):
+        m, stats = Linear(), {}
+        outs[th] = denoise(m, noise, cond, None, steps=20, guidance=1.0, cache=th, stats=stats)
+        assert stats["model_calls"] == m.calls
+    ref = denoise(Linear(), noise, cond, None, steps=20, guidance=1.0)
+    assert torch.equal(outs[0.0], ref)
+    stats = {}
+    denoise(Linear(), noise, cond, None, steps=20, guidance=1.0, cache=0.2, stats=stats)
+    assert 2 <= stats["model_calls"] < 20
+    assert (outs[0.2] - ref).abs().mean() < 0.25 * ref.abs().mean()  # close to the uncached result
