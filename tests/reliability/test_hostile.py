@@ -188,3 +188,16 @@ def test_a_form_read_under_the_body_limit_can_be_read_again():
         r = c.post("/echo", data={"a": "1"}, files={"file": ("x.png", b"abc", "image/png")}, timeout=10)
         assert r.json() == {"fields": {"a": "1"}, "files": ["file"], "filename": "x.png"}
         assert c.post("/echo", files={"file": ("x.png", b"a" * 70_000, "image/png")}).status_code == 413
+
+
+def test_numbers_beyond_the_databases_range_are_400(svc, base):
+    """Regression (found by the fuzzer): ?before=-10**29 on the audit log was a 500 on SQLite."""
+    from kinetoscope.studio import accounts
+
+    admin = accounts.create_user(svc.sessions, "admin", "correct horse battery", is_admin=True)
+    key, _ = accounts.create_key(svc.sessions, admin, "t", list(accounts.SCOPES))
+    for value in (-10**29, 10**29, 2**63, -1):
+        r = httpx.get(f"{base}/v1/admin/audit", params={"before": value}, headers={"Authorization": f"Bearer {key}"})
+        assert r.status_code == 400 and r.json()["error"]["param"] == "before", (value, r.text)
+    r = httpx.get(f"{base}/v1/admin/audit", params={"before": 2**63 - 1}, headers={"Authorization": f"Bearer {key}"})
+    assert r.status_code == 200 and r.json()["data"]

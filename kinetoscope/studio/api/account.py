@@ -238,7 +238,8 @@ async def admin_invite(request: Request):
 
 @router.get("/admin/audit", summary="The audit log, newest first (admin); ?format=jsonl for all of it",
             responses={200: {"content": {"application/x-ndjson": {}}}})
-def admin_audit(request: Request, limit: int = Query(200, ge=1, le=1000), before: int | None = None,
+def admin_audit(request: Request, limit: int = Query(200, ge=1, le=1000),
+                before: int | None = Query(None, ge=0, le=2**63 - 1),  # a time; the databases' integer range
                 format: str = Query("json", pattern="^(json|jsonl)$")):
     svc = _svc(request)
     _admin(request)
