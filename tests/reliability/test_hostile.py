@@ -201,3 +201,11 @@ def test_numbers_beyond_the_databases_range_are_400(svc, base):
         assert r.status_code == 400 and r.json()["error"]["param"] == "before", (value, r.text)
     r = httpx.get(f"{base}/v1/admin/audit", params={"before": 2**63 - 1}, headers={"Authorization": f"Bearer {key}"})
     assert r.status_code == 200 and r.json()["data"]
+
+
+def test_method_not_allowed_lists_every_method_of_the_path(svc, base):
+    """Regression: a path served by several routes listed only the first route's methods in Allow."""
+    for path, allowed in (("/v1/videos/video_x", "DELETE, GET"), ("/v1/videos", "GET, POST"), ("/v1/me/keys", "GET, POST")):
+        r = httpx.request("PUT", f"{base}{path}")
+        assert r.status_code == 405 and r.headers["allow"] == allowed, (path, r.headers.get("allow"))
+        assert r.json()["error"]["code"] == "method_not_allowed"

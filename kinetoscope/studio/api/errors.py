@@ -8,7 +8,7 @@ from fastapi.responses import JSONResponse
 from redis.exceptions import ConnectionError as RedisConnectionError, TimeoutError as RedisTimeoutError
 from sqlalchemy.exc import DataError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Match
+from starlette.routing import compile_path
 
 from kinetoscope.studio.storage import StorageError
 
@@ -38,13 +38,13 @@ def _unavailable(what: str) -> JSONResponse:
                         status_code=503, headers={"Retry-After": "5"})
 
 
-def _allowed_methods(request: Request) -> str:
-    """Every method the path answers to (a path served by several routes lists them all)."""
+def _allowed_methods(request: Request) -> str | None:
+    """Every method the API documents for this path (a path served by several routes lists them all)."""
     methods = set()
-    for route in request.app.router.routes:
-        if getattr(route, "methods", None) and route.matches(request.scope)[0] != Match.NONE:
-            methods |= route.methods
-    return ", ".join(sorted(methods))
+    for template, operations in request.app.openapi().get("paths", {}).items():
+        if compile_path(template)[0].match(request.url.path):
+            methods |= {m.upper() for m in operations}
+    return ", ".join(sorted(methods)) or None
 
 
 ERROR_SCHEMA = {"type": "object", "required": ["error"], "properties": {"error": {
@@ -91,7 +91,7 @@ def install(app: FastAPI) -> None:
     async def _http_error(req: Request, e: StarletteHTTPException):
         code = {404: "not_found", 405: "method_not_allowed"}.get(e.status_code)
         headers = dict(getattr(e, "headers", None) or {})
-        if e.status_code == 405:
+        if e.status_code == 405 and _allowed_methods(req):
             headers["Allow"] = _allowed_methods(req)
         return JSONResponse(body(e.status_code, str(e.detail), code), status_code=e.status_code, headers=headers or None)
 
