@@ -72,6 +72,12 @@ def _run(args, svc) -> int:
         print(f"{args.base_url.rstrip('/')}/invite/{token}\n(single use, expires in {args.hours:g} h)")
     elif a == "audit":
         sys.stdout.write(audit.jsonl(svc.sessions))
+    elif a == "export-training-data":
+        from kinetoscope.studio.training_data import export_consented
+
+        r = export_consented(svc, args.out)
+        print(f"{r['exported']} uploads with their owners' consent written to {r['folder']} (manifest.jsonl); "
+              f"{r['without_consent']} without consent left out, {r['missing']} missing")
     return 0
 
 
@@ -100,6 +106,8 @@ def add_parser(sub) -> None:
     iv.add_argument("--hours", type=float, default=48.0)
     iv.add_argument("--base-url", default="http://127.0.0.1:8000")
     s.add_parser("audit", help="the audit log as JSON lines")
+    et = s.add_parser("export-training-data", help="uploads whose owners consented, as a folder dataset for training")
+    et.add_argument("--out", required=True, help="folder to write (files/ + manifest.jsonl)")
 
 
 __all__ = ["AdminError", "add_parser", "argparse", "run"]

@@ -62,3 +62,31 @@ def test_policy_refuses_before_queueing_and_audits_without_the_text(client, svc)
     assert len(client.get("/v1/videos").json()["data"]) == 1
     log = audit.jsonl(svc.sessions)
     assert log.count('"moderation.refused"') == 2 and "p0rn" not in log
+
+
+def test_only_consented_uploads_become_training_data(client, svc, tmp_path):
+    import io
+
+    from PIL import Image
+
+    from kinetoscope.data.folder import load_manifest
+    from kinetoscope.studio.training_data import export_consented
+
+    def png(colour):
+        buf = io.BytesIO()
+        Image.new("RGB", (32, 32), colour).save(buf, format="PNG")
+        return buf.getvalue()
+
+    ids = {}
+    for consent, colour in (("true", (200, 0, 0)), ("false", (0, 200, 0)), (None, (0, 0, 200))):
+        data = {"prompt": f"a square {colour}", "seconds": "0"}
+        if consent is not None:
+            data["input_training_consent"] = consent
+        r = client.post("/v1/videos", data=data, files={"input_reference": ("x.png", png(colour), "image/png")})
+        assert r.status_code == 200 and r.json()["input_training_consent"] == (consent == "true")
+        ids[consent] = r.json()["id"]
+    summary = export_consented(svc, tmp_path / "dataset")
+    assert summary["exported"] == 1 and summary["without_consent"] == 2
+    entries, refusals = load_manifest(tmp_path / "dataset")
+    assert [e.path.name for e in entries] == [f"{ids['true']}.png"] and not refusals
+    assert sorted(p.name for p in (tmp_path / "dataset" / "files").iterdir()) == [f"{ids['true']}.png"]
