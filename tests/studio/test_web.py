@@ -271,3 +271,23 @@ def test_unknown_ids_get_a_404_page(client):
         r = client.request(method, url)
         assert r.status_code == 404 and r.headers["content-type"].startswith("text/html")
         assert "Not found" in r.text and "video video_nope" in r.text
+
+
+def test_job_page_extends_and_redraws_a_finished_video(client, svc):
+    from kinetoscope.studio.worker import Worker
+
+    vid = client.post("/v1/videos", json={"prompt": "a red circle", "seconds": "1"}).json()["id"]
+    Worker(svc).run_once(timeout=2)
+    page = client.get(f"/videos/{vid}").text
+    assert 'action="/videos/' + vid + '/continue"' in page and 'for="c-strength"' in page
+    r = client.post(f"/videos/{vid}/continue", data={"action": "extend", "prompt": "a red circle", "seconds": "1"},
+                    follow_redirects=False)
+    assert r.status_code == 303
+    ext = client.get("/v1/videos/" + r.headers["location"].rsplit("/", 1)[1]).json()
+    assert ext["task"] == "extend" and ext["source_video_id"] == vid and ext["seconds"] == "2"
+    r = client.post(f"/videos/{vid}/continue", data={"action": "edit", "prompt": "a blue circle", "strength": "0.4"},
+                    follow_redirects=False)
+    ed = client.get("/v1/videos/" + r.headers["location"].rsplit("/", 1)[1]).json()
+    assert ed["task"] == "edit" and ed["request"]["strength"] == 0.4
+    r = client.post(f"/videos/{vid}/continue", data={"action": "edit", "prompt": "x y", "strength": "3"})
+    assert r.status_code == 400 and "strength 3 is out of range" in r.text

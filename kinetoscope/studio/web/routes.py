@@ -133,6 +133,35 @@ async def remix_submit(request: Request, video_id: str):
     return RedirectResponse(f"/videos/{row.id}", status_code=303)
 
 
+@router.post("/videos/{video_id}/continue", response_class=HTMLResponse)
+async def continue_submit(request: Request, video_id: str):
+    """Extend (forward or backward) or redraw (edit) a finished video: the API's service functions."""
+    svc = videos.svc_of(request)
+    owner = videos.owner_of(request)
+    source = await run_in_threadpool(jobs.get, svc.sessions, video_id, owner)
+    if source is None:
+        return _not_found(request, f"video {video_id}")
+    try:
+        fields, _ = await forms.read_body(request, svc.settings.max_upload_bytes)
+        action = forms.text(fields, "action", "extend")
+        task = {k: v for k, v in fields.items() if k in ("prompt", "seconds", "strength")}
+        task["video"] = {"id": source.id}
+        if action in ("extend", "extend-backward"):
+            task["direction"] = "backward" if action == "extend-backward" else "forward"
+            task.pop("strength", None)
+            row = await run_in_threadpool(videos.extend_from_fields, svc, owner, task, {})
+        elif action == "edit":
+            task.pop("seconds", None)
+            row = await run_in_threadpool(videos.edit_from_fields, svc, owner, task, {})
+        else:
+            raise ApiError(400, f"action {action!r} is not allowed: extend, extend-backward or edit", "invalid_value", "action")
+    except ApiError as e:
+        ctx = _video_context(svc, source)
+        ctx["task_error"] = e.message
+        return _page(request, "video.html", ctx, e.status)
+    return RedirectResponse(f"/videos/{row.id}", status_code=303)
+
+
 @router.post("/videos/{video_id}/delete", response_class=HTMLResponse)
 async def delete_submit(request: Request, video_id: str):
     """Without confirm=yes: the confirmation page. With it: delete (the API's own route) and go to the gallery."""
