@@ -11,6 +11,8 @@ EXAMPLES = """examples:
   kinetoscope generate "two green squares moving left" --seconds 3 --size 96x64 --seed 7 --out squares.mp4
   kinetoscope train --stage vae run_dir=runs/vae steps=2000
   kinetoscope train export runs/dit --out my-model && kinetoscope generate "a star" --weights my-model
+  kinetoscope serve                     # the studio on http://127.0.0.1:8000 (web page + OpenAI-compatible API)
+  kinetoscope verify video.mp4          # its signed C2PA manifest and invisible watermark
 """
 
 
@@ -302,7 +304,7 @@ def cmd_admin(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="kinetoscope", description="Open, self-hostable text-to-video: generate, train, evaluate, benchmark.",
+    p = argparse.ArgumentParser(prog="kinetoscope", description="Open, self-hostable text-to-video: generate, train, evaluate, serve a studio, verify provenance, benchmark.",
                                 epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
