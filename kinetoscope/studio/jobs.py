@@ -159,6 +159,10 @@ def reap(sf: sessionmaker[Session], queue: JobQueue, settings: Settings) -> dict
     t = now()
     stale = t - max(settings.lease_seconds, 5.0)
     counts = {"requeued": 0, "failed": 0, "expired": []}
+    try:  # a queued row can only have missed the queue if the queue holds nothing (else: a backlog)
+        queue_empty = queue.pending() == 0
+    except Exception:  # noqa: BLE001 - the queue is down: push nothing now, try on the next round
+        queue_empty = False
     with sf.begin() as s:
         gave_up = s.execute(
             update(VideoRow)
@@ -173,9 +177,10 @@ def reap(sf: sessionmaker[Session], queue: JobQueue, settings: Settings) -> dict
 
             for vid in gave_up:
                 s.add(new_delivery(vid, "video.failed", settings.webhook_url))
-        due = s.scalars(select(VideoRow.id).where(or_(
-            and_(VideoRow.status == "in_progress", VideoRow.lease_until < t),
-            and_(VideoRow.status == "queued", VideoRow.enqueued_at < stale)))).all()
+        lost = [and_(VideoRow.status == "in_progress", VideoRow.lease_until < t)]
+        if queue_empty:
+            lost.append(and_(VideoRow.status == "queued", VideoRow.enqueued_at < stale))
+        due = s.scalars(select(VideoRow.id).where(or_(*lost))).all()
         if due:
             s.execute(update(VideoRow).where(VideoRow.id.in_(due)).values(enqueued_at=t))
         expired = s.scalars(select(VideoRow.id).where(VideoRow.expires_at < int(t), VideoRow.status.in_(TERMINAL))).all()

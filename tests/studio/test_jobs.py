@@ -64,6 +64,16 @@ def test_a_queued_job_that_never_reached_the_queue_is_pushed_again(svc):
     assert Worker(svc).run_once(timeout=2) and jobs.get(svc.sessions, row.id).status == "completed"
 
 
+def test_a_backlog_is_not_pushed_again_while_the_queue_holds_it(svc):
+    rows = [new_job(svc) for _ in range(3)]
+    with svc.sessions.begin() as db:  # they have waited long, but they are in the queue
+        for r in rows:
+            db.get(type(r), r.id).enqueued_at = time.time() - 60
+    before = svc.queue.pending()
+    assert jobs.reap(svc.sessions, svc.queue, svc.settings)["requeued"] == 0
+    assert svc.queue.pending() == before == 3
+
+
 def _worker_env(svc) -> dict:
     s = svc.settings
     env = {**os.environ, "KINETOSCOPE_DATA_DIR": str(s.data_dir), "KINETOSCOPE_BUILTIN": s.builtin_spec,
