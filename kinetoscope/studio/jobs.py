@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from kinetoscope.studio.models import VideoRow, WebhookDelivery
 from kinetoscope.studio.queue import JobQueue
 from kinetoscope.studio.settings import Settings
+from kinetoscope.studio.webhooks import new_delivery
 
 TERMINAL = ("completed", "failed")
 
@@ -136,8 +137,6 @@ def _finish(sf, video_id: str, worker_id: str, settings: Settings, event: str, v
         if res.rowcount != 1:
             return False
         if settings.webhook_url:  # the outbox: the event is recorded with the state change, delivered later
-            from kinetoscope.studio.webhooks import new_delivery
-
             s.add(new_delivery(video_id, event, settings.webhook_url))
         return True
 
@@ -173,8 +172,6 @@ def reap(sf: sessionmaker[Session], queue: JobQueue, settings: Settings) -> dict
         ).scalars().all()
         counts["failed"] = len(gave_up)
         if settings.webhook_url:
-            from kinetoscope.studio.webhooks import new_delivery
-
             for vid in gave_up:
                 s.add(new_delivery(vid, "video.failed", settings.webhook_url))
         lost = [and_(VideoRow.status == "in_progress", VideoRow.lease_until < t)]

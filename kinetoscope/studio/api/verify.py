@@ -35,19 +35,24 @@ def verify_bytes(svc, data: bytes, filename: str) -> dict:
             f.write(data)
         report = verify_file(tmp, data_dir=svc.settings.data_dir)
     except MediaError as e:
-        raise ApiError(400, f"file could not be read: {e.problem if hasattr(e, 'problem') else e}", "invalid_file", "file") from None
+        raise ApiError(400, f"file could not be read: {e.problem}", "invalid_file", "file") from None
     finally:
         os.unlink(tmp)
     report["file"] = filename
     return report
 
 
-@router.post("/verify", openapi_extra=VERIFY_BODY, summary="Check a file's C2PA manifest and invisible watermark")
-async def verify(request: Request):
+async def verify_request(request: Request, missing: str) -> dict:
+    """The report for the file uploaded as the multipart field `file` (the API and the page)."""
     svc = request.app.state.svc
-    fields, files = await forms.read_body(request, svc.settings.max_upload_bytes)
+    _, files = await forms.read_body(request, svc.settings.max_upload_bytes)
     if "file" not in files:
-        raise ApiError(400, "upload the file to check as the multipart field 'file'", "missing_required_parameter", "file")
-    form = await request.form()
+        raise ApiError(400, missing, "missing_required_parameter", "file")
+    form = await request.form()  # parsed once by read_body; this only reads the upload's name
     name = getattr(form.get("file"), "filename", None) or "upload"
     return await run_in_threadpool(verify_bytes, svc, files["file"], name)
+
+
+@router.post("/verify", openapi_extra=VERIFY_BODY, summary="Check a file's C2PA manifest and invisible watermark")
+async def verify(request: Request):
+    return await verify_request(request, "upload the file to check as the multipart field 'file'")

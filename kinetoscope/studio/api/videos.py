@@ -151,24 +151,19 @@ def _create_job(svc, **kw):
     from kinetoscope.studio.quotas import QuotaExceeded, guard
 
     req = kw["request"]
-    try:
-        moderate(svc, kw.get("owner_id"), kw["prompt"], "prompt")
-        moderate(svc, kw.get("owner_id"), req.get("negative_prompt") or "", "negative_prompt")
-    except ApiError:
-        svc.storage.delete_prefix(kw["video_id"])
-        raise
+    owner = kw.get("owner_id")
     duration = (req["frames"] - 1) / req["fps"] if req.get("frames", 1) > 1 else 0.0
     if kw.get("task") == "extend":
         duration = float(req.get("extend_seconds", 0.0))
-    owner = kw.get("owner_id")
     try:
+        moderate(svc, owner, kw["prompt"], "prompt")
+        moderate(svc, owner, req.get("negative_prompt") or "", "negative_prompt")
         return jobs.create(svc.sessions, svc.queue, svc.settings, duration=duration,
                            guard=guard(owner, duration, svc.settings) if owner else None, **kw)
-    except QuotaExceeded as e:
+    except Exception as e:
         svc.storage.delete_prefix(kw["video_id"])  # an upload stored for it
-        raise ApiError(429, str(e), e.code, headers={"Retry-After": "60"}) from None
-    except Exception:
-        svc.storage.delete_prefix(kw["video_id"])
+        if isinstance(e, QuotaExceeded):
+            raise ApiError(429, str(e), e.code, headers={"Retry-After": "60"}) from None
         raise
 
 
@@ -200,12 +195,17 @@ def create_from_fields(svc, owner, fields: dict, files: dict[str, bytes]):
                        input_consent=consent)
 
 
-@router.post("/videos", openapi_extra=CREATE_BODY, summary="Create a video")
-async def create_video(request: Request):
+async def _submit(request: Request, service) -> JSONResponse:
+    """Read the body (JSON or multipart), run a job-creating service function, answer the video."""
     svc = svc_of(request)
     fields, files = await forms.read_body(request, svc.settings.max_upload_bytes)
-    row = await run_in_threadpool(create_from_fields, svc, owner_of(request), fields, files)
+    row = await run_in_threadpool(service, svc, owner_of(request), fields, files)
     return _video_response(svc, row)
+
+
+@router.post("/videos", openapi_extra=CREATE_BODY, summary="Create a video")
+async def create_video(request: Request):
+    return await _submit(request, create_from_fields)
 
 
 @router.get("/videos", summary="List videos")
@@ -395,18 +395,12 @@ def edit_from_fields(svc, owner, fields: dict, files: dict[str, bytes]):
 
 @router.post("/videos/extensions", summary="Extend a completed video (or an uploaded one) by some seconds")
 async def extend_video(request: Request):
-    svc = svc_of(request)
-    fields, files = await forms.read_body(request, svc.settings.max_upload_bytes)
-    row = await run_in_threadpool(extend_from_fields, svc, owner_of(request), fields, files)
-    return _video_response(svc, row)
+    return await _submit(request, extend_from_fields)
 
 
 @router.post("/videos/edits", summary="Redraw a completed video (or an uploaded one) under a new prompt")
 async def edit_video(request: Request):
-    svc = svc_of(request)
-    fields, files = await forms.read_body(request, svc.settings.max_upload_bytes)
-    row = await run_in_threadpool(edit_from_fields, svc, owner_of(request), fields, files)
-    return _video_response(svc, row)
+    return await _submit(request, edit_from_fields)
 
 
 def _event_stream_slot(request: Request, limit: int):
