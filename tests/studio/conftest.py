@@ -1,7 +1,9 @@
 import itertools
 
 import pytest
+from fastapi.testclient import TestClient
 
+from kinetoscope.studio.app import create_app
 from kinetoscope.studio.services import Services
 from kinetoscope.studio.settings import Settings
 from tests.studio.servers import Postgres, Redis
@@ -48,3 +50,10 @@ def svc(settings, text_encoder):
     builtin.pipeline._text = text_encoder  # share the session's text encoder: load it once per test run
     yield s
     s.close()
+
+
+@pytest.fixture
+def client(svc):
+    """The app over `svc`, through HTTP in this process (no worker: tests run jobs with helpers.work)."""
+    with TestClient(create_app(services=svc)) as c:
+        yield c

@@ -5,35 +5,10 @@ import json
 
 import numpy as np
 import pytest
-from fastapi.testclient import TestClient
 from PIL import Image
 
 from kinetoscope.media import read_video
-from kinetoscope.studio.app import create_app
-from kinetoscope.studio.worker import Worker
-
-
-@pytest.fixture
-def client(svc):
-    with TestClient(create_app(services=svc)) as c:
-        yield c
-
-
-def work(svc, n=1):
-    w = Worker(svc, worker_id="test-worker")
-    done = 0
-    for _ in range(50):
-        if w.run_once(timeout=0.2):
-            done += 1
-        if done >= n:
-            return done
-    return done
-
-
-def png_bytes(color=(200, 30, 30), size=(40, 30)):
-    buf = io.BytesIO()
-    Image.new("RGB", size, color).save(buf, format="PNG")
-    return buf.getvalue()
+from tests.studio.helpers import png_bytes, work
 
 
 def test_create_run_download(client, svc):

@@ -2,19 +2,11 @@
 stage refuses before anything is queued."""
 
 import pytest
-from fastapi.testclient import TestClient
 
 from kinetoscope.studio import audit
-from kinetoscope.studio.app import create_app
 from kinetoscope.studio.worker import Worker
 
 pytestmark = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
-
-
-@pytest.fixture
-def client(svc):
-    with TestClient(create_app(services=svc)) as c:
-        yield c
 
 
 def test_studio_videos_are_signed_and_watermarked(client, svc):

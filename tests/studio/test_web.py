@@ -1,16 +1,14 @@
 """The web pages through HTTP (no browser): forms post and redirect, bad input comes back next to
 its field, the gallery pages newest first, delete asks first, unknown ids are a 404 page."""
 
-import io
 import re
 from html.parser import HTMLParser
 
 import pytest
 from fastapi.testclient import TestClient
-from PIL import Image
 
 from kinetoscope.studio.app import create_app
-from kinetoscope.studio.worker import Worker
+from tests.studio.helpers import png_bytes, work
 
 pytestmark = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)  # the pages are the same on PostgreSQL
 
@@ -18,22 +16,6 @@ pytestmark = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)  # th
 @pytest.fixture
 def settings(settings):
     return settings.with_(page_size=2, max_upload_bytes=64 * 1024)
-
-
-@pytest.fixture
-def client(svc):
-    with TestClient(create_app(services=svc)) as c:
-        yield c
-
-
-def work(svc, n=1):
-    w = Worker(svc, worker_id="web-test-worker")
-    done = 0
-    for _ in range(50):
-        done += w.run_once(timeout=0.2)
-        if done >= n:
-            break
-    return done
 
 
 class Page(HTMLParser):
@@ -74,12 +56,6 @@ class Page(HTMLParser):
 
 def post_form(client, data, files=None, url="/"):
     return client.post(url, data=data, files=files, follow_redirects=False)
-
-
-def png_bytes(color=(30, 120, 200)):
-    buf = io.BytesIO()
-    Image.new("RGB", (48, 32), color).save(buf, format="PNG")
-    return buf.getvalue()
 
 
 def test_create_page_labels_every_control_and_offers_model_sizes(client, svc):
@@ -126,7 +102,7 @@ def test_form_post_creates_a_job_and_redirects_to_its_page(client, svc):
     assert 'role="progressbar"' in queued.text and 'aria-valuenow="0"' in queued.text
     assert "<video" not in queued.text and bar.links.count(f"/v1/videos/{vid}/content?variant=video") == 0
 
-    assert work(svc) == 1
+    assert work(svc, worker_id="web-test-worker") == 1
     done = client.get(url).text
     page = Page(done)
     assert "http-equiv=\"refresh\"" not in done and "data-events" not in done
@@ -143,7 +119,7 @@ def test_upload_is_i2v_and_training_consent_is_opt_in(client, svc):
         data = {"prompt": "a blue square", "seconds": "0.5", "steps": "2"}
         if consent:
             data["input_training_consent"] = consent
-        r = post_form(client, data, files={"input_reference": ("first.png", png_bytes(), "image/png")})
+        r = post_form(client, data, files={"input_reference": ("first.png", png_bytes((30, 120, 200), (48, 32)), "image/png")})
         assert r.status_code == 303, r.text
         ids.append(r.headers["location"].rsplit("/", 1)[1])
     plain, consented = (client.get(f"/v1/videos/{i}").json() for i in ids)
@@ -211,10 +187,10 @@ def test_model_selector_appears_with_a_second_engine(svc, tiny_model_dir, text_e
 
 def test_a_failed_job_shows_its_error_and_stops_refreshing(client, svc):
     r = post_form(client, {"prompt": "a blue square", "seconds": "0.5"},
-                  files={"input_reference": ("first.png", png_bytes(), "image/png")})
+                  files={"input_reference": ("first.png", png_bytes((30, 120, 200), (48, 32)), "image/png")})
     vid = r.headers["location"].rsplit("/", 1)[1]
     (svc.settings.files_dir / vid / "input.png").unlink()  # the upload is lost before a worker gets to it
-    work(svc)
+    work(svc, worker_id="web-test-worker")
     html = client.get(f"/videos/{vid}").text
     page = Page(html)
     assert "Failed" in page.text_of["progress-label"] and 'role="alert"' in html
@@ -241,7 +217,7 @@ def test_gallery_lists_newest_first_and_pages_with_after(client):
 
 def test_delete_asks_first_then_removes_and_returns_to_the_gallery(client, svc):
     vid = post_form(client, {"prompt": "a green star", "seconds": "0"}).headers["location"].rsplit("/", 1)[1]
-    work(svc)
+    work(svc, worker_id="web-test-worker")
     assert (svc.settings.files_dir / vid).is_dir()
     confirm = post_form(client, {}, url=f"/videos/{vid}/delete")
     assert confirm.status_code == 200 and 'name="confirm" value="yes"' in confirm.text
@@ -256,7 +232,7 @@ def test_delete_asks_first_then_removes_and_returns_to_the_gallery(client, svc):
 def test_remix_form_makes_a_new_job_and_keeps_the_recipe(client, svc):
     vid = post_form(client, {"prompt": "a red circle", "seconds": "0.5", "seed": "11", "steps": "2"}).headers["location"].rsplit("/", 1)[1]
     assert 'action="/videos/' + vid + '/remix"' not in client.get(f"/videos/{vid}").text  # not until it is done
-    work(svc)
+    work(svc, worker_id="web-test-worker")
     bad = post_form(client, {"prompt": ""}, url=f"/videos/{vid}/remix")
     assert bad.status_code == 400 and "prompt is required" in Page(bad.text).text_of["e-prompt"]
     r = post_form(client, {"prompt": "a green circle"}, url=f"/videos/{vid}/remix")
