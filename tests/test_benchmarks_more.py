@@ -8,6 +8,8 @@ import math
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # `benchmarks/` sits beside the package, not inside it
     sys.path.insert(0, str(ROOT))
@@ -55,3 +57,36 @@ def test_generate_benchmark_runs(tmp_path, capsys):
         assert positive(r["seconds"]) and positive(r["rss_peak_mib"]) and r["rss_peak_mib"] >= r["rss_loaded_mib"]
     printed = capsys.readouterr().out
     assert "goal <= 10 s" in printed and "random weights" in printed
+
+
+@pytest.mark.slow
+def test_levers_give_the_eager_output():
+    """channels-last, bf16 autocast and torch.compile each return what eager fp32 returns
+    (bf16 within its precision); the benchmark's rows say how far each one is off."""
+    import torch
+
+    from benchmarks import levers
+    from kinetoscope.models import ConvUNet, UNetConfig
+
+    torch.manual_seed(0)
+    net = ConvUNet(UNetConfig(in_channels=4, channels=(16, 32), blocks=1, heads=2, patch=(1, 4, 4))).eval()
+    with torch.no_grad():
+        for p in net.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    x, text, mask = torch.randn(2, 4, 3, 8, 8), torch.randn(2, 5, 384), torch.ones(2, 5, dtype=torch.bool)
+
+    def call(m, cl):
+        xi = x.contiguous(memory_format=torch.channels_last_3d) if cl else x
+        return m(xi, torch.tensor([0.3, 0.6]), text, mask)
+
+    try:
+        rows = levers.measure("tiny", net, call, repeats=1, skip_compile=False)
+    except Exception as e:  # no working C++ toolchain for inductor here
+        pytest.skip(f"torch.compile unavailable: {e}")
+    by = {r["lever"]: r for r in rows}
+    assert set(by) == {"eager fp32", "channels-last 3D", "bf16 autocast", "torch.compile"}
+    assert by["eager fp32"]["max_abs_diff"] == 0
+    assert by["channels-last 3D"]["max_abs_diff"] < 1e-4
+    assert by["torch.compile"]["max_abs_diff"] < 1e-4
+    assert 0 < by["bf16 autocast"]["max_abs_diff"] < 0.1
+    assert all(positive(r["seconds"]) for r in rows)

@@ -6,6 +6,10 @@ learned far faster than a transformer at this scale). Same interface as the DiT:
 Two levels of ResBlocks (spatial 3x3 conv then temporal 3-tap conv, timestep + pooled
 text as scale/shift of the second norm, zero-initialised last conv), one self-attention
 + cross-attention block at the coarse level, skip connections, zero-initialised head.
+
+`patch` (1, 2s, 2s) with s > 1 first folds s x s latent cells into channels (space-to-depth,
+as in ../shared/MEASURED.md's recipe), so a finer latent grid (a 4x-space autoencoder) costs
+what a coarse one did; the head unfolds them again and refines with the noisy input in view.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ class UNetConfig:
     blocks: int = 2
     heads: int = 4
     text_dim: int = 384
-    patch: tuple[int, int, int] = (1, 2, 2)  # the grid it downsamples by: sizes and the timestep shift use it
+    patch: tuple[int, int, int] = (1, 2, 2)  # the grid it downsamples by: (1, 2s, 2s), s = space-to-depth fold
     prediction: str = "x0"
 
 
@@ -82,9 +86,13 @@ class ConvUNet(PretrainedMixin, nn.Module):
         super().__init__()
         self.config = cfg = config
         c1, c2 = cfg.channels
+        if cfg.patch[0] != 1 or cfg.patch[1] != cfg.patch[2] or cfg.patch[1] % 2:
+            raise ValueError(f"UNet patch {tuple(cfg.patch)} must be (1, 2s, 2s)")
+        self.fold = s = cfg.patch[1] // 2
+        cin = (cfg.in_channels + 1) * s * s  # +1: the "given" flag channel
         self.t_embed = nn.Sequential(nn.Linear(256, c2), nn.SiLU(), nn.Linear(c2, c2))
         self.pooled_proj = nn.Linear(cfg.text_dim, c2)
-        self.conv_in = nn.Conv3d(cfg.in_channels + 1, c1, (3, 3, 3), padding=1)  # +1: the "given" flag channel
+        self.conv_in = nn.Conv3d(cin, c1, (3, 3, 3), padding=1)
         self.down1 = nn.ModuleList([ResBlock(c1, c1, c2) for _ in range(cfg.blocks)])
         self.down = nn.Conv3d(c1, c2, (1, 3, 3), stride=(1, 2, 2), padding=(0, 1, 1))
         self.mid = nn.ModuleList([ResBlock(c2, c2, c2) for _ in range(cfg.blocks)])
@@ -93,21 +101,25 @@ class ConvUNet(PretrainedMixin, nn.Module):
         self.up = nn.Conv3d(c2, c1, (1, 3, 3), padding=(0, 1, 1))
         self.up1 = nn.ModuleList([ResBlock(2 * c1 if i == 0 else c1, c1, c2) for i in range(cfg.blocks)])
         self.norm_out = _norm(c1)
-        self.conv_out = nn.Conv3d(c1, cfg.in_channels, (3, 3, 3), padding=1)
-        nn.init.zeros_(self.conv_out.weight)
-        nn.init.zeros_(self.conv_out.bias)
+        self.conv_out = nn.Conv3d(c1, cfg.in_channels * s * s, (3, 3, 3), padding=1)
+        if s > 1:  # unfolded output next to the noisy input, one more conv at the full latent grid
+            self.refine = nn.Conv3d(2 * cfg.in_channels, cfg.in_channels, (3, 3, 3), padding=1)
+        last = self.refine if s > 1 else self.conv_out
+        nn.init.zeros_(last.weight)
+        nn.init.zeros_(last.bias)
 
     def forward(self, x, t, text, text_mask, given=None):
         b, _, T, H, W = x.shape
-        if H % 2 or W % 2:
-            raise ValueError(f"latent grid {H}x{W} must be even to downsample once")
+        m = 2 * self.fold
+        if H % m or W % m:
+            raise ValueError(f"latent grid {H}x{W} must be a multiple of {m} (UNet patch {tuple(self.config.patch)})")
         if given is None:
             given = torch.zeros(b, T, dtype=torch.bool, device=x.device)
         flag = given.to(x.dtype)[:, None, :, None, None].expand(b, 1, T, H, W)
         mask_f = text_mask.to(text.dtype).unsqueeze(-1)
         pooled = (text * mask_f).sum(1) / mask_f.sum(1).clamp(min=1)
         c = F.silu(self.t_embed(timestep_embedding(t, 256).to(x.dtype)) + self.pooled_proj(pooled))
-        h = self.conv_in(torch.cat([x, flag], dim=1))
+        h = self.conv_in(_fold(torch.cat([x, flag], dim=1), self.fold))
         for blk in self.down1:
             h = blk(h, c)
         skip = h
@@ -119,4 +131,24 @@ class ConvUNet(PretrainedMixin, nn.Module):
         h = torch.cat([h, skip], dim=1)
         for blk in self.up1:
             h = blk(h, c)
-        return self.conv_out(F.silu(self.norm_out(h)))
+        out = self.conv_out(F.silu(self.norm_out(h)))
+        if self.fold == 1:
+            return out
+        return self.refine(F.silu(torch.cat([_unfold(out, self.fold), x], dim=1)))
+
+
+def _fold(x, s):
+    """(B, C, T, H, W) -> (B, C*s*s, T, H/s, W/s): space-to-depth."""
+    if s == 1:
+        return x
+    b, c, t, h, w = x.shape
+    x = x.reshape(b, c, t, h // s, s, w // s, s).permute(0, 1, 4, 6, 2, 3, 5)
+    return x.reshape(b, c * s * s, t, h // s, w // s)
+
+
+def _unfold(x, s):
+    """Inverse of _fold."""
+    b, cs, t, h, w = x.shape
+    c = cs // (s * s)
+    x = x.reshape(b, c, s, s, t, h, w).permute(0, 1, 4, 5, 2, 6, 3)
+    return x.reshape(b, c, t, h * s, w * s)

@@ -44,3 +44,27 @@ def test_save_and_load_by_class_name(unet, tmp_path):
     x, text, mask = torch.randn(1, 4, 2, 4, 4), torch.randn(1, 3, 384), torch.ones(1, 3, dtype=torch.bool)
     with torch.no_grad():
         assert torch.equal(unet(x, torch.tensor([0.2]), text, mask), again(x, torch.tensor([0.2]), text, mask))
+
+
+def test_space_to_depth_fold_keeps_the_interface_and_refuses_odd_grids():
+    torch.manual_seed(0)
+    m = ConvUNet(UNetConfig(in_channels=4, channels=(16, 32), blocks=1, heads=2, patch=(1, 4, 4))).eval()
+    x, text, mask = torch.randn(2, 4, 3, 8, 12), torch.randn(2, 5, 384), torch.ones(2, 5, dtype=torch.bool)
+    with torch.no_grad():
+        assert torch.equal(m(x, torch.rand(2), text, mask), torch.zeros_like(x))  # zero-initialised head
+        for p in m.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+        y = m(x, torch.rand(2), text, mask)
+    assert y.shape == x.shape and torch.isfinite(y).all()
+    with pytest.raises(ValueError, match="multiple of 4"):
+        m(torch.randn(1, 4, 3, 6, 8), torch.rand(1), text[:1], mask[:1])
+    with pytest.raises(ValueError, match=r"\(1, 2s, 2s\)"):
+        ConvUNet(UNetConfig(patch=(1, 3, 3)))
+
+
+def test_fold_and_unfold_are_inverse():
+    from kinetoscope.models.unet import _fold, _unfold
+
+    x = torch.randn(2, 3, 4, 6, 8)
+    assert _fold(x, 2).shape == (2, 12, 4, 3, 4)
+    assert torch.equal(_unfold(_fold(x, 2), 2), x)
