@@ -43,9 +43,14 @@ def velocity(pred: torch.Tensor, x_t: torch.Tensor, t: torch.Tensor, prediction:
 
 
 def flow_loss(model, x0, text, text_mask, given=None, t=None, generator=None, shift: float = 1.0, prediction=None,
-              noise=None):
+              noise=None, weight_cap: float = 0.0):
     """Velocity MSE over the frames to generate. x0: (B, C, T, H, W) clean latents;
-    given: (B, T) bool latent frames kept clean (conditioning), excluded from the loss."""
+    given: (B, T) bool latent frames kept clean (conditioning), excluded from the loss.
+
+    weight_cap > 0 (clean-sample models): the velocity error is the clean-sample error times
+    1/t, so its square weighs low-noise samples by 1/t^2 (100x at t = 0.1); capping that
+    weight at `weight_cap` (Min-SNR style) leaves the high-noise samples, where the layout
+    and the text matter, a fair share of the gradient."""
     b = x0.shape[0]
     if t is None:
         t = shift_t(logit_normal(b, generator=generator, device=x0.device), shift)
@@ -58,6 +63,9 @@ def flow_loss(model, x0, text, text_mask, given=None, t=None, generator=None, sh
     pred = model(x_t, t, text, text_mask, given)
     v_hat = velocity(pred, x_t, t, prediction or model.config.prediction)
     err = (v_hat - (noise - x0)) ** 2
+    if weight_cap > 0 and (prediction or model.config.prediction) != "velocity":
+        tt = t.view(-1, *([1] * (x0.dim() - 1))).clamp(min=T_MIN)
+        err = err * (tt.pow(2) * weight_cap).clamp(max=1.0)  # weight min(1/t^2, cap) on the clean-sample error
     if given is None:
         return err.mean()
     w = (~given)[:, None, :, None, None].to(err.dtype).expand_as(err)

@@ -9,7 +9,7 @@ text as scale/shift of the second norm, zero-initialised last conv), one self-at
 
 `patch` (1, 2s, 2s) with s > 1 first folds s x s latent cells into channels (space-to-depth,
 as in ../shared/MEASURED.md's recipe), so a finer latent grid (a 4x-space autoencoder) costs
-what a coarse one did; the head unfolds them again and refines with the noisy input in view.
+what a coarse one did; the head unfolds them again (depth-to-space, like a DiT's unpatchify).
 """
 
 from __future__ import annotations
@@ -102,11 +102,8 @@ class ConvUNet(PretrainedMixin, nn.Module):
         self.up1 = nn.ModuleList([ResBlock(2 * c1 if i == 0 else c1, c1, c2) for i in range(cfg.blocks)])
         self.norm_out = _norm(c1)
         self.conv_out = nn.Conv3d(c1, cfg.in_channels * s * s, (3, 3, 3), padding=1)
-        if s > 1:  # unfolded output next to the noisy input, one more conv at the full latent grid
-            self.refine = nn.Conv3d(2 * cfg.in_channels, cfg.in_channels, (3, 3, 3), padding=1)
-        last = self.refine if s > 1 else self.conv_out
-        nn.init.zeros_(last.weight)
-        nn.init.zeros_(last.bias)
+        nn.init.zeros_(self.conv_out.weight)
+        nn.init.zeros_(self.conv_out.bias)
 
     def forward(self, x, t, text, text_mask, given=None):
         b, _, T, H, W = x.shape
@@ -131,10 +128,10 @@ class ConvUNet(PretrainedMixin, nn.Module):
         h = torch.cat([h, skip], dim=1)
         for blk in self.up1:
             h = blk(h, c)
-        out = self.conv_out(F.silu(self.norm_out(h)))
-        if self.fold == 1:
-            return out
-        return self.refine(F.silu(torch.cat([_unfold(out, self.fold), x], dim=1)))
+        # unfold only: a head that also convolved the noisy input (with no timestep to weigh it)
+        # was measured to learn to ignore the text (loss with the right or a shuffled caption
+        # within 3% at t = 1 after 2,000 steps)
+        return _unfold(self.conv_out(F.silu(self.norm_out(h))), self.fold)
 
 
 def _fold(x, s):

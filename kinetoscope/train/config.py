@@ -32,6 +32,7 @@ class TrainConfig:
     grad_clip: float = 1.0
     ema: float = 0.999
     caption_dropout: float = 0.1
+    loss_weight_cap: float = 0.0  # denoiser stage: cap the 1/t^2 weight of an x0 model's velocity loss (0: off)
     given_prob: float = 0.0  # denoiser stage: fraction of samples with random conditioning frames
     kl_weight: float = 1e-6
     init_from: str = ""  # start from this model folder's weights (fine-tuning)

@@ -183,7 +183,7 @@ class Trainer:
         noise, u = sample_noise(cfg, step, idx, x.shape[1:])
         t = shift_t(torch.sigmoid(u), shift).to(self.device)  # logit-normal, shifted by token count
         loss = flow_loss(self.net, x, text.to(self.device), mask.to(self.device), given.to(self.device), t=t,
-                         noise=noise.to(x), prediction=self.model.config.prediction)
+                         noise=noise.to(x), prediction=self.model.config.prediction, weight_cap=cfg.loss_weight_cap)
         return loss, {}
 
     def train(self, resume: bool = False) -> dict:

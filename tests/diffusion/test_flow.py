@@ -95,3 +95,26 @@ def test_step_cache_skips_calls_and_zero_changes_nothing():
     denoise(Linear(), noise, cond, None, steps=20, guidance=1.0, cache=0.2, stats=stats)
     assert 2 <= stats["model_calls"] < 20
     assert (outs[0.2] - ref).abs().mean() < 0.25 * ref.abs().mean()  # close to the uncached result
+
+
+def test_weight_cap_weighs_the_clean_sample_error_by_min_inverse_t_squared():
+    from types import SimpleNamespace
+
+    from kinetoscope.diffusion.flow import flow_loss
+
+    x0, noise = torch.randn(2, 3, 2, 4, 4), torch.randn(2, 3, 2, 4, 4)
+    guess = torch.randn_like(x0)
+
+    class Fixed(torch.nn.Module):  # predicts the same clean sample whatever it is given
+        config = SimpleNamespace(prediction="x0")
+
+        def forward(self, x, t, text, mask, given=None):
+            return guess
+
+    text, mask = torch.zeros(2, 1, 4), torch.ones(2, 1, dtype=torch.bool)
+    t = torch.tensor([0.1, 0.8])
+    x0_err = ((guess - x0) ** 2).mean(dim=(1, 2, 3, 4))
+    plain = flow_loss(Fixed(), x0, text, mask, t=t, noise=noise)
+    capped = flow_loss(Fixed(), x0, text, mask, t=t, noise=noise, weight_cap=4.0)
+    assert torch.allclose(plain, (x0_err / t**2).mean(), rtol=1e-4)
+    assert torch.allclose(capped, (x0_err * torch.tensor([4.0, 1 / 0.64])).mean(), rtol=1e-4)
