@@ -50,7 +50,7 @@ def variants(module: torch.nn.Module, call, skip_compile: bool):
     import copy
 
     out = [("eager fp32", lambda: call(module, False))]
-    cl = copy.deepcopy(module).to(memory_format=torch.channels_last_3d) if _has_conv3d(module) else None
+    cl = _channels_last(copy.deepcopy(module)) if _has_conv3d(module) else None
     if cl is not None:
         out.append(("channels-last 3D", lambda: call(cl, True)))
 
@@ -63,6 +63,14 @@ def variants(module: torch.nn.Module, call, skip_compile: bool):
         compiled = torch.compile(copy.deepcopy(module))
         out.append(("torch.compile", lambda: call(compiled, False)))
     return out
+
+
+def _channels_last(m):
+    """Conv3d weights in channels-last-3D layout (other parameters are not 5-D)."""
+    for conv in m.modules():
+        if isinstance(conv, torch.nn.Conv3d):
+            conv.weight.data = conv.weight.data.contiguous(memory_format=torch.channels_last_3d)
+    return m
 
 
 def _has_conv3d(m) -> bool:
