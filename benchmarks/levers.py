@@ -15,6 +15,7 @@ this machine has. torch.compile's first call (compilation) is reported separatel
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import statistics
 import time
@@ -45,10 +46,9 @@ def median_time(fn, repeats: int) -> float:
     return statistics.median(times)
 
 
-def variants(module: torch.nn.Module, call, skip_compile: bool):
-    """(name, fn) pairs; each fn runs `call(model, channels_last)` under its own setting."""
-    import copy
-
+def variants(module: torch.nn.Module, call, compile_fn):
+    """(name, fn) pairs; each fn runs `call(model, channels_last)` under its own setting.
+    `compile_fn(copy) -> compiled model`, or None to leave torch.compile out."""
     out = [("eager fp32", lambda: call(module, False))]
     cl = _channels_last(copy.deepcopy(module)) if _has_conv3d(module) else None
     if cl is not None:
@@ -59,10 +59,16 @@ def variants(module: torch.nn.Module, call, skip_compile: bool):
             return call(module, False)
 
     out.append(("bf16 autocast", bf16))
-    if not skip_compile:
-        compiled = torch.compile(copy.deepcopy(module))
+    if compile_fn is not None:
+        compiled = compile_fn(copy.deepcopy(module))
         out.append(("torch.compile", lambda: call(compiled, False)))
     return out
+
+
+def _compile_decoder(vae):
+    """The autoencoder's decoder module (decode() loops over latent frames in Python)."""
+    vae.decoder = torch.compile(vae.decoder)
+    return vae
 
 
 def _channels_last(m):
@@ -77,9 +83,9 @@ def _has_conv3d(m) -> bool:
     return any(isinstance(x, torch.nn.Conv3d) for x in m.modules())
 
 
-def measure(name: str, module, call, repeats: int, skip_compile: bool) -> list[dict]:
+def measure(name: str, module, call, repeats: int, compile_fn=torch.compile) -> list[dict]:
     rows, ref, ref_t = [], None, None
-    for label, fn in variants(module, call, skip_compile):
+    for label, fn in variants(module, call, compile_fn):
         with torch.no_grad():
             t0 = time.perf_counter()
             y = fn()  # warm-up; for torch.compile this is the compilation
@@ -117,22 +123,9 @@ def run(args) -> dict:
         return m.decode(zi)
 
     repeats = 3 if args.quick else 7
-    rows = measure("denoiser step (CFG batch 2)", den, step, repeats, args.skip_compile)
-    # compile the decoder module itself (decode() loops over latent frames in Python)
-    rows += measure("autoencoder decode (2 s)", vae, decode, max(2, repeats // 2), True)
-    if not args.skip_compile:
-        vae_c = __import__("copy").deepcopy(vae)
-        vae_c.decoder = torch.compile(vae_c.decoder)
-        with torch.no_grad():
-            t0 = time.perf_counter()
-            y = vae_c.decode(z)
-            first = time.perf_counter() - t0
-            tc = median_time(lambda: vae_c.decode(z), max(2, repeats // 2))
-            ref = vae.decode(z)
-        eager = next(r for r in rows if r["stage"].startswith("autoencoder") and r["lever"] == "eager fp32")
-        rows.append({"stage": "autoencoder decode (2 s)", "lever": "torch.compile (decoder)", "seconds": round(tc, 4),
-                     "vs_eager": round(tc / eager["seconds"], 3), "max_abs_diff": float((y - ref).abs().max()),
-                     "first_call_s": round(first, 2)})
+    skip = args.skip_compile
+    rows = measure("denoiser step (CFG batch 2)", den, step, repeats, None if skip else torch.compile)
+    rows += measure("autoencoder decode (2 s)", vae, decode, max(2, repeats // 2), None if skip else _compile_decoder)
     flags = sorted({"avx2", "avx512f", "avx512_bf16", "amx_bf16"} & cpu_flags())
     result = {"benchmark": "levers", "threads": args.threads, "torch": torch.__version__, "cpu_flags": flags,
               "fast_bf16": fast_bf16(), "grid": [c, t, h, w], "rows": rows,

@@ -80,7 +80,7 @@ def test_levers_give_the_eager_output():
         return m(xi, torch.tensor([0.3, 0.6]), text, mask)
 
     try:
-        rows = levers.measure("tiny", net, call, repeats=1, skip_compile=False)
+        rows = levers.measure("tiny", net, call, repeats=1)
     except Exception as e:  # no working C++ toolchain for inductor here
         pytest.skip(f"torch.compile unavailable: {e}")
     by = {r["lever"]: r for r in rows}

@@ -61,9 +61,10 @@ def flow_loss(model, x0, text, text_mask, given=None, t=None, generator=None, sh
         keep = given[:, None, :, None, None]
         x_t = torch.where(keep, x0, x_t)
     pred = model(x_t, t, text, text_mask, given)
-    v_hat = velocity(pred, x_t, t, prediction or model.config.prediction)
+    prediction = prediction or model.config.prediction
+    v_hat = velocity(pred, x_t, t, prediction)
     err = (v_hat - (noise - x0)) ** 2
-    if weight_cap > 0 and (prediction or model.config.prediction) != "velocity":
+    if weight_cap > 0 and prediction != "velocity":
         tt = t.view(-1, *([1] * (x0.dim() - 1))).clamp(min=T_MIN)
         err = err * (tt.pow(2) * weight_cap).clamp(max=1.0)  # weight min(1/t^2, cap) on the clean-sample error
     if given is None:
