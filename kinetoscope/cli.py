@@ -100,7 +100,10 @@ def task_request(args, pipe, req):
 def engine_spec(args) -> str:
     if args.engine and args.weights:
         raise UserError("--weights FOLDER is short for --engine builtin:FOLDER: give one of them")
-    return args.engine or (f"builtin:{args.weights}" if args.weights else "builtin")
+    if args.engine and getattr(args, "fast", False):
+        raise UserError("--fast is short for --engine builtin?fast=1: give one of them")
+    spec = args.engine or (f"builtin:{args.weights}" if args.weights else "builtin")
+    return spec + "?fast=1" if getattr(args, "fast", False) else spec
 
 
 def engine_task_request(args, engine, req):
@@ -191,7 +194,14 @@ def cmd_export(args) -> int:
     from kinetoscope.train.export import export
 
     try:
-        out = export(args.run, args.out, vae=args.vae)
+        if args.fast_into:
+            from kinetoscope.train.export import attach_fast
+
+            out = attach_fast(args.run, args.fast_into)
+        elif not args.out:
+            raise UserError("give --out DIR (a new model folder) or --fast-into MODEL (a distill run's student)")
+        else:
+            out = export(args.run, args.out, vae=args.vae)
     except (FileNotFoundError, ValueError) as e:
         raise UserError(str(e)) from None
     print(f"exported {args.run} -> {out}")
@@ -218,7 +228,7 @@ def cmd_eval(args) -> int:
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out} is a file: give a folder for the report")
     try:
-        pipe = Pipeline.from_pretrained(args.weights)
+        pipe = Pipeline.from_pretrained(args.weights, fast=args.fast)
         req = pipe.resolve(GenerationRequest(prompt="x", steps=args.steps, guidance=args.guidance, step_cache=args.step_cache))
     except (FileNotFoundError, RequestError, ValueError) as e:
         raise UserError(str(e)) from None
@@ -323,6 +333,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="skip denoiser calls while the latents change less than T (0 off, 0.1-0.2 saves 30-60%%)")
     g.add_argument("--out", default="video.mp4", help="output file: .mp4, .webm, .gif or .png (contact sheet)")
     g.add_argument("--weights", default=None, help="model folder (default: the built-in model)")
+    g.add_argument("--fast", action="store_true", help="the model's distilled few-step denoiser (its own steps, no guidance)")
     g.add_argument("--engine", default=None, metavar="SPEC",
                    help="builtin[:FOLDER] or diffusers:FOLDER[?dtype=bf16&offload=model&tiling=1] (Wan 2.x, "
                         "LTX-Video, CogVideoX, HunyuanVideo); the built-in model when not given")
@@ -350,10 +361,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     t = sub.add_parser("train", help="train the autoencoder or the denoiser (works under torchrun)",
                        description="Train. Options come from --config YAML and key=value overrides, e.g. "
-                                   "`kinetoscope train --stage denoiser vae=weights/vae steps=3000 run_dir=runs/dit`. "
+                                   "`kinetoscope train --stage denoiser vae=weights/vae steps=3000 run_dir=runs/dit`; "
+                                   "`--stage distill teacher=MODEL vae=MODEL/vae` teaches a copy of a denoiser to sample in half its steps. "
                                    "`kinetoscope train export RUN --out DIR` writes a model folder.")
     t.add_argument("--config", default=None, help="YAML file of TrainConfig fields")
-    t.add_argument("--stage", choices=["vae", "denoiser"], default=None)
+    t.add_argument("--stage", choices=["vae", "denoiser", "distill"], default=None)
     t.add_argument("--resume", action="store_true", help="continue from run_dir/checkpoint.pt")
     t.add_argument("overrides", nargs="*", help="key=value TrainConfig overrides")
     t.set_defaults(func=cmd_train)
@@ -364,6 +376,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "flicker, time per clip and autoencoder PSNR; write report.json/.md/.html.")
     v.add_argument("--weights", default=None, help="model folder (default: the built-in model)")
     v.add_argument("--quick", action="store_true", help="the quick suite (36 prompts, 1 seed; minutes on 2 cores)")
+    v.add_argument("--fast", action="store_true", help="score the model's distilled few-step denoiser")
     v.add_argument("--out", default="eval-report", help="report folder (default: eval-report)")
     v.add_argument("--seeds", type=int, default=None, help="seeds per prompt, 0..N-1 (default: 2, or 1 with --quick)")
     v.add_argument("--steps", type=int, default=None, help="denoising steps (model default)")
@@ -421,7 +434,9 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:2] == ["train", "export"]:  # `kinetoscope train export RUN --out DIR`
         e = argparse.ArgumentParser(prog="kinetoscope train export", description="write a model folder from a run's EMA weights")
         e.add_argument("run", help="run folder (holds checkpoint.pt)")
-        e.add_argument("--out", required=True, help="model folder to write")
+        e.add_argument("--out", default=None, help="model folder to write")
+        e.add_argument("--fast-into", default=None, metavar="MODEL",
+                       help="a distill run: add its student to this model folder as the fast setting (generate --fast)")
         e.add_argument("--vae", default=None, help="ship this autoencoder folder (same encoder, e.g. a fine-tuned decoder)")
         args = e.parse_args(argv[2:])
         args.func = cmd_export

@@ -46,6 +46,8 @@ class PipelineConfig:
     step_cache: float = 0.0  # TeaCache-style step caching threshold; 0 keeps every model call
     shift: float | None = None  # None: from the token count
     threads: int | None = None
+    # the distilled "fast" setting, if the folder ships one: {"denoiser": subfolder, "steps": n, "guidance": 1.0}
+    fast: dict | None = None
 
 
 @dataclass
@@ -101,7 +103,9 @@ class Pipeline:
 
     # --- loading -----------------------------------------------------------------------------
     @classmethod
-    def from_pretrained(cls, folder: str | Path | None = None, text_encoder=None) -> "Pipeline":
+    def from_pretrained(cls, folder: str | Path | None = None, text_encoder=None, fast: bool = False) -> "Pipeline":
+        """`fast`: the folder's distilled denoiser (kinetoscope train --stage distill), with the
+        steps and guidance it was distilled for, instead of the full one."""
         folder = Path(folder) if folder else BUILTIN_WEIGHTS
         if not (folder / "pipeline.json").is_file():
             hint = (
@@ -113,7 +117,14 @@ class Pipeline:
             raise FileNotFoundError(f"no model at {folder}: {hint}")
         cfg = config_from_dict(PipelineConfig, json.loads((folder / "pipeline.json").read_text()))
         vae = CausalVAE.from_pretrained(folder / "vae")
-        den = load_denoiser(folder / "denoiser")
+        if fast:
+            if not cfg.fast:
+                raise FileNotFoundError(f"{folder} has no fast (distilled) denoiser: its pipeline.json has no \"fast\" entry")
+            den = load_denoiser(folder / cfg.fast["denoiser"])
+            cfg = dataclasses.replace(cfg, name=f"{cfg.name}-fast", steps=int(cfg.fast["steps"]),
+                                      guidance=float(cfg.fast["guidance"]), fast=None)
+        else:
+            den = load_denoiser(folder / "denoiser")
         return cls(vae, den, cfg, text_encoder=text_encoder, folder=folder)
 
     def save_pretrained(self, folder: str | Path) -> Path:

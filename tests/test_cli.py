@@ -30,6 +30,7 @@ def test_generate_writes_an_mp4_that_decodes(tiny_model_dir, tmp_path):
         (["--steps", "0"], "steps 0 is out of range"),
         (["--size", "big"], "WIDTHxHEIGHT"),
         (["--out", "x.avi"], ".mp4"),
+        (["--fast"], "has no fast (distilled) denoiser"),
     ],
 )
 def test_bad_inputs_exit_nonzero_with_a_clear_message(tiny_model_dir, tmp_path, capsys, args, needle):
@@ -44,6 +45,8 @@ def test_empty_prompt_and_missing_weights(tiny_model_dir, tmp_path, capsys):
     assert "prompt is empty" in capsys.readouterr().err
     assert main(["generate", "a red ball", "--weights", str(tmp_path / "none")]) == 2
     assert "no model at" in capsys.readouterr().err
+    assert main(["generate", "a red ball", "--fast", "--engine", "builtin", "--out", str(tmp_path / "v.mp4")]) == 2
+    assert "--fast is short for --engine builtin?fast=1" in capsys.readouterr().err
 
 
 def test_help_reads_well():

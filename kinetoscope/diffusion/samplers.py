@@ -23,9 +23,12 @@ def timesteps(steps: int, shift: float = 1.0) -> torch.Tensor:
 
 @torch.no_grad()
 def guided_velocity(model, x, t, cond, uncond, guidance, given):
-    """cond/uncond: (states, mask). One batched forward for both halves."""
+    """cond/uncond: (states, mask). One batched forward for both halves. t: a number, or (B,) per sample."""
     b = x.shape[0]
-    tt = torch.full((b,), float(t), device=x.device)
+    if torch.is_tensor(t) and t.dim() == 1:
+        tt = t.to(x.device, x.dtype)
+    else:
+        tt = torch.full((b,), float(t), device=x.device)
     if guidance == 1.0 or uncond is None:
         pred = model(x, tt, cond[0], cond[1], given)
         return velocity(pred, x, tt, model.config.prediction)

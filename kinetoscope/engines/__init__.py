@@ -2,6 +2,7 @@
 
     load_engine("builtin")                  the shipped model
     load_engine("builtin:/path/to/model")   a model folder written by `kinetoscope train export`
+    load_engine("builtin?fast=1")           the shipped model's distilled few-step denoiser
     load_engine("diffusers:/models/Wan2.1-T2V-1.3B-Diffusers?dtype=bf16&offload=model")
                                             an open-weight model folder, with engine options
 """
@@ -29,9 +30,12 @@ def load_engine(spec: str = "builtin", name: str | None = None, options: dict | 
         raise ValueError(f"engine {spec!r}: options after '?' must be key=value pairs joined by '&'") from None
     opts.update(options or {})
     if kind == "builtin":
+        fast = str(opts.pop("fast", "0")).lower()
         if opts:
-            raise ValueError(f"engine 'builtin' takes no options, got {', '.join(opts)}")
-        return BuiltinEngine.from_folder(path or None, name=name)
+            raise ValueError(f"engine 'builtin' takes only the option fast, got {', '.join(opts)}")
+        if fast not in ("0", "1", "true", "false"):
+            raise ValueError(f"engine 'builtin' option fast={fast!r}: use 1 or 0")
+        return BuiltinEngine.from_folder(path or None, name=name, fast=fast in ("1", "true"))
     if kind == "diffusers":
         from kinetoscope.engines.diffusers import DiffusersEngine  # heavy import, only when asked
 

@@ -16,8 +16,8 @@ class BuiltinEngine:
         self.name = name or pipeline.config.name
 
     @classmethod
-    def from_folder(cls, folder: str | Path | None = None, name: str | None = None) -> "BuiltinEngine":
-        return cls(Pipeline.from_pretrained(folder), name=name)
+    def from_folder(cls, folder: str | Path | None = None, name: str | None = None, fast: bool = False) -> "BuiltinEngine":
+        return cls(Pipeline.from_pretrained(folder, fast=fast), name=name)
 
     @property
     def capabilities(self) -> Capabilities:

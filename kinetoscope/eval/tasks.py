@@ -219,7 +219,7 @@ def cmd_eval_tasks(args, error) -> int:
     if out.exists() and not out.is_dir():
         raise error(f"--out {out} is a file: give a folder for the report")
     try:
-        pipe = Pipeline.from_pretrained(args.weights)
+        pipe = Pipeline.from_pretrained(args.weights, fast=args.fast)
         report = run_task_eval(pipe, quick=args.quick, steps=args.steps, guidance=args.guidance,
                                progress=None if args.quiet else lambda i, n, name: print(f"[{i}/{n}] {name}", flush=True))
     except (FileNotFoundError, RequestError) as e:

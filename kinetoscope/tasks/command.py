@@ -110,7 +110,7 @@ def run_task_command(args, req, out: Path, error) -> int:
     given = {k: v for k, v in (("negative_prompt", args.negative), ("fps", args.fps), ("steps", args.steps),
                                ("guidance", args.guidance), ("seed", args.seed), ("sampler", args.sampler)) if v is not None}
     try:
-        pipe = Pipeline.from_pretrained(args.weights)
+        pipe = Pipeline.from_pretrained(args.weights, fast=args.fast)
         if task == "remix":
             meta = read_metadata(args.video)
             if not meta:

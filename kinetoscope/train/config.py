@@ -12,7 +12,7 @@ import yaml
 
 @dataclass
 class TrainConfig:
-    stage: str = "denoiser"  # "vae" (stage 1) or "denoiser" (stage 2, on frozen-VAE latents)
+    stage: str = "denoiser"  # "vae" (stage 1), "denoiser" (stage 2, on frozen-VAE latents) or "distill" (fewer steps)
     run_dir: str = "runs/default"
     data: str = "world"  # "world" (procedural) or a folder with manifest.jsonl/csv
     width: int = 64
@@ -32,9 +32,14 @@ class TrainConfig:
     grad_clip: float = 1.0
     ema: float = 0.999
     caption_dropout: float = 0.1
+    shift: float = 0.0  # denoiser stage: timestep shift of the training noise levels (0: from the token count);
+    # larger puts more samples near pure noise, where only the caption can say what the video shows
     loss_weight_cap: float = 0.0  # denoiser stage: cap the 1/t^2 weight of an x0 model's velocity loss (0: off)
     given_prob: float = 0.0  # denoiser stage: fraction of samples with random conditioning frames
     kl_weight: float = 1e-6
+    teacher: str = ""  # distill stage: the teacher's denoiser folder (the student starts from it)
+    teacher_steps: int = 20  # distill stage: the teacher's steps; the student learns to take half as many
+    teacher_guidance: float = 3.5  # distill stage: the teacher's guidance, folded into the student (which runs at 1)
     init_from: str = ""  # start from this model folder's weights (fine-tuning)
     freeze_encoder: bool = False  # VAE stage: train the decoder only, so latents (and a denoiser on them) stay valid
     vae_sample: bool = False  # decode a sampled latent (True) or the mean; sampling slowed learning ~10x here
@@ -95,8 +100,10 @@ def load_config(path: str | None = None, overrides: list[str] = (), base: dict |
         if k not in names:
             raise ValueError(f"unknown training option {k!r}; known: {', '.join(sorted(names))}")
         setattr(cfg, k, _coerce(None, getattr(cfg, k), v))
-    if cfg.stage not in ("vae", "denoiser"):
-        raise ValueError(f"stage {cfg.stage!r} is not one of vae, denoiser")
+    if cfg.stage not in ("vae", "denoiser", "distill"):
+        raise ValueError(f"stage {cfg.stage!r} is not one of vae, denoiser, distill")
+    if cfg.stage == "distill" and not cfg.teacher:
+        raise ValueError("stage distill needs teacher=FOLDER (the denoiser folder to distil)")
     return cfg
 
 

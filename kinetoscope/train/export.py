@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from kinetoscope.models import BACKBONES, AutoencoderConfig, CausalVAE
+from kinetoscope.models import BACKBONES, AutoencoderConfig, CausalVAE, load_denoiser
 from kinetoscope.models.io import config_from_dict
 from kinetoscope.train import checkpoint as ckpt
 from kinetoscope.train.config import TrainConfig
@@ -56,14 +56,53 @@ def export(run: str | Path, out: str | Path, vae: str | Path | None = None) -> P
             if not same_encoder(vae, other):
                 raise ValueError(f"{vae_override} has a different encoder from {cfg.vae}: its latents do not match the denoiser's")
             vae = other
-        cls = BACKBONES[cfg.backbone]
-        over = cfg.dit_model if cfg.backbone == "dit" else cfg.unet_model
-        dit = cls(config_from_dict(cls.config_class, {"in_channels": vae.config.latent_channels, **over}))
+        if cfg.stage == "distill":  # the student has its teacher's architecture
+            from kinetoscope.train.loop import teacher_folder
+
+            dit = load_denoiser(teacher_folder(cfg.teacher))
+        else:
+            cls = BACKBONES[cfg.backbone]
+            over = cfg.dit_model if cfg.backbone == "dit" else cfg.unet_model
+            dit = cls(config_from_dict(cls.config_class, {"in_channels": vae.config.latent_channels, **over}))
         dit.load_state_dict(state["ema"])
         pcfg = PipelineConfig(width=cfg.width, height=cfg.height, seconds=(cfg.frames - 1) / 8, fps=8)
+        if cfg.stage == "distill":  # sample as it was taught: half the teacher's steps, guidance folded in
+            pcfg.steps, pcfg.guidance = cfg.teacher_steps // 2, 1.0
         Pipeline(vae, dit, pcfg, folder=out).save_pretrained(out)
         vae_training = Path(vae_path or cfg.vae) / "training.json"
         if vae_training.is_file():
             shutil.copy(vae_training, out / "vae" / "training.json")
     (out / "training.json").write_text(json.dumps(training, indent=2, default=list) + "\n")
     return out
+
+
+FAST_FOLDER = "denoiser-fast"
+
+
+def attach_fast(run: str | Path, model: str | Path) -> Path:
+    """Add a distill run's student to an existing model folder as its fast setting: the weights
+    in MODEL/denoiser-fast/ (with the run's training.json) and a "fast" entry in pipeline.json
+    naming them and the steps and guidance they were distilled for (`generate --fast`)."""
+    from kinetoscope.train.loop import teacher_folder
+
+    run, model = Path(run), Path(model)
+    state = ckpt.load(run)
+    cfg = TrainConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in state["config"].items()})
+    if cfg.stage != "distill":
+        raise ValueError(f"{run} is a {cfg.stage} run: only a distill run's student can be a fast setting")
+    if not (model / "pipeline.json").is_file():
+        raise FileNotFoundError(f"no model at {model}: a model folder holds pipeline.json, vae/ and denoiser/")
+    if not same_encoder(CausalVAE.from_pretrained(cfg.vae), CausalVAE.from_pretrained(model / "vae")):
+        raise ValueError(f"{model}/vae has a different encoder from {cfg.vae}: the student's latents would not match")
+    student = load_denoiser(teacher_folder(cfg.teacher))
+    student.load_state_dict(state["ema"])
+    student.save_pretrained(model / FAST_FOLDER)
+    training = {"run": str(run), "stage": cfg.stage, "steps": state["step"], "train_seconds": round(state["elapsed"], 1),
+                "config": state["config"]}
+    (model / FAST_FOLDER / "training.json").write_text(json.dumps(training, indent=2, default=list) + "\n")
+    pipeline = json.loads((model / "pipeline.json").read_text())
+    pipeline["fast"] = {"denoiser": FAST_FOLDER, "steps": cfg.teacher_steps // 2, "guidance": 1.0}
+    tmp = model / "pipeline.json.tmp"
+    tmp.write_text(json.dumps(pipeline, indent=2) + "\n")
+    tmp.replace(model / "pipeline.json")
+    return model / FAST_FOLDER

@@ -1,7 +1,8 @@
 """The training loop, as a straight script: data -> loss -> step -> log -> checkpoint.
 
 Runs as one process, or under `torchrun --nproc_per_node=N` (DDP). Stage "vae" trains the autoencoder; stage "denoiser" trains the
-DiT on latents of a frozen autoencoder.
+denoiser on latents of a frozen autoencoder; stage "distill" teaches a copy of a denoiser to
+sample in half its teacher's steps, with guidance folded in (diffusion/distill.py).
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ import torch.distributed as dist
 from tqdm import tqdm
 
 from kinetoscope.diffusion import flow_loss, shift_t, token_shift
+from kinetoscope.diffusion.distill import distill_loss, student_grid
 from kinetoscope.hardware import choose_precision, default_threads, device
-from kinetoscope.models import BACKBONES, AutoencoderConfig, CausalVAE
+from kinetoscope.models import BACKBONES, AutoencoderConfig, CausalVAE, load_denoiser
 from kinetoscope.models.io import config_from_dict
 from kinetoscope.train import checkpoint as ckpt
 from kinetoscope.train.card import write_dataset_card
@@ -58,12 +60,20 @@ def setup_distributed() -> tuple[int, int]:
 def build_model(cfg: TrainConfig):
     if cfg.stage == "vae":
         return CausalVAE(config_from_dict(AutoencoderConfig, cfg.vae_model))
+    if cfg.stage == "distill":  # the student starts as a copy of its teacher
+        return load_denoiser(teacher_folder(cfg.teacher)).train()
     vae_cfg = json.loads((Path(cfg.vae) / "config.json").read_text())
     if cfg.backbone not in BACKBONES:
         raise ValueError(f"backbone {cfg.backbone!r} is not one of {', '.join(BACKBONES)}")
     cls = BACKBONES[cfg.backbone]
     over = {"in_channels": vae_cfg["latent_channels"], **(cfg.dit_model if cfg.backbone == "dit" else cfg.unet_model)}
     return cls(config_from_dict(cls.config_class, over))
+
+
+def teacher_folder(path: str) -> Path:
+    """A denoiser folder, or a model folder holding one in denoiser/."""
+    p = Path(path)
+    return p / "denoiser" if (p / "denoiser" / "config.json").is_file() else p
 
 
 class Trainer:
@@ -91,8 +101,10 @@ class Trainer:
         self.opt = torch.optim.AdamW(self.params, lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.99))
         self.step, self.elapsed = 0, 0.0
         self.stop_requested = False
-        self.vae = self.text = self.pool = None
-        if cfg.stage == "denoiser":
+        self.vae = self.text = self.pool = self.teacher = None
+        if cfg.stage == "distill":
+            self.teacher = load_denoiser(teacher_folder(cfg.teacher), device=self.device).eval().requires_grad_(False)
+        if cfg.stage in ("denoiser", "distill"):
             self.vae = CausalVAE.from_pretrained(cfg.vae, device=self.device).requires_grad_(False)
             from kinetoscope.models.text import default_text_encoder
 
@@ -181,7 +193,17 @@ class Trainer:
         pt, ph, pw = self.model.config.patch
         shift = token_shift(x.shape[2] // pt * x.shape[3] // ph * x.shape[4] // pw)
         noise, u = sample_noise(cfg, step, idx, x.shape[1:])
-        t = shift_t(torch.sigmoid(u), shift).to(self.device)  # logit-normal, shifted by token count
+        if cfg.stage == "distill":  # the grid the student will sample on: the pipeline's shift
+            ts_teacher, _ = student_grid(cfg.teacher_steps, shift)
+            n = cfg.teacher_steps // 2
+            i = torch.tensor([int(sample_rng(cfg, step, k, 7).integers(n)) for k in idx])
+            uncond = self.text([""] * len(caps)) if cfg.teacher_guidance != 1.0 else None
+            dev = self.device
+            loss = distill_loss(self.net, self.teacher, x, noise.to(x), i.to(dev), ts_teacher.to(dev), (text.to(dev), mask.to(dev)),
+                                None if uncond is None else (uncond[0].to(dev), uncond[1].to(dev)), cfg.teacher_guidance,
+                                given.to(dev), weight_cap=cfg.loss_weight_cap or 4.0)
+            return loss, {}
+        t = shift_t(torch.sigmoid(u), cfg.shift or shift).to(self.device)  # logit-normal, shifted by token count
         loss = flow_loss(self.net, x, text.to(self.device), mask.to(self.device), given.to(self.device), t=t,
                          noise=noise.to(x), prediction=self.model.config.prediction, weight_cap=cfg.loss_weight_cap)
         return loss, {}
@@ -195,7 +217,7 @@ class Trainer:
             save_config(cfg, self.run / "config.json", {"git_commit": git_commit(), "world_size": self.world,
                                                         "precision_used": str(self.dtype), "threads_used": torch.get_num_threads()})
             write_dataset_card(cfg, self.run)  # sources, licences, consent counts, what was refused
-        if cfg.stage == "denoiser" and cfg.latent_pool:
+        if cfg.stage in ("denoiser", "distill") and cfg.latent_pool:
             self.build_pool()
         handlers = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)} if _main_thread() else {}
         log = open(self.run / "metrics.jsonl", "a") if self.rank == 0 else None

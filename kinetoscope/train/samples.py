@@ -40,7 +40,10 @@ def write_samples(trainer) -> None:
     else:
         from kinetoscope.pipeline import GenerationRequest, Pipeline, PipelineConfig
 
-        pipe = Pipeline(trainer.vae, trainer.ema.model, PipelineConfig(width=cfg.width, height=cfg.height), text_encoder=trainer.text)
+        pcfg = PipelineConfig(width=cfg.width, height=cfg.height)
+        if cfg.stage == "distill":  # sample as the student will be used: half the teacher's steps, no guidance
+            pcfg.steps, pcfg.guidance = cfg.teacher_steps // 2, 1.0
+        pipe = Pipeline(trainer.vae, trainer.ema.model, pcfg, text_encoder=trainer.text)
         for p in cfg.sample_prompts:
             v = pipe.generate(GenerationRequest(prompt=p, frames=cfg.frames, seed=0))
             sheets.append(contact_sheet(v.frames, cols=cfg.frames, max_frames=cfg.frames, label=p))

@@ -246,8 +246,10 @@ def test_folders_that_are_not_supported_models(tmp_path):
     (tmp_path / "model_index.json").write_text(json.dumps({"_class_name": "StableDiffusionPipeline"}))
     with pytest.raises(ValueError, match="pipeline class 'StableDiffusionPipeline'.*supports WanPipeline"):
         load_engine(f"diffusers:{tmp_path}")
-    with pytest.raises(ValueError, match="takes no options"):
+    with pytest.raises(ValueError, match="takes only the option fast, got dtype"):
         load_engine("builtin?dtype=bf16")
+    with pytest.raises(ValueError, match="fast='maybe'"):
+        load_engine("builtin?fast=maybe")
 
 
 def test_missing_diffusers_says_how_to_install(monkeypatch, folders):

@@ -140,3 +140,33 @@ def test_unet_backbone_trains_and_ships_with_a_finetuned_decoder(tmp_path, vae_d
     tuned.save_pretrained(tmp_path / "other")
     with pytest.raises(ValueError, match="different encoder"):
         export(tmp_path / "unet", tmp_path / "model2", vae=tmp_path / "other")
+
+
+def test_distilled_student_ships_as_the_fast_setting(tmp_path, vae_dir, text_encoder):
+    from kinetoscope.train.export import attach_fast
+
+    over = {"backbone": "unet", "unet_model": "{channels: [16, 32], blocks: 1, heads: 2}"}
+    Trainer(denoiser_cfg(tmp_path / "teacher", vae_dir, 2, **over)).train()
+    model = export(tmp_path / "teacher", tmp_path / "model")
+    with pytest.raises(FileNotFoundError, match="no fast"):
+        Pipeline.from_pretrained(model, fast=True)
+    cfg = denoiser_cfg(tmp_path / "student", model / "vae", 3, teacher=model, teacher_steps=4, teacher_guidance=2.0)
+    cfg.stage = "distill"
+    student = Trainer(cfg)
+    student.train()
+    assert torch.isfinite(torch.tensor(json.loads((tmp_path / "student" / "metrics.jsonl").read_text().splitlines()[-1])["loss"]))
+    teacher_w = Pipeline.from_pretrained(model).denoiser.state_dict()
+    assert any(not torch.equal(v, teacher_w[k]) for k, v in student.ema.model.state_dict().items())  # it learned
+    with pytest.raises(ValueError, match="only a distill run"):
+        attach_fast(tmp_path / "teacher", model)
+    attach_fast(tmp_path / "student", model)
+    fast = Pipeline.from_pretrained(model, fast=True, text_encoder=text_encoder)
+    assert (fast.config.steps, fast.config.guidance, fast.config.name) == (2, 1.0, "kinetoscope-builtin-fast")
+    for k, v in student.ema.model.state_dict().items():
+        assert torch.equal(fast.denoiser.state_dict()[k], v)
+    full = Pipeline.from_pretrained(model, text_encoder=text_encoder)
+    assert full.config.steps == 20 and all(torch.equal(full.denoiser.state_dict()[k], v) for k, v in teacher_w.items())
+    v = fast.generate(GenerationRequest(prompt="a red circle", frames=5))
+    assert v.frames.shape == (5, 32, 32, 3) and v.metadata["model_calls"] == 2
+    with pytest.raises(ValueError, match="teacher=FOLDER"):
+        load_config(None, [], base={"stage": "distill"})
