@@ -12,8 +12,9 @@ or as the path of a YAML (or JSON) file:
       offload: model
     ltx: diffusers:/models/LTX-Video
 
-`builtin` is always there (a config may point it at another folder). Each engine is loaded
-the first time it is asked for, once, and kept.
+`builtin` is always there (a config may point it at another folder), and `builtin-fast` (its
+distilled few-step denoiser) when the built-in folder ships one. Each engine is loaded the first
+time it is asked for, once, and kept.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from kinetoscope.engines import Engine, load_engine, parse_spec
 
 ENV = "KINETOSCOPE_ENGINES"
 BUILTIN = "builtin"
+BUILTIN_FAST = "builtin-fast"
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
@@ -83,9 +85,24 @@ def configured(value: str | None = None) -> dict[str, EngineConfig]:
                 raise ValueError(f"{ENV}: {part!r} is not name=spec (entries are separated by ';')")
             entries[name.strip()] = spec.strip()
     configs = {BUILTIN: EngineConfig(BUILTIN, BUILTIN)}
+    if ships_fast():
+        configs[BUILTIN_FAST] = EngineConfig(BUILTIN_FAST, f"{BUILTIN}?fast=1")
     for name, entry in entries.items():
         configs[name] = _entry(name, entry, where)
     return configs
+
+
+def ships_fast(spec: str = BUILTIN) -> bool:
+    """Whether a `builtin[:FOLDER]` spec's model folder ships a distilled fast setting."""
+    from kinetoscope.pipeline import BUILTIN_WEIGHTS
+
+    kind, path, _ = parse_spec(spec)
+    if kind != BUILTIN:
+        return False
+    try:
+        return bool(json.loads((Path(path or BUILTIN_WEIGHTS) / "pipeline.json").read_text()).get("fast"))
+    except (OSError, ValueError):
+        return False
 
 
 class Registry:

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from kinetoscope.studio import db
 from kinetoscope.studio.queue import JobQueue
-from kinetoscope.engines.registry import EngineConfig, Registry
+from kinetoscope.engines.registry import EngineConfig, Registry, ships_fast
 from kinetoscope.studio.settings import BUILTIN_MODEL, Settings
 from kinetoscope.studio.storage import LocalStorage, Storage
 
@@ -20,6 +20,9 @@ class Engines(Registry):
     @classmethod
     def from_settings(cls, settings: Settings) -> "Engines":
         configs = {BUILTIN_MODEL: EngineConfig(BUILTIN_MODEL, settings.builtin_spec)}
+        if ships_fast(settings.builtin_spec):  # its distilled few-step denoiser, as a model of its own
+            fast = f"{BUILTIN_MODEL}-fast"
+            configs[fast] = EngineConfig(fast, f"{settings.builtin_spec}?fast=1")
         for name, value in settings.engines.items():
             configs[name] = value if isinstance(value, EngineConfig) else EngineConfig(name, value)
         return cls(configs)

@@ -39,7 +39,7 @@ def parse_engines(value: str) -> dict:
     engine registry's own parser. The built-in model is always there (KINETOSCOPE_BUILTIN re-points it)."""
     from kinetoscope.engines.registry import configured
 
-    return {n: c for n, c in configured(value).items() if n != "builtin"}
+    return {n: c for n, c in configured(value).items() if n not in ("builtin", "builtin-fast")}
 
 
 @dataclass(frozen=True)

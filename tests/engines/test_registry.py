@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import pytest
 
-from kinetoscope.engines.registry import ENV, Registry, configured
+from kinetoscope.engines.registry import ENV, Registry, ships_fast, configured
+
+BUILTINS = ["builtin", "builtin-fast"] if ships_fast() else ["builtin"]
 
 
 def test_inline_env_var_and_builtin_always_there(monkeypatch):
     monkeypatch.setenv(ENV, "wan=diffusers:/m/Wan2.1?dtype=bf16; ltx = diffusers:/m/LTX-Video ;")
     configs = configured()
-    assert list(configs) == ["builtin", "wan", "ltx"]
+    assert list(configs) == [*BUILTINS, "wan", "ltx"]
     assert configs["wan"].spec == "diffusers:/m/Wan2.1?dtype=bf16"
     assert configs["ltx"].spec == "diffusers:/m/LTX-Video"
     monkeypatch.delenv(ENV)
-    assert list(configured()) == ["builtin"]
+    assert list(configured()) == BUILTINS
+    if "builtin-fast" in BUILTINS:
+        assert configured()["builtin-fast"].spec == "builtin?fast=1"
 
 
 def test_yaml_file_with_options(tmp_path, monkeypatch):
@@ -61,3 +65,25 @@ def test_engines_load_lazily_once(tiny_model_dir, tmp_path):
 def test_a_broken_folder_is_listed_with_its_error(tmp_path):
     reg = Registry(configured(f"gone=diffusers:{tmp_path / 'missing'}"))
     assert "not a diffusers model folder" in reg.describe("gone")["error"]
+
+
+def test_a_model_folder_with_a_fast_setting_is_also_served_fast(tiny_model_dir, tmp_path):
+    import json
+    import shutil
+
+    from kinetoscope.studio.services import Engines
+    from kinetoscope.studio.settings import Settings
+
+    folder = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, folder)
+    assert not ships_fast(f"builtin:{folder}")
+    assert list(Engines.from_settings(Settings(builtin_spec=f"builtin:{folder}")).configs) == ["kinetoscope-builtin"]
+    shutil.copytree(folder / "denoiser", folder / "denoiser-fast")
+    cfg = json.loads((folder / "pipeline.json").read_text())
+    (folder / "pipeline.json").write_text(json.dumps({**cfg, "fast": {"denoiser": "denoiser-fast", "steps": 3, "guidance": 1.0}}))
+    assert ships_fast(f"builtin:{folder}") and not ships_fast("diffusers:/m/Wan")
+    engines = Engines.from_settings(Settings(builtin_spec=f"builtin:{folder}"))
+    assert list(engines.configs) == ["kinetoscope-builtin", "kinetoscope-builtin-fast"]
+    fast = engines.get("kinetoscope-builtin-fast").pipeline
+    assert (fast.config.steps, fast.config.guidance) == (3, 1.0)
+    assert engines.get("kinetoscope-builtin").pipeline.config.steps == cfg["steps"]
