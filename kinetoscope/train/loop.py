@@ -193,8 +193,8 @@ class Trainer:
         pt, ph, pw = self.model.config.patch
         shift = token_shift(x.shape[2] // pt * x.shape[3] // ph * x.shape[4] // pw)
         noise, u = sample_noise(cfg, step, idx, x.shape[1:])
-        if cfg.stage == "distill":  # the grid the student will sample on: the pipeline's shift
-            ts_teacher, _ = student_grid(cfg.teacher_steps, shift)
+        if cfg.stage == "distill":  # the grid the student will sample on: the pipeline's shift (set `shift` if pipeline.json does)
+            ts_teacher, _ = student_grid(cfg.teacher_steps, cfg.shift or shift)
             n = cfg.teacher_steps // 2
             i = torch.tensor([int(sample_rng(cfg, step, k, 7).integers(n)) for k in idx])
             uncond = self.text([""] * len(caps)) if cfg.teacher_guidance != 1.0 else None
