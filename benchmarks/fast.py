@@ -1,0 +1,96 @@
+"""The distilled fast setting against the full sampler: time, model calls and eval scores on the
+same prompts and seeds.
+
+    python -m benchmarks.fast              # quick eval suite (36 prompts) per setting
+    python -m benchmarks.fast --limit 12   # fewer prompts
+
+Rows, all in the same process: the full model at its default steps and guidance (the
+reference); the full model at the fast setting's step count, plain Euler with guidance (what
+fewer steps give without distillation); the distilled denoiser (`generate --fast`: its steps,
+guidance folded in, so one model call per step at batch 1). Writes benchmarks/results/fast.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import torch
+
+RESULTS = Path(__file__).resolve().parent / "results" / "fast.json"
+ATTRS = ("colour", "shape", "motion", "count", "background")
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(prog="python -m benchmarks.fast", description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="12 prompts instead of the 36 of the quick suite")
+    p.add_argument("--limit", type=int, default=None, help="run only N prompts")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--weights", default=None, help="model folder with a fast setting (default: the built-in model)")
+    p.add_argument("--out", type=Path, default=RESULTS)
+    return p.parse_args(argv)
+
+
+def score_row(name: str, pipe, prompts, **settings) -> dict:
+    from kinetoscope.eval.suite import run_suite
+
+    calls = []
+    orig = pipe.generate
+
+    def counting(req, progress=None):
+        v = orig(req, progress)
+        calls.append(v.metadata["model_calls"])
+        return v
+
+    pipe.generate = counting
+    try:
+        rep = run_suite(pipe, prompts, psnr_clips=0, **settings)
+    finally:
+        pipe.generate = orig
+    s = rep["scores"]["overall"]
+    return {"setting": name, "steps": rep["config"]["steps"], "guidance": rep["config"]["guidance"],
+            "seconds_per_clip": rep["timing"]["seconds_per_clip_median"],
+            "model_calls_per_clip": round(sum(calls) / len(calls), 2), **{a: s[a] for a in ATTRS},
+            "mean_score": round(sum(s[a] for a in ATTRS) / len(ATTRS), 4)}
+
+
+def run(args) -> dict:
+    from kinetoscope.eval.suite import build_suite, limit_suite
+    from kinetoscope.pipeline import GenerationRequest, Pipeline
+
+    torch.set_num_threads(args.threads)
+    full = Pipeline.from_pretrained(args.weights)
+    fast = Pipeline.from_pretrained(args.weights, fast=True, text_encoder=full.text_encoder)
+    prompts = limit_suite(build_suite(quick=True), args.limit or (12 if args.quick else None))
+    for p in (full, fast):  # text encoder and caches loaded before timing
+        p.generate(GenerationRequest(prompt="warm up", steps=2))
+    c, n = full.config, fast.config.steps
+    rows = [
+        score_row(f"full, {c.steps} steps", full, prompts, steps=c.steps, guidance=c.guidance),
+        score_row(f"full, {n} steps", full, prompts, steps=n, guidance=c.guidance),
+        score_row(f"distilled, {n} steps", fast, prompts, steps=n, guidance=fast.config.guidance),
+    ]
+    ref = rows[0]
+    for r in rows:
+        r["speedup"] = round(ref["seconds_per_clip"] / r["seconds_per_clip"], 3)
+        r["score_change_points"] = round(100 * (r["mean_score"] - ref["mean_score"]), 1)
+    result = {"benchmark": "fast", "threads": args.threads, "prompts": len(prompts), "rows": rows,
+              "goal": "4-8 steps with eval scores within 5 points of the full-step model"}
+    print(f"fast setting on {len(prompts)} suite prompts, {args.threads} threads (reference: the full model, same run)")
+    print(f"{'setting':<22} {'calls':>6} {'s/clip':>7} {'speedup':>8} {'mean score':>10} {'change':>7}  "
+          + " ".join(f"{a:>6}" for a in ATTRS))
+    for r in rows:
+        print(f"{r['setting']:<22} {r['model_calls_per_clip']:>6.1f} {r['seconds_per_clip']:>7.3f} {r['speedup']:>7.2f}x "
+              f"{r['mean_score']:>10.3f} {r['score_change_points']:>+6.1f}  " + " ".join(f"{r[a]:>6.0%}" for a in ATTRS))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    return result
+
+
+def main(argv: list[str] | None = None) -> dict:
+    return run(parse_args(argv))
+
+
+if __name__ == "__main__":
+    main()
