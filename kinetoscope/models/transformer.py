@@ -63,9 +63,9 @@ def rope_angles(grid: tuple[int, int, int], head_dim: int, theta: float, device)
 
 
 def apply_rope(x: torch.Tensor, rope: torch.Tensor) -> torch.Tensor:
-    """x (B, heads, N, d), rope (N, d/2) complex unit rotations: rotate consecutive pairs."""
-    xc = torch.view_as_complex(x.float().unflatten(-1, (-1, 2)).contiguous())
-    return torch.view_as_real(xc * rope).flatten(-2).type_as(x)
+    """x (B, N, heads, d), rope (N, d/2) complex unit rotations: rotate consecutive pairs."""
+    xc = torch.view_as_complex(x.float().unflatten(-1, (-1, 2)))
+    return torch.view_as_real(xc * rope[:, None]).flatten(-2).type_as(x)
 
 
 class Attention(nn.Module):
@@ -81,13 +81,15 @@ class Attention(nn.Module):
     def forward(self, x, context=None, angles=None, mask=None):
         b, n, _ = x.shape
         context = x if context is None else context
-        q = self.q(x).unflatten(-1, (self.heads, -1)).transpose(1, 2)  # (B, h, N, d)
-        k, v = self.kv(context).unflatten(-1, (2, self.heads, -1)).permute(2, 0, 3, 1, 4)
-        q, k = self.q_norm(q), self.k_norm(k)
+        # norms and rotations on the (B, N, h, d) layout the projections give (contiguous: no
+        # copies), then (B, h, N, d) views for attention
+        q = self.q_norm(self.q(x).unflatten(-1, (self.heads, -1)))
+        k, v = self.kv(context).unflatten(-1, (2, self.heads, -1)).unbind(2)
+        k = self.k_norm(k)
         if angles is not None:
             q, k = apply_rope(q, angles), apply_rope(k, angles)
         attn_mask = None if mask is None else mask[:, None, None, :]  # (B, 1, 1, L) True = attend
-        y = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask)
+        y = F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), attn_mask=attn_mask)
         return self.out(y.transpose(1, 2).reshape(b, n, -1))
 
 
