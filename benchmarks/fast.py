@@ -7,33 +7,39 @@ same prompts and seeds.
 Rows, all in the same process: the full model at its default steps and guidance (the
 reference); the full model at the fast setting's step count, plain Euler with guidance (what
 fewer steps give without distillation); the distilled denoiser (`generate --fast`: its steps,
-guidance folded in, so one model call per step at batch 1). Writes benchmarks/results/fast.json.
+guidance folded in, so one model call per step at batch 1). Each row also times one larger clip
+(4 s at 128x128), where the denoiser, not the decoder, takes most of the time.
+Writes benchmarks/results/fast.json.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import time
 from pathlib import Path
 
 import torch
 
 RESULTS = Path(__file__).resolve().parent / "results" / "fast.json"
 ATTRS = ("colour", "shape", "motion", "count", "background")
+LARGE = {"width": 128, "height": 128, "seconds": 4.0}
 
 
 def parse_args(argv):
     p = argparse.ArgumentParser(prog="python -m benchmarks.fast", description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="12 prompts instead of the 36 of the quick suite")
     p.add_argument("--limit", type=int, default=None, help="run only N prompts")
+    p.add_argument("--no-large", action="store_true", help="skip the 4-s 128x128 clip timing")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--weights", default=None, help="model folder with a fast setting (default: the built-in model)")
     p.add_argument("--out", type=Path, default=RESULTS)
     return p.parse_args(argv)
 
 
-def score_row(name: str, pipe, prompts, **settings) -> dict:
+def score_row(name: str, pipe, prompts, large: bool = True, **settings) -> dict:
     from kinetoscope.eval.suite import run_suite
+    from kinetoscope.pipeline import GenerationRequest
 
     calls = []
     orig = pipe.generate
@@ -49,7 +55,12 @@ def score_row(name: str, pipe, prompts, **settings) -> dict:
     finally:
         pipe.generate = orig
     s = rep["scores"]["overall"]
-    return {"setting": name, "steps": rep["config"]["steps"], "guidance": rep["config"]["guidance"],
+    large_s = None
+    if large:
+        t0 = time.perf_counter()
+        pipe.generate(GenerationRequest(prompt=prompts[0].prompt, steps=settings["steps"], guidance=settings["guidance"], **LARGE))
+        large_s = round(time.perf_counter() - t0, 3)
+    return {"setting": name, "large_clip_s": large_s, "steps": rep["config"]["steps"], "guidance": rep["config"]["guidance"],
             "seconds_per_clip": rep["timing"]["seconds_per_clip_median"],
             "model_calls_per_clip": round(sum(calls) / len(calls), 2), **{a: s[a] for a in ATTRS},
             "mean_score": round(sum(s[a] for a in ATTRS) / len(ATTRS), 4)}
@@ -67,21 +78,24 @@ def run(args) -> dict:
         p.generate(GenerationRequest(prompt="warm up", steps=2))
     c, n = full.config, fast.config.steps
     rows = [
-        score_row(f"full, {c.steps} steps", full, prompts, steps=c.steps, guidance=c.guidance),
-        score_row(f"full, {n} steps", full, prompts, steps=n, guidance=c.guidance),
-        score_row(f"distilled, {n} steps", fast, prompts, steps=n, guidance=fast.config.guidance),
+        score_row(f"full, {c.steps} steps", full, prompts, not args.no_large, steps=c.steps, guidance=c.guidance),
+        score_row(f"full, {n} steps", full, prompts, not args.no_large, steps=n, guidance=c.guidance),
+        score_row(f"distilled, {n} steps", fast, prompts, not args.no_large, steps=n, guidance=fast.config.guidance),
     ]
     ref = rows[0]
     for r in rows:
         r["speedup"] = round(ref["seconds_per_clip"] / r["seconds_per_clip"], 3)
         r["score_change_points"] = round(100 * (r["mean_score"] - ref["mean_score"]), 1)
+        if r["large_clip_s"]:
+            r["large_speedup"] = round(ref["large_clip_s"] / r["large_clip_s"], 3)
     result = {"benchmark": "fast", "threads": args.threads, "prompts": len(prompts), "rows": rows,
               "goal": "4-8 steps with eval scores within 5 points of the full-step model"}
     print(f"fast setting on {len(prompts)} suite prompts, {args.threads} threads (reference: the full model, same run)")
-    print(f"{'setting':<22} {'calls':>6} {'s/clip':>7} {'speedup':>8} {'mean score':>10} {'change':>7}  "
-          + " ".join(f"{a:>6}" for a in ATTRS))
+    print(f"{'setting':<22} {'calls':>6} {'s/clip':>7} {'speedup':>8} {'4-s 128px':>9} {'speedup':>8} {'mean score':>10} "
+          f"{'change':>7}  " + " ".join(f"{a:>6}" for a in ATTRS))
     for r in rows:
-        print(f"{r['setting']:<22} {r['model_calls_per_clip']:>6.1f} {r['seconds_per_clip']:>7.3f} {r['speedup']:>7.2f}x "
+        large = f"{r['large_clip_s']:>9.2f} {r['large_speedup']:>7.2f}x" if r["large_clip_s"] else f"{'-':>9} {'-':>8}"
+        print(f"{r['setting']:<22} {r['model_calls_per_clip']:>6.1f} {r['seconds_per_clip']:>7.3f} {r['speedup']:>7.2f}x {large} "
               f"{r['mean_score']:>10.3f} {r['score_change_points']:>+6.1f}  " + " ".join(f"{r[a]:>6.0%}" for a in ATTRS))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")

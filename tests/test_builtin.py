@@ -29,3 +29,12 @@ def test_background_colour_follows_the_prompt(builtin, prompt, background):
     v = builtin.generate(GenerationRequest(prompt=prompt, seed=0))
     assert v.frames.shape == (17, 64, 64, 3)
     assert analyze(v.frames).background == background
+
+
+@pytest.mark.slow
+def test_the_fast_setting_ships_and_draws_the_background_too(text_encoder):
+    fast = Pipeline.from_pretrained(text_encoder=text_encoder, fast=True)
+    assert fast.config.guidance == 1.0 and fast.config.steps <= 8 and fast.config.name.endswith("-fast")
+    v = fast.generate(GenerationRequest(prompt="a large red circle moving right on a blue background", seed=0))
+    assert v.metadata["model_calls"] == fast.config.steps
+    assert analyze(v.frames).background == "blue"
