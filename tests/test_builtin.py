@@ -14,7 +14,8 @@ def builtin(text_encoder):
 
 
 def test_card_and_config_ship_with_the_weights():
-    for name in ("pipeline.json", "README.md", "vae/model.safetensors", "denoiser/model.safetensors"):
+    for name in ("pipeline.json", "README.md", "vae/model.safetensors", "denoiser/model.safetensors",
+                 "denoiser-fast/model.safetensors", "denoiser-fast/training.json"):
         assert (BUILTIN_WEIGHTS / name).is_file(), name
     size = sum(p.stat().st_size for p in BUILTIN_WEIGHTS.rglob("*") if p.is_file())
     assert size < 100 * 2**20
