@@ -49,7 +49,7 @@ def test_engines_load_lazily_once(tiny_model_dir, tmp_path):
     wan = save_tiny("wan", tmp_path / "tiny-wan")
     reg = Registry(configured(f"mine=builtin:{tiny_model_dir};wan=diffusers:{wan}?dtype=fp32"))
     listed = {m["id"]: m for m in reg.list()}
-    assert set(listed) == {"builtin", "mine", "wan"}
+    assert set(listed) == {*BUILTINS, "mine", "wan"}
     assert listed["wan"] == {"id": "wan", "engine": "diffusers", "loaded": False, "folder": "tiny-wan",
                              "pipeline": "WanPipeline"}
     engine = reg.get("wan")
@@ -58,7 +58,7 @@ def test_engines_load_lazily_once(tiny_model_dir, tmp_path):
     caps = reg.describe("wan")["capabilities"]
     assert caps["tasks"] == ["t2v", "image"] and caps["extra"]["frame_rule"] == "1+4k"
     assert reg.get("mine").name == "mine" and not reg.is_loaded("builtin")
-    with pytest.raises(ValueError, match="model 'sora' is not configured: use one of builtin, mine, wan"):
+    with pytest.raises(ValueError, match=f"model 'sora' is not configured: use one of {', '.join(BUILTINS)}, mine, wan"):
         reg.get("sora")
 
 
