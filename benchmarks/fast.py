@@ -21,8 +21,9 @@ from pathlib import Path
 
 import torch
 
+from benchmarks._suite import ATTRS, compare, score
+
 RESULTS = Path(__file__).resolve().parent / "results" / "fast.json"
-ATTRS = ("colour", "shape", "motion", "count", "background")
 LARGE = {"width": 128, "height": 128, "seconds": 4.0}
 
 
@@ -38,32 +39,15 @@ def parse_args(argv):
 
 
 def score_row(name: str, pipe, prompts, large: bool = True, **settings) -> dict:
-    from kinetoscope.eval.suite import run_suite
     from kinetoscope.pipeline import GenerationRequest
 
-    calls = []
-    orig = pipe.generate
-
-    def counting(req, progress=None):
-        v = orig(req, progress)
-        calls.append(v.metadata["model_calls"])
-        return v
-
-    pipe.generate = counting
-    try:
-        rep = run_suite(pipe, prompts, psnr_clips=0, **settings)
-    finally:
-        pipe.generate = orig
-    s = rep["scores"]["overall"]
+    row = score(pipe, prompts, **settings)
     large_s = None
     if large:
         t0 = time.perf_counter()
         pipe.generate(GenerationRequest(prompt=prompts[0].prompt, steps=settings["steps"], guidance=settings["guidance"], **LARGE))
         large_s = round(time.perf_counter() - t0, 3)
-    return {"setting": name, "large_clip_s": large_s, "steps": rep["config"]["steps"], "guidance": rep["config"]["guidance"],
-            "seconds_per_clip": rep["timing"]["seconds_per_clip_median"],
-            "model_calls_per_clip": round(sum(calls) / len(calls), 2), **{a: s[a] for a in ATTRS},
-            "mean_score": round(sum(s[a] for a in ATTRS) / len(ATTRS), 4)}
+    return {"setting": name, "large_clip_s": large_s, **row}
 
 
 def run(args) -> dict:
@@ -82,12 +66,10 @@ def run(args) -> dict:
         score_row(f"full, {n} steps", full, prompts, not args.no_large, steps=n, guidance=c.guidance),
         score_row(f"distilled, {n} steps", fast, prompts, not args.no_large, steps=n, guidance=fast.config.guidance),
     ]
-    ref = rows[0]
+    compare(rows)
     for r in rows:
-        r["speedup"] = round(ref["seconds_per_clip"] / r["seconds_per_clip"], 3)
-        r["score_change_points"] = round(100 * (r["mean_score"] - ref["mean_score"]), 1)
         if r["large_clip_s"]:
-            r["large_speedup"] = round(ref["large_clip_s"] / r["large_clip_s"], 3)
+            r["large_speedup"] = round(rows[0]["large_clip_s"] / r["large_clip_s"], 3)
     result = {"benchmark": "fast", "threads": args.threads, "prompts": len(prompts), "rows": rows,
               "goal": "4-8 steps with eval scores within 5 points of the full-step model"}
     print(f"fast setting on {len(prompts)} suite prompts, {args.threads} threads (reference: the full model, same run)")

@@ -17,9 +17,10 @@ from pathlib import Path
 
 import torch
 
+from benchmarks._suite import ATTRS, compare, score
+
 RESULTS = Path(__file__).resolve().parent / "results" / "step_cache.json"
 THRESHOLDS = (0.0, 0.1, 0.15, 0.2, 0.3)
-ATTRS = ("colour", "shape", "motion", "count", "background")
 
 
 def parse_args(argv):
@@ -33,37 +34,20 @@ def parse_args(argv):
 
 
 def run(args) -> dict:
-    from kinetoscope.eval.suite import build_suite, limit_suite, run_suite
+    from kinetoscope.eval.suite import build_suite, limit_suite
     from kinetoscope.pipeline import GenerationRequest, Pipeline
 
     torch.set_num_threads(args.threads)
     pipe = Pipeline.from_pretrained(args.weights)
     prompts = limit_suite(build_suite(quick=True), args.limit or (12 if args.quick else None))
-    calls = []
-    orig = pipe.generate
-
-    def counting(req, progress=None):
-        v = orig(req, progress)
-        calls.append(v.metadata["model_calls"])
-        return v
-
-    pipe.generate = counting
     pipe.generate(GenerationRequest(prompt="warm up", steps=2))  # text encoder and caches loaded before timing
     rows = []
     for th in THRESHOLDS:
-        calls.clear()
         t0 = time.perf_counter()
-        rep = run_suite(pipe, prompts, psnr_clips=0, step_cache=th)
-        wall = time.perf_counter() - t0
-        s = rep["scores"]["overall"]
-        rows.append({"threshold": th, "seconds_per_clip": rep["timing"]["seconds_per_clip_median"],
-                     "model_calls_per_clip": round(sum(calls) / len(calls), 2), "wall_s": round(wall, 1),
-                     **{a: s[a] for a in ATTRS}, "mean_score": round(sum(s[a] for a in ATTRS) / len(ATTRS), 4)})
-    ref = rows[0]
-    for r in rows:
-        r["speedup"] = round(ref["seconds_per_clip"] / r["seconds_per_clip"], 3)
-        r["score_change_points"] = round(100 * (r["mean_score"] - ref["mean_score"]), 1)
-    result = {"benchmark": "step_cache", "threads": args.threads, "prompts": len(prompts), "steps": rep["config"]["steps"],
+        row = score(pipe, prompts, step_cache=th)
+        rows.append({"threshold": th, **row, "wall_s": round(time.perf_counter() - t0, 1)})
+    compare(rows)
+    result = {"benchmark": "step_cache", "threads": args.threads, "prompts": len(prompts), "steps": rows[0]["steps"],
               "rows": rows, "goal": "speed-up >= 1.5x at <= 2 points of eval score"}
     print(f"step caching on {len(prompts)} suite prompts, {result['steps']} steps, {args.threads} threads "
           f"(reference: threshold 0, same run)")

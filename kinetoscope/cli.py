@@ -100,10 +100,10 @@ def task_request(args, pipe, req):
 def engine_spec(args) -> str:
     if args.engine and args.weights:
         raise UserError("--weights FOLDER is short for --engine builtin:FOLDER: give one of them")
-    if args.engine and getattr(args, "fast", False):
+    if args.engine and args.fast:
         raise UserError("--fast is short for --engine builtin?fast=1: give one of them")
     spec = args.engine or (f"builtin:{args.weights}" if args.weights else "builtin")
-    return spec + "?fast=1" if getattr(args, "fast", False) else spec
+    return spec + "?fast=1" if args.fast else spec
 
 
 def engine_task_request(args, engine, req):

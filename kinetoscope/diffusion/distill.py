@@ -14,7 +14,15 @@ from __future__ import annotations
 
 import torch
 
+from kinetoscope.diffusion.flow import mean_over_generated
 from kinetoscope.diffusion.samplers import guided_velocity, timesteps
+
+STUDENT_GUIDANCE = 1.0  # the teacher's guidance is folded into the student
+
+
+def student_setting(teacher_steps: int) -> dict:
+    """How a student distilled from a teacher at `teacher_steps` samples: half the steps, no guidance."""
+    return {"steps": teacher_steps // 2, "guidance": STUDENT_GUIDANCE}
 
 
 def student_grid(teacher_steps: int, shift: float) -> tuple[torch.Tensor, torch.Tensor]:
@@ -57,7 +65,4 @@ def distill_loss(student, teacher, x0, noise, i, ts_teacher, cond, uncond, guida
     pred = student(x_t, t, cond[0], cond[1], given)
     tt = t.view(-1, *([1] * (x0.dim() - 1)))
     err = (pred - target).pow(2) * (1.0 / tt.pow(2)).clamp(max=weight_cap)
-    if given is None:
-        return err.mean()
-    w = (~given)[:, None, :, None, None].to(err.dtype).expand_as(err)
-    return (err * w).sum() / w.sum().clamp(min=1)
+    return mean_over_generated(err, given)

@@ -67,6 +67,11 @@ def flow_loss(model, x0, text, text_mask, given=None, t=None, generator=None, sh
     if weight_cap > 0 and prediction != "velocity":
         tt = t.view(-1, *([1] * (x0.dim() - 1))).clamp(min=T_MIN)
         err = err * (tt.pow(2) * weight_cap).clamp(max=1.0)  # weight min(1/t^2, cap) on the clean-sample error
+    return mean_over_generated(err, given)
+
+
+def mean_over_generated(err: torch.Tensor, given: torch.Tensor | None) -> torch.Tensor:
+    """Mean of a per-element loss (B, C, T, H, W) over the latent frames not given (conditioning)."""
     if given is None:
         return err.mean()
     w = (~given)[:, None, :, None, None].to(err.dtype).expand_as(err)

@@ -37,9 +37,9 @@ def default_data_dir() -> Path:
 def parse_engines(value: str) -> dict:
     """KINETOSCOPE_ENGINES ("name=spec;..." or a YAML file) -> {name: EngineConfig}, read by the
     engine registry's own parser. The built-in model is always there (KINETOSCOPE_BUILTIN re-points it)."""
-    from kinetoscope.engines.registry import configured
+    from kinetoscope.engines.registry import BUILTIN, BUILTIN_FAST, configured
 
-    return {n: c for n, c in configured(value).items() if n not in ("builtin", "builtin-fast")}
+    return {n: c for n, c in configured(value).items() if n not in (BUILTIN, BUILTIN_FAST)}
 
 
 @dataclass(frozen=True)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from pathlib import Path
 
 import torch
 
+from kinetoscope.diffusion.distill import student_setting
 from kinetoscope.models import BACKBONES, AutoencoderConfig, CausalVAE, load_denoiser
 from kinetoscope.models.io import config_from_dict
 from kinetoscope.train import checkpoint as ckpt
@@ -29,14 +31,29 @@ def same_encoder(a: CausalVAE, b: CausalVAE) -> bool:
     return same_norm and sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
 
 
-def export(run: str | Path, out: str | Path, vae: str | Path | None = None) -> Path:
-    """`vae`: ship this autoencoder instead of the one the denoiser trained on; it must have the
-    same encoder (e.g. a decoder fine-tuned with freeze_encoder=true), so the latents still match."""
-    run, out, vae_path = Path(run), Path(out), vae
+def load_run(run: Path) -> tuple[dict, TrainConfig, dict]:
+    """A run folder's checkpoint, its config, and the training.json record shipped with its weights."""
     state = ckpt.load(run)
     cfg = TrainConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in state["config"].items()})
     training = {"run": str(run), "stage": cfg.stage, "steps": state["step"], "train_seconds": round(state["elapsed"], 1),
                 "config": state["config"]}
+    return state, cfg, training
+
+
+def distilled_student(cfg: TrainConfig, state: dict):
+    """A distill run's EMA student, in its teacher's architecture."""
+    from kinetoscope.train.loop import teacher_folder
+
+    student = load_denoiser(teacher_folder(cfg.teacher))
+    student.load_state_dict(state["ema"])
+    return student
+
+
+def export(run: str | Path, out: str | Path, vae: str | Path | None = None) -> Path:
+    """`vae`: ship this autoencoder instead of the one the denoiser trained on; it must have the
+    same encoder (e.g. a decoder fine-tuned with freeze_encoder=true), so the latents still match."""
+    run, out, vae_path = Path(run), Path(out), vae
+    state, cfg, training = load_run(run)
     if cfg.stage == "vae":
         if cfg.init_from:  # fine-tuned: same architecture and latent normalisation as the starting model
             vae = CausalVAE.from_pretrained(cfg.init_from)
@@ -56,18 +73,15 @@ def export(run: str | Path, out: str | Path, vae: str | Path | None = None) -> P
             if not same_encoder(vae, other):
                 raise ValueError(f"{vae_override} has a different encoder from {cfg.vae}: its latents do not match the denoiser's")
             vae = other
-        if cfg.stage == "distill":  # the student has its teacher's architecture
-            from kinetoscope.train.loop import teacher_folder
-
-            dit = load_denoiser(teacher_folder(cfg.teacher))
+        pcfg = PipelineConfig(width=cfg.width, height=cfg.height, seconds=(cfg.frames - 1) / 8, fps=8)
+        if cfg.stage == "distill":  # sample as it was taught: half the teacher's steps, guidance folded in
+            dit = distilled_student(cfg, state)
+            pcfg = dataclasses.replace(pcfg, **student_setting(cfg.teacher_steps))
         else:
             cls = BACKBONES[cfg.backbone]
             over = cfg.dit_model if cfg.backbone == "dit" else cfg.unet_model
             dit = cls(config_from_dict(cls.config_class, {"in_channels": vae.config.latent_channels, **over}))
-        dit.load_state_dict(state["ema"])
-        pcfg = PipelineConfig(width=cfg.width, height=cfg.height, seconds=(cfg.frames - 1) / 8, fps=8)
-        if cfg.stage == "distill":  # sample as it was taught: half the teacher's steps, guidance folded in
-            pcfg.steps, pcfg.guidance = cfg.teacher_steps // 2, 1.0
+            dit.load_state_dict(state["ema"])
         Pipeline(vae, dit, pcfg, folder=out).save_pretrained(out)
         vae_training = Path(vae_path or cfg.vae) / "training.json"
         if vae_training.is_file():
@@ -83,25 +97,18 @@ def attach_fast(run: str | Path, model: str | Path) -> Path:
     """Add a distill run's student to an existing model folder as its fast setting: the weights
     in MODEL/denoiser-fast/ (with the run's training.json) and a "fast" entry in pipeline.json
     naming them and the steps and guidance they were distilled for (`generate --fast`)."""
-    from kinetoscope.train.loop import teacher_folder
-
     run, model = Path(run), Path(model)
-    state = ckpt.load(run)
-    cfg = TrainConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in state["config"].items()})
+    state, cfg, training = load_run(run)
     if cfg.stage != "distill":
         raise ValueError(f"{run} is a {cfg.stage} run: only a distill run's student can be a fast setting")
     if not (model / "pipeline.json").is_file():
         raise FileNotFoundError(f"no model at {model}: a model folder holds pipeline.json, vae/ and denoiser/")
     if not same_encoder(CausalVAE.from_pretrained(cfg.vae), CausalVAE.from_pretrained(model / "vae")):
         raise ValueError(f"{model}/vae has a different encoder from {cfg.vae}: the student's latents would not match")
-    student = load_denoiser(teacher_folder(cfg.teacher))
-    student.load_state_dict(state["ema"])
-    student.save_pretrained(model / FAST_FOLDER)
-    training = {"run": str(run), "stage": cfg.stage, "steps": state["step"], "train_seconds": round(state["elapsed"], 1),
-                "config": state["config"]}
+    distilled_student(cfg, state).save_pretrained(model / FAST_FOLDER)
     (model / FAST_FOLDER / "training.json").write_text(json.dumps(training, indent=2, default=list) + "\n")
     pipeline = json.loads((model / "pipeline.json").read_text())
-    pipeline["fast"] = {"denoiser": FAST_FOLDER, "steps": cfg.teacher_steps // 2, "guidance": 1.0}
+    pipeline["fast"] = {"denoiser": FAST_FOLDER, **student_setting(cfg.teacher_steps)}
     tmp = model / "pipeline.json.tmp"
     tmp.write_text(json.dumps(pipeline, indent=2) + "\n")
     tmp.replace(model / "pipeline.json")

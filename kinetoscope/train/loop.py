@@ -21,7 +21,7 @@ import torch.distributed as dist
 from tqdm import tqdm
 
 from kinetoscope.diffusion import flow_loss, shift_t, token_shift
-from kinetoscope.diffusion.distill import distill_loss, student_grid
+from kinetoscope.diffusion.distill import distill_loss, student_grid, student_setting
 from kinetoscope.hardware import choose_precision, default_threads, device
 from kinetoscope.models import BACKBONES, AutoencoderConfig, CausalVAE, load_denoiser
 from kinetoscope.models.io import config_from_dict
@@ -195,7 +195,7 @@ class Trainer:
         noise, u = sample_noise(cfg, step, idx, x.shape[1:])
         if cfg.stage == "distill":  # the grid the student will sample on: the pipeline's shift (set `shift` if pipeline.json does)
             ts_teacher, _ = student_grid(cfg.teacher_steps, cfg.shift or shift)
-            n = cfg.teacher_steps // 2
+            n = student_setting(cfg.teacher_steps)["steps"]
             i = torch.tensor([int(sample_rng(cfg, step, k, 7).integers(n)) for k in idx])
             uncond = self.text([""] * len(caps)) if cfg.teacher_guidance != 1.0 else None
             dev = self.device

@@ -6,6 +6,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from kinetoscope.diffusion.distill import student_setting
 from kinetoscope.media import contact_sheet
 from kinetoscope.train.data import FIXED_BATCH
 
@@ -40,9 +41,9 @@ def write_samples(trainer) -> None:
     else:
         from kinetoscope.pipeline import GenerationRequest, Pipeline, PipelineConfig
 
-        pcfg = PipelineConfig(width=cfg.width, height=cfg.height)
-        if cfg.stage == "distill":  # sample as the student will be used: half the teacher's steps, no guidance
-            pcfg.steps, pcfg.guidance = cfg.teacher_steps // 2, 1.0
+        # a distill run samples as its student will be used: half the teacher's steps, no guidance
+        setting = student_setting(cfg.teacher_steps) if cfg.stage == "distill" else {}
+        pcfg = PipelineConfig(width=cfg.width, height=cfg.height, **setting)
         pipe = Pipeline(trainer.vae, trainer.ema.model, pcfg, text_encoder=trainer.text)
         for p in cfg.sample_prompts:
             v = pipe.generate(GenerationRequest(prompt=p, frames=cfg.frames, seed=0))
