@@ -39,7 +39,11 @@ class PretrainedMixin:
         return folder
 
     @classmethod
-    def from_pretrained(cls, folder: str | os.PathLike, device: str | torch.device = "cpu"):
+    def from_pretrained(cls, folder: str | os.PathLike, device: str | torch.device = "cpu",
+                        grow: dict | None = None):
+        """Load a model folder. `grow`: config fields to change on top of the folder's (e.g.
+        {"fine_cross": True}); parameters the grown model adds keep their fresh (zero-initialised)
+        values, every parameter the folder holds must still fit."""
         folder = Path(folder)
         cfg_path, w_path = folder / "config.json", folder / "model.safetensors"
         for p in (cfg_path, w_path):
@@ -47,8 +51,13 @@ class PretrainedMixin:
                 raise FileNotFoundError(f"{p} not found: a model folder holds config.json and model.safetensors")
         d = json.loads(cfg_path.read_text())
         d.pop("class", None)
-        model = cls(config_from_dict(cls.config_class, d))
-        missing, unexpected = model.load_state_dict(load_file(str(w_path), device=str(device)), strict=False)
-        if missing or unexpected:
+        model = cls(config_from_dict(cls.config_class, {**d, **(grow or {})}))
+        state = load_file(str(w_path), device=str(device))
+        own = model.state_dict()
+        wrong = [f"{k} {tuple(v.shape)} vs {tuple(own[k].shape)}" for k, v in state.items() if k in own and v.shape != own[k].shape]
+        if wrong:
+            raise ValueError(f"{w_path} does not fit the config {grow or {}} asks for: {wrong[:3]}")
+        missing, unexpected = model.load_state_dict(state, strict=False)
+        if unexpected or (missing and not grow):
             raise ValueError(f"{w_path} does not match its config: missing {missing[:5]}, unexpected {unexpected[:5]}")
         return model.to(device).eval()

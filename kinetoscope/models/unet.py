@@ -6,6 +6,9 @@ learned far faster than a transformer at this scale). Same interface as the DiT:
 Two levels of ResBlocks (spatial 3x3 conv then temporal 3-tap conv, timestep + pooled
 text as scale/shift of the second norm, zero-initialised last conv), one self-attention
 + cross-attention block at the coarse level, skip connections, zero-initialised head.
+`fine_cross` adds a cross-attention to the text after every fine-level ResBlock, so the
+grid where an object is a cell or two can tell which colour word names the object and
+which the background (the pooled text in scale/shift carries both colours, not their roles).
 
 `patch` (1, 2s, 2s) with s > 1 first folds s x s latent cells into channels (space-to-depth,
 as in ../shared/MEASURED.md's recipe), so a finer latent grid (a 4x-space autoencoder) costs
@@ -33,6 +36,7 @@ class UNetConfig:
     text_dim: int = 384
     patch: tuple[int, int, int] = (1, 2, 2)  # the grid it downsamples by: (1, 2s, 2s), s = space-to-depth fold
     prediction: str = "x0"
+    fine_cross: bool = False  # cross-attention to the text after every fine-level ResBlock too, not only at the coarse level
 
 
 def _norm(c):
@@ -58,6 +62,24 @@ class ResBlock(nn.Module):
         scale, shift = self.cond(c)[:, :, None, None, None].chunk(2, dim=1)
         h = F.silu(self.norm2(h) * (1 + scale) + shift)
         return self.skip(x) + self.conv2t(self.conv2s(h))
+
+
+class CrossBlock(nn.Module):
+    """Cross-attention from every position to the text tokens (zero-initialised output, so a
+    model grown with these blocks starts as the model without them)."""
+
+    def __init__(self, c, heads, text_dim):
+        super().__init__()
+        self.norm, self.cross = nn.LayerNorm(c), Attention(c, heads, kv_dim=c)
+        self.text_proj = nn.Linear(text_dim, c)
+        nn.init.zeros_(self.cross.out.weight)
+        nn.init.zeros_(self.cross.out.bias)
+
+    def forward(self, x, text, mask):
+        b, c, t, h, w = x.shape
+        s = x.flatten(2).transpose(1, 2)
+        s = s + self.cross(self.norm(s), context=self.text_proj(text), mask=mask)
+        return s.transpose(1, 2).reshape(b, c, t, h, w)
 
 
 class AttnBlock(nn.Module):
@@ -100,6 +122,8 @@ class ConvUNet(PretrainedMixin, nn.Module):
         self.mid2 = ResBlock(c2, c2, c2)
         self.up = nn.Conv3d(c2, c1, (1, 3, 3), padding=(0, 1, 1))
         self.up1 = nn.ModuleList([ResBlock(2 * c1 if i == 0 else c1, c1, c2) for i in range(cfg.blocks)])
+        n_fine = 2 * cfg.blocks if cfg.fine_cross else 0
+        self.fine_cross = nn.ModuleList([CrossBlock(c1, cfg.heads, cfg.text_dim) for _ in range(n_fine)])
         self.norm_out = _norm(c1)
         self.conv_out = nn.Conv3d(c1, cfg.in_channels * s * s, (3, 3, 3), padding=1)
         nn.init.zeros_(self.conv_out.weight)
@@ -117,8 +141,9 @@ class ConvUNet(PretrainedMixin, nn.Module):
         pooled = (text * mask_f).sum(1) / mask_f.sum(1).clamp(min=1)
         c = F.silu(self.t_embed(timestep_embedding(t, 256).to(x.dtype)) + self.pooled_proj(pooled))
         h = self.conv_in(_fold(torch.cat([x, flag], dim=1), self.fold))
+        cross = iter(self.fine_cross)
         for blk in self.down1:
-            h = blk(h, c)
+            h = self._text(blk(h, c), cross, text, text_mask)
         skip = h
         h = self.down(h)  # (B, c2, T, H/2, W/2)
         for blk in self.mid:
@@ -127,11 +152,16 @@ class ConvUNet(PretrainedMixin, nn.Module):
         h = self.up(F.interpolate(h, scale_factor=(1, 2, 2), mode="nearest"))
         h = torch.cat([h, skip], dim=1)
         for blk in self.up1:
-            h = blk(h, c)
+            h = self._text(blk(h, c), cross, text, text_mask)
         # unfold only: a head that also convolved the noisy input (with no timestep to weigh it)
         # was measured to learn to ignore the text (loss with the right or a shuffled caption
         # within 3% at t = 1 after 2,000 steps)
         return _unfold(self.conv_out(F.silu(self.norm_out(h))), self.fold)
+
+    @staticmethod
+    def _text(h, cross, text, mask):
+        blk = next(cross, None)
+        return h if blk is None else blk(h, text, mask)
 
 
 def _fold(x, s):

@@ -66,8 +66,17 @@ def build_model(cfg: TrainConfig):
     if cfg.backbone not in BACKBONES:
         raise ValueError(f"backbone {cfg.backbone!r} is not one of {', '.join(BACKBONES)}")
     cls = BACKBONES[cfg.backbone]
-    over = {"in_channels": vae_cfg["latent_channels"], **(cfg.dit_model if cfg.backbone == "dit" else cfg.unet_model)}
+    over = {"in_channels": vae_cfg["latent_channels"], **model_overrides(cfg)}
     return cls(config_from_dict(cls.config_class, over))
+
+
+def model_overrides(cfg: TrainConfig) -> dict:
+    """The run's architecture fields for its stage (with init_from: what to grow the model by)."""
+    if cfg.stage == "vae":
+        return dict(cfg.vae_model)
+    if cfg.stage == "distill":
+        return {}
+    return dict(cfg.dit_model if cfg.backbone == "dit" else cfg.unet_model)
 
 
 def teacher_folder(path: str) -> Path:
@@ -90,7 +99,7 @@ class Trainer:
         torch.manual_seed(cfg.seed)  # identical initial weights on every rank
         self.model = build_model(cfg).to(self.device)
         if cfg.init_from:
-            self.model = type(self.model).from_pretrained(cfg.init_from, device=self.device).train()
+            self.model = type(self.model).from_pretrained(cfg.init_from, device=self.device, grow=model_overrides(cfg)).train()
         if cfg.freeze_encoder:
             if cfg.stage != "vae":
                 raise ValueError("freeze_encoder=true only applies to stage vae")

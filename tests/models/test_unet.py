@@ -68,3 +68,29 @@ def test_fold_and_unfold_are_inverse():
     x = torch.randn(2, 3, 4, 6, 8)
     assert _fold(x, 2).shape == (2, 12, 4, 3, 4)
     assert torch.equal(_unfold(_fold(x, 2), 2), x)
+
+
+def test_fine_cross_attention_grows_a_trained_model_without_changing_it(unet, tmp_path):
+    unet.save_pretrained(tmp_path)
+    grown = ConvUNet.from_pretrained(tmp_path, grow={"fine_cross": True})
+    assert len(grown.fine_cross) == 2 * TINY.blocks
+    x, text, mask = torch.randn(1, 4, 3, 4, 4), torch.randn(1, 5, 384), torch.ones(1, 5, dtype=torch.bool)
+    t = torch.tensor([0.7])
+    with torch.no_grad():
+        assert torch.equal(unet(x, t, text, mask), grown(x, t, text, mask))  # new blocks start at zero output
+        for p in grown.fine_cross.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+        moved = grown(x, t, text, mask)
+        assert not torch.allclose(moved, unet(x, t, text, mask))
+        assert not torch.allclose(moved, grown(x, t, torch.randn_like(text), mask))  # the fine level reads the text
+    grown.save_pretrained(tmp_path / "grown")
+    with pytest.raises(ValueError, match="does not fit"):  # a grown folder cannot shrink back into other shapes
+        ConvUNet.from_pretrained(tmp_path / "grown", grow={"channels": (8, 32)})
+
+
+def test_a_folder_must_match_its_config_without_grow(unet, tmp_path):
+    unet.save_pretrained(tmp_path)
+    cfg = tmp_path / "config.json"
+    cfg.write_text(cfg.read_text().replace('"fine_cross": false', '"fine_cross": true'))
+    with pytest.raises(ValueError, match="does not match its config"):
+        ConvUNet.from_pretrained(tmp_path)

@@ -170,3 +170,23 @@ def test_distilled_student_ships_as_the_fast_setting(tmp_path, vae_dir, text_enc
     assert v.frames.shape == (5, 32, 32, 3) and v.metadata["model_calls"] == 2
     with pytest.raises(ValueError, match="teacher=FOLDER"):
         load_config(None, [], base={"stage": "distill"})
+
+
+def test_init_from_grows_the_model_by_the_runs_architecture_fields(tmp_path, vae_dir):
+    small = {"backbone": "unet", "unet_model": "{channels: [16, 32], blocks: 1, heads: 2}"}
+    Trainer(denoiser_cfg(tmp_path / "a", vae_dir, 1, **small)).train()
+    start = export(tmp_path / "a", tmp_path / "m") / "denoiser"
+    grown = {"backbone": "unet", "unet_model": "{channels: [16, 32], blocks: 1, heads: 2, fine_cross: true}"}
+    t = Trainer(denoiser_cfg(tmp_path / "b", vae_dir, 1, init_from=start, **grown))
+    assert t.model.config.fine_cross and len(t.model.fine_cross) == 2
+    before = load_denoiser_state(start)
+    for k, v in before.items():  # everything the folder held is where training starts
+        assert torch.equal(t.model.state_dict()[k], v)
+    t.train()
+    assert load_denoiser_state(export(tmp_path / "b", tmp_path / "m2") / "denoiser").keys() > before.keys()
+
+
+def load_denoiser_state(folder):
+    from safetensors.torch import load_file
+
+    return load_file(str(folder / "model.safetensors"))
