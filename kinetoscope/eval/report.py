@@ -44,6 +44,9 @@ def summary_lines(report: dict) -> list[str]:
     if v:
         lines.append(f"autoencoder reconstruction PSNR: {v['psnr_db']:.2f} dB on {v['clips']} held-out "
                      f"clips (uint8, peak 255)")
+        if "chunk_seam_ratio" in v:
+            lines.append(f"autoencoder chunk seams: the step across a latent-chunk boundary is {v['chunk_seam_ratio']:.2f}x "
+                         f"the median step ({v['chunk_seam_ratio_ground_truth']:.2f}x in the ground truth)")
         if v.get("ceiling"):
             c2 = v["ceiling"]["scores"]
             lines.append("autoencoder ceiling (the suite's ground truth after encode+decode): "

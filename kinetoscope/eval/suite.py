@@ -222,7 +222,7 @@ def vae_psnr(vae, n: int = PSNR_CLIPS, frames: int = 17, height: int = 64, width
     import torch
 
     cfg = WorldConfig(height=height, width=width, frames=frames, **PSNR_WORLD)
-    values = []
+    values, seams, seams_gt = [], [], []
     t0 = time.perf_counter()
     for i in range(n):
         clip = make_clip(10_000 + i, cfg, split="heldout")
@@ -232,12 +232,23 @@ def vae_psnr(vae, n: int = PSNR_CLIPS, frames: int = 17, height: int = 64, width
         rec = ((y[0].clamp(-1, 1) + 1) * 127.5).round().permute(1, 2, 3, 0).numpy()
         mse = float(np.mean((rec - clip.frames.astype(np.float32)) ** 2))
         values.append(100.0 if mse == 0 else 10 * math.log10(255.0 ** 2 / mse))
+        seams.append(chunk_seam_ratio(rec, vae.config.time_factor))
+        seams_gt.append(chunk_seam_ratio(clip.frames, vae.config.time_factor))
     return {"psnr_db": round(float(np.mean(values)), 3), "per_clip": [round(v, 3) for v in values],
+            "chunk_seam_ratio": round(float(np.mean(seams)), 3), "chunk_seam_ratio_ground_truth": round(float(np.mean(seams_gt)), 3),
             "clips": n, "split": "heldout", "seeds": [10_000, 10_000 + n - 1],
             "range": "uint8 [0,255], peak 255 (model pixels in [-1,1] mapped like generation)",
             "world": {"frames": frames, "height": height, "width": width,
                       **{k: list(v) if isinstance(v, tuple) else v for k, v in PSNR_WORLD.items()}},
             "seconds": round(time.perf_counter() - t0, 2)}
+
+
+def chunk_seam_ratio(frames: np.ndarray, k: int) -> float:
+    """Mean frame step across latent-chunk boundaries (frame 0 -> 1, k -> k+1, ...) over the median
+    step: every task seam (extend, interpolate, loop) falls on one, so a decoder that jumps there
+    makes them visible whatever the denoiser does (1.0: no different from any other step)."""
+    steps = np.abs(np.diff(frames.astype(np.float32), axis=0)).mean(axis=(1, 2, 3))
+    return float(steps[::k].mean() / max(float(np.median(steps)), 1e-6))
 
 
 # ---- running -----------------------------------------------------------------------------------

@@ -34,9 +34,13 @@ class TrainConfig:
     caption_dropout: float = 0.1
     shift: float = 0.0  # denoiser stage: timestep shift of the training noise levels (0: from the token count);
     # larger puts more samples near pure noise, where only the caption can say what the video shows
+    high_noise_prob: float = 0.0  # denoiser stage: this fraction of samples get t uniform in [high_noise_from, 1],
+    high_noise_from: float = 0.85  # where x_t no longer shows the background, so only the caption can say it
     loss_weight_cap: float = 0.0  # denoiser stage: cap the 1/t^2 weight of an x0 model's velocity loss (0: off)
     given_prob: float = 0.0  # denoiser stage: fraction of samples with random conditioning frames
     kl_weight: float = 1e-6
+    temporal_weight: float = 0.0  # VAE stage: L1 between the reconstruction's and the clip's frame-to-frame
+    # differences, so the decoder does not jump where one latent chunk hands over to the next
     teacher: str = ""  # distill stage: the teacher's denoiser folder (the student starts from it)
     teacher_steps: int = 20  # distill stage: the teacher's steps; the student learns to take half as many
     teacher_guidance: float = 3.5  # distill stage: the teacher's guidance, folded into the student (which runs at 1)

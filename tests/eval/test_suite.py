@@ -3,6 +3,7 @@
 import json
 import math
 
+import numpy as np
 import pytest
 
 from kinetoscope.cli import main
@@ -103,7 +104,8 @@ def test_random_model_scores_far_below_the_oracle_and_the_report_is_written(text
     # an untrained autoencoder loses what the ground truth shows: its ceiling is below the oracle's
     ceiling = data["vae"]["ceiling"]["scores"]
     assert ceiling["clips"] == 6 and sum(ceiling[a] for a in ATTRIBUTES) < sum(o[a] for a in ATTRIBUTES)
-    assert "autoencoder ceiling" in paths["md"].read_text()
+    assert "autoencoder ceiling" in paths["md"].read_text() and "chunk seams" in paths["md"].read_text()
+    assert data["vae"]["chunk_seam_ratio"] > 0 and data["vae"]["chunk_seam_ratio_ground_truth"] > 0
     for x in data["records"]:
         assert (tmp_path / x["sheet"]).is_file()
     md, page = paths["md"].read_text(), paths["html"].read_text()
@@ -140,3 +142,13 @@ def test_cli_eval_bad_inputs(tiny_model_dir, tmp_path, capsys, args, needle):
 def test_cli_eval_missing_weights(tmp_path, capsys):
     assert main(["eval", "--weights", str(tmp_path / "none"), "--out", str(tmp_path / "r")]) == 2
     assert "no model at" in capsys.readouterr().err
+
+
+def test_chunk_seam_ratio_reads_the_steps_at_latent_chunk_boundaries():
+    from kinetoscope.eval.suite import chunk_seam_ratio
+
+    frames = np.zeros((9, 4, 4, 3), np.uint8)
+    frames[:, :, :, 0] = np.arange(9)[:, None, None] * 2  # steady steps of 2
+    assert chunk_seam_ratio(frames, 4) == 1.0
+    frames[5:, :, :, 0] += 12  # a jump from frame 4 to 5, where the second 4-frame chunk begins
+    assert chunk_seam_ratio(frames, 4) == pytest.approx((2 + 6) / 2 / 2)

@@ -190,3 +190,36 @@ def load_denoiser_state(folder):
     from safetensors.torch import load_file
 
     return load_file(str(folder / "model.safetensors"))
+
+
+def test_temporal_weight_adds_the_frame_difference_loss(tmp_path):
+    def cfg(w):
+        over = [f"run_dir={tmp_path / str(w)}", f"vae_model={TINY_VAE_OPT}", "batch_size=2", "frames=5", "width=32",
+                "height=32", "threads=1", "image_prob=0", f"temporal_weight={w}"]
+        return load_config(None, over, base={"stage": "vae"})
+
+    x, _ = Trainer(cfg(0.0)).batch(0)
+    torch.manual_seed(0)
+    plain = Trainer(cfg(0.0))
+    torch.manual_seed(0)
+    temporal = Trainer(cfg(2.0))
+    with torch.no_grad():
+        mean, _ = plain.model.encode_moments(x)
+        rec, _, _ = plain.model(x, noise=torch.zeros_like(mean))  # the stage decodes the mean
+        a, b = plain.loss(x, None, 0)[0], temporal.loss(x, None, 0)[0]
+    expected = 2.0 * (rec.diff(dim=2) - x.diff(dim=2)).abs().mean()
+    assert torch.allclose(b - a, expected, rtol=1e-4)
+
+
+def test_high_noise_prob_puts_that_share_of_samples_near_pure_noise(tmp_path, vae_dir):
+    import numpy as np
+
+    from kinetoscope.train.loop import high_noise_t
+
+    cfg = denoiser_cfg(tmp_path, vae_dir, 1, high_noise_prob=0.3, high_noise_from=0.9)
+    rng = np.random.default_rng(0)
+    t = [float(high_noise_t(cfg, rng, torch.tensor(0.5))) for _ in range(2000)]
+    high = [x for x in t if x != 0.5]
+    assert abs(len(high) / len(t) - 0.3) < 0.04 and min(high) >= 0.9 and max(high) < 1.0
+    cfg.high_noise_prob = 0.0
+    assert float(high_noise_t(cfg, rng, torch.tensor(0.5))) == 0.5
