@@ -26,10 +26,12 @@ def test_card_and_config_ship_with_the_weights():
     ("a large red circle moving right on a blue background", "blue"),
     ("a large yellow square moving down on a black background", "black"),
 ])
-def test_background_colour_follows_the_prompt(builtin, prompt, background):
+def test_background_and_object_colours_follow_the_prompt(builtin, prompt, background):
     v = builtin.generate(GenerationRequest(prompt=prompt, seed=0))
     assert v.frames.shape == (17, 64, 64, 3)
-    assert analyze(v.frames).background == background
+    seen = analyze(v.frames)
+    assert seen.background == background
+    assert prompt.split()[2] in [o.colour for o in seen.objects]  # not swapped with the background (v0.3)
 
 
 @pytest.mark.slow

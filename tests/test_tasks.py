@@ -107,7 +107,8 @@ def test_edit_strength(shipped, clip):
     half = tasks.edit(shipped, clip[:10], prompt, strength=0.5, steps=4)
     assert half.frames.shape == (10, 64, 64, 3)
     d_half = np.abs(half.frames.astype(float) - clip[:10]).mean()
-    assert d_half < np.abs(fresh.frames[:10].astype(float) - clip[:10]).mean()
+    far = tasks.edit(shipped, clip[:10], prompt, strength=1.0, steps=4)  # same seed and steps, the input ignored
+    assert d_half < np.abs(far.frames.astype(float) - clip[:10]).mean()
     for bad, needle in ((1.5, "strength 1.5 is out of range: allowed 0.0 to 1.0"), (-0.1, "strength -0.1")):
         with pytest.raises(RequestError, match=needle):
             tasks.edit(shipped, clip, prompt, strength=bad)

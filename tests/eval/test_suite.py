@@ -151,4 +151,4 @@ def test_chunk_seam_ratio_reads_the_steps_at_latent_chunk_boundaries():
     frames[:, :, :, 0] = np.arange(9)[:, None, None] * 2  # steady steps of 2
     assert chunk_seam_ratio(frames, 4) == 1.0
     frames[5:, :, :, 0] += 12  # a jump from frame 4 to 5, where the second 4-frame chunk begins
-    assert chunk_seam_ratio(frames, 4) == pytest.approx((2 + 6) / 2 / 2)
+    assert chunk_seam_ratio(frames, 4) == pytest.approx((2 + 14) / 2 / 2)  # steps 0->1 and 4->5 over the median 2
