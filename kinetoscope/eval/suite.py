@@ -243,11 +243,17 @@ def vae_psnr(vae, n: int = PSNR_CLIPS, frames: int = 17, height: int = 64, width
             "seconds": round(time.perf_counter() - t0, 2)}
 
 
+def steps_of(frames: np.ndarray) -> np.ndarray:
+    """Mean |frame[t+1] - frame[t]| per step, (T-1,) in 0-255 units."""
+    f = frames.astype(np.float32)
+    return np.abs(f[1:] - f[:-1]).mean(axis=(1, 2, 3))
+
+
 def chunk_seam_ratio(frames: np.ndarray, k: int) -> float:
     """Mean frame step across latent-chunk boundaries (frame 0 -> 1, k -> k+1, ...) over the median
     step: every task seam (extend, interpolate, loop) falls on one, so a decoder that jumps there
     makes them visible whatever the denoiser does (1.0: no different from any other step)."""
-    steps = np.abs(np.diff(frames.astype(np.float32), axis=0)).mean(axis=(1, 2, 3))
+    steps = steps_of(frames)
     return float(steps[::k].mean() / max(float(np.median(steps)), 1e-6))
 
 

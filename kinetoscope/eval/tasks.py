@@ -29,17 +29,12 @@ import numpy as np
 from kinetoscope import tasks
 from kinetoscope.data.world import WorldConfig, make_clip
 from kinetoscope.eval.analyzer import analyze, compare
-from kinetoscope.eval.suite import ATTRIBUTES, build_suite, score_clip
+from kinetoscope.eval.suite import ATTRIBUTES, build_suite, score_clip, steps_of
 
 GOAL_PSNR, GOAL_RATIO = 28.0, 1.5
 WORLD = WorldConfig(frames=17, max_objects=1, backgrounds=("plain",))  # the built-in model's training world
 SIZES = {"quick": {"clips": 3, "storyboards": 2, "drift_seconds": 30}, "full": {"clips": 8, "storyboards": 6,
                                                                                "drift_seconds": 30}}
-
-
-def steps_of(frames: np.ndarray) -> np.ndarray:
-    f = frames.astype(np.float32)
-    return np.abs(f[1:] - f[:-1]).mean(axis=(1, 2, 3))  # (T-1,) 0-255 units
 
 
 def jump_ratio(frames: np.ndarray, boundary: int) -> float:

@@ -64,7 +64,16 @@ class ResBlock(nn.Module):
         return self.skip(x) + self.conv2t(self.conv2s(h))
 
 
-class CrossBlock(nn.Module):
+class _PositionBlock(nn.Module):
+    """A block over all T*H*W positions as tokens: (B, C, T, H, W) -> (B, N, C) -> `tokens` -> back."""
+
+    def forward(self, x, text, mask):
+        b, c, t, h, w = x.shape
+        s = self.tokens(x.flatten(2).transpose(1, 2), text, mask)
+        return s.transpose(1, 2).reshape(b, c, t, h, w)
+
+
+class CrossBlock(_PositionBlock):
     """Cross-attention from every position to the text tokens (zero-initialised output, so a
     model grown with these blocks starts as the model without them)."""
 
@@ -75,14 +84,11 @@ class CrossBlock(nn.Module):
         nn.init.zeros_(self.cross.out.weight)
         nn.init.zeros_(self.cross.out.bias)
 
-    def forward(self, x, text, mask):
-        b, c, t, h, w = x.shape
-        s = x.flatten(2).transpose(1, 2)
-        s = s + self.cross(self.norm(s), context=self.text_proj(text), mask=mask)
-        return s.transpose(1, 2).reshape(b, c, t, h, w)
+    def tokens(self, s, text, mask):
+        return s + self.cross(self.norm(s), context=self.text_proj(text), mask=mask)
 
 
-class AttnBlock(nn.Module):
+class AttnBlock(_PositionBlock):
     """Self-attention over all T*H*W positions, then cross-attention to the text tokens."""
 
     def __init__(self, c, heads, text_dim):
@@ -93,12 +99,9 @@ class AttnBlock(nn.Module):
         nn.init.zeros_(self.attn.out.weight)
         nn.init.zeros_(self.cross.out.weight)
 
-    def forward(self, x, text, mask):
-        b, c, t, h, w = x.shape
-        s = x.flatten(2).transpose(1, 2)  # (B, N, C)
+    def tokens(self, s, text, mask):
         s = s + self.attn(self.norm1(s))
-        s = s + self.cross(self.norm2(s), context=self.text_proj(text), mask=mask)
-        return s.transpose(1, 2).reshape(b, c, t, h, w)
+        return s + self.cross(self.norm2(s), context=self.text_proj(text), mask=mask)
 
 
 class ConvUNet(PretrainedMixin, nn.Module):
