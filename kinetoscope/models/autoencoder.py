@@ -6,6 +6,9 @@ frames becomes one latent frame; space is compressed 8x. Encoding and decoding
 run one chunk (one latent frame) at a time; each causal convolution keeps the
 last frames of its input from the previous chunk in a small cache, so the
 result equals a whole-video pass while peak memory stays flat in the length.
+With `lookahead` the decoder also reads the next latent frame (one chunk of
+delay when streaming), so it need not hold objects still inside a chunk and
+catch up where the next one starts.
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ class AutoencoderConfig:
     time_down: tuple[bool, ...] = (False, True, True)  # which spatial steps also halve time
     scaling_factor: float = 1.0  # latents are multiplied by this before the denoiser sees them
     shift_factor: float = 0.0
+    lookahead: int = 0  # 1: the decoder also sees the next latent frame, so motion inside a chunk runs on into the next
+
 
     @property
     def space_factor(self) -> int:
@@ -145,6 +150,10 @@ class Decoder(nn.Module):
         ch = cfg.channels[::-1]
         kt = [1 if i < cfg.spatial_only_levels else 3 for i in range(len(ch))][::-1]
         self.conv_in = CausalConv3d(cfg.latent_channels, ch[0])
+        if cfg.lookahead:  # zero-initialised: a grown causal decoder starts out decoding exactly as before
+            self.ahead = nn.Conv3d(cfg.latent_channels, ch[0], (1, 3, 3), padding=(0, 1, 1))
+            nn.init.zeros_(self.ahead.weight)
+            nn.init.zeros_(self.ahead.bias)
         self.mid = ResBlock(ch[0], ch[0])
         self.blocks = nn.ModuleList()
         tdown = cfg.time_down[::-1]
@@ -153,8 +162,11 @@ class Decoder(nn.Module):
         self.norm_out = RMSNorm(ch[-1])
         self.conv_out = CausalConv3d(ch[-1], cfg.in_channels, (kt[-1], 3, 3))
 
-    def forward(self, z, first_chunk: bool):  # (B, Cz, 1, h, w) -> (B, 3, t, H, W)
-        h = self.mid(self.conv_in(z))
+    def forward(self, z, first_chunk: bool, z_next=None):  # (B, Cz, 1, h, w) -> (B, 3, t, H, W)
+        h = self.conv_in(z)
+        if hasattr(self, "ahead"):
+            h = h + self.ahead(z if z_next is None else z_next)
+        h = self.mid(h)
         for res, up in self.blocks:
             h = up(res(h), first_chunk)
         return self.conv_out(F.silu(self.norm_out(h)))
@@ -203,11 +215,14 @@ class CausalVAE(PretrainedMixin, nn.Module):
         return (z - self.config.shift_factor) * self.config.scaling_factor
 
     def decode(self, z: torch.Tensor, normalised: bool = True) -> torch.Tensor:
-        """(B, Cz, 1+k, h, w) -> (B, 3, 1+4k, 8h, 8w) in about [-1, 1], one latent frame at a time."""
+        """(B, Cz, 1+k, h, w) -> (B, 3, 1+4k, 8h, 8w) in about [-1, 1], one latent frame at a time
+        (with `lookahead`, each chunk also sees the next latent frame; the last one sees itself)."""
         if normalised:
             z = z / self.config.scaling_factor + self.config.shift_factor
         self._reset()
-        frames = [self.decoder(z[:, :, i : i + 1], first_chunk=(i == 0)) for i in range(z.shape[2])]
+        n = z.shape[2]
+        frames = [self.decoder(z[:, :, i : i + 1], first_chunk=(i == 0), z_next=z[:, :, min(i + 1, n - 1) : min(i + 1, n - 1) + 1])
+                  for i in range(n)]
         self._reset()
         return torch.cat(frames, dim=2)
 

@@ -55,8 +55,10 @@ def export(run: str | Path, out: str | Path, vae: str | Path | None = None) -> P
     run, out, vae_path = Path(run), Path(out), vae
     state, cfg, training = load_run(run)
     if cfg.stage == "vae":
-        if cfg.init_from:  # fine-tuned: same architecture and latent normalisation as the starting model
-            vae = CausalVAE.from_pretrained(cfg.init_from)
+        if cfg.init_from:  # fine-tuned: the starting model's latent normalisation, grown as the run grew it
+            from kinetoscope.train.loop import model_overrides
+
+            vae = CausalVAE.from_pretrained(cfg.init_from, grow=model_overrides(cfg))
         else:
             vae = CausalVAE(config_from_dict(AutoencoderConfig, cfg.vae_model))
         vae.load_state_dict(state["ema"])

@@ -58,6 +58,22 @@ def test_save_load_round_trip(vae, tmp_path):
         assert torch.equal(vae.decode(vae.encode(x)), again.decode(again.encode(x)))
 
 
+def test_lookahead_decoder_grows_from_a_causal_one_and_reads_exactly_one_latent_ahead(vae, tmp_path):
+    vae.save_pretrained(tmp_path)
+    grown = CausalVAE.from_pretrained(tmp_path, grow={"lookahead": 1}).eval()
+    z = torch.randn(1, 4, 4, 4, 4)
+    with torch.no_grad():
+        assert torch.equal(grown.decode(z), vae.decode(z))  # zero-initialised: decodes as before until trained
+        torch.nn.init.normal_(grown.decoder.ahead.weight, std=0.1)
+        z2 = z.clone()
+        z2[:, :, 2] += 1.0  # latent frame 2 holds frames 5..8
+        diff = (grown.decode(z) - grown.decode(z2)).abs().amax(dim=(0, 1, 3, 4))
+    assert torch.all(diff[:1] == 0)  # the first frame sees latent 1 only
+    assert diff[1:5].amax() > 0  # frames 1..4 (latent 1) now see latent 2
+    again = CausalVAE.from_pretrained(grown.save_pretrained(tmp_path / "grown"))
+    assert again.config.lookahead == 1 and torch.equal(again.decode(z), grown.decode(z))
+
+
 PEAK = """
 import resource, sys, torch
 torch.set_num_threads(1)

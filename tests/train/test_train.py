@@ -223,3 +223,15 @@ def test_high_noise_prob_puts_that_share_of_samples_near_pure_noise(tmp_path, va
     assert abs(len(high) / len(t) - 0.3) < 0.04 and min(high) >= 0.9 and max(high) < 1.0
     cfg.high_noise_prob = 0.0
     assert float(high_noise_t(cfg, rng, torch.tensor(0.5))) == 0.5
+
+
+def test_a_decoder_grown_to_look_ahead_trains_and_exports_with_the_same_encoder(tmp_path, vae_dir):
+    from kinetoscope.train.export import same_encoder
+
+    over = [f"run_dir={tmp_path / 'run'}", f"init_from={vae_dir}", "vae_model={lookahead: 1}", "freeze_encoder=true",
+            "batch_size=2", "frames=5", "width=32", "height=32", "threads=1", "steps=2", "sample_every=0", "eval_every=0",
+            "image_prob=0", "lr=1e-2", "warmup=0"]
+    Trainer(load_config(None, over, base={"stage": "vae"})).train()
+    start, out = CausalVAE.from_pretrained(vae_dir), CausalVAE.from_pretrained(export(tmp_path / "run", tmp_path / "out"))
+    assert out.config.lookahead == 1 and same_encoder(start, out)  # latents (and a denoiser on them) still match
+    assert out.decoder.ahead.weight.abs().sum() > 0  # the new input learned from zero
