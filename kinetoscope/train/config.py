@@ -86,17 +86,28 @@ def _coerce(ftype, current, text: str):
     return text
 
 
+# What a run adds to the config.json it writes (not options): ignored when that file is read back,
+# so `--config RUN/config.json --resume` continues a run from its own record.
+RUN_RECORD = ("git_commit", "world_size", "precision_used", "threads_used")
+
+
 def load_config(path: str | None = None, overrides: list[str] = (), base: dict | None = None) -> TrainConfig:
-    """YAML file (optional), then key=value overrides from the command line."""
+    """YAML (or a run's config.json) file (optional), then key=value overrides from the command line."""
     cfg = TrainConfig()
     values = dict(base or {})
     if path:
-        values.update(yaml.safe_load(Path(path).read_text()) or {})
+        values.update({k: v for k, v in (yaml.safe_load(Path(path).read_text()) or {}).items() if k not in RUN_RECORD})
     names = {f.name for f in dataclasses.fields(TrainConfig)}
     for k, v in values.items():
         if k not in names:
             raise ValueError(f"unknown training option {k!r}; known: {', '.join(sorted(names))}")
-        setattr(cfg, k, tuple(v) if isinstance(getattr(cfg, k), tuple) else v)
+        current = getattr(cfg, k)
+        if isinstance(v, str) and isinstance(current, (int, float)):  # YAML reads 1e-4 (no dot) as a string
+            try:
+                v = _coerce(None, current, v)
+            except ValueError:
+                raise ValueError(f"{k} {v!r} is not a number") from None
+        setattr(cfg, k, tuple(v) if isinstance(current, tuple) else v)
     for item in overrides:
         if "=" not in item:
             raise ValueError(f"override {item!r} is not key=value")

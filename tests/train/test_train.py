@@ -51,6 +51,8 @@ def test_resume_continues_bit_for_bit(tmp_path, vae_dir):
     # the run folder records what is needed to reproduce it
     cfg = json.loads((tmp_path / "whole" / "config.json").read_text())
     assert cfg["steps"] == 20 and "git_commit" in cfg
+    again = load_config(str(tmp_path / "whole" / "config.json"))  # a run resumes from its own record
+    assert again.to_dict() == whole.cfg.to_dict()
     lines = (tmp_path / "whole" / "metrics.jsonl").read_text().splitlines()
     assert [json.loads(x)["step"] for x in lines] == [5, 10, 15, 20]
 
@@ -235,3 +237,13 @@ def test_a_decoder_grown_to_look_ahead_trains_and_exports_with_the_same_encoder(
     start, out = CausalVAE.from_pretrained(vae_dir), CausalVAE.from_pretrained(export(tmp_path / "run", tmp_path / "out"))
     assert out.config.lookahead == 1 and same_encoder(start, out)  # latents (and a denoiser on them) still match
     assert out.decoder.ahead.weight.abs().sum() > 0  # the new input learned from zero
+
+
+def test_a_config_file_reads_numbers_yaml_leaves_as_strings(tmp_path):
+    f = tmp_path / "run.yaml"
+    f.write_text("stage: vae\nlr: 3e-4\nkl_weight: 1e-06\nsteps: 10\n")  # YAML 1.1: no dot, so these are strings
+    cfg = load_config(str(f))
+    assert (cfg.lr, cfg.kl_weight, cfg.steps) == (3e-4, 1e-6, 10)
+    f.write_text("stage: vae\nlr: fast\n")
+    with pytest.raises(ValueError, match="lr 'fast' is not a number"):
+        load_config(str(f))
