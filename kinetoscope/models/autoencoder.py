@@ -33,7 +33,6 @@ class AutoencoderConfig:
     shift_factor: float = 0.0
     lookahead: int = 0  # 1: the decoder also sees the next latent frame, so motion inside a chunk runs on into the next
 
-
     @property
     def space_factor(self) -> int:
         return 2 ** (len(self.channels) - 1)
@@ -150,6 +149,7 @@ class Decoder(nn.Module):
         ch = cfg.channels[::-1]
         kt = [1 if i < cfg.spatial_only_levels else 3 for i in range(len(ch))][::-1]
         self.conv_in = CausalConv3d(cfg.latent_channels, ch[0])
+        self.ahead = None
         if cfg.lookahead:  # zero-initialised: a grown causal decoder starts out decoding exactly as before
             self.ahead = nn.Conv3d(cfg.latent_channels, ch[0], (1, 3, 3), padding=(0, 1, 1))
             nn.init.zeros_(self.ahead.weight)
@@ -162,10 +162,10 @@ class Decoder(nn.Module):
         self.norm_out = RMSNorm(ch[-1])
         self.conv_out = CausalConv3d(ch[-1], cfg.in_channels, (kt[-1], 3, 3))
 
-    def forward(self, z, first_chunk: bool, z_next=None):  # (B, Cz, 1, h, w) -> (B, 3, t, H, W)
+    def forward(self, z, z_next, first_chunk: bool):  # (B, Cz, 1, h, w) each -> (B, 3, t, H, W)
         h = self.conv_in(z)
-        if hasattr(self, "ahead"):
-            h = h + self.ahead(z if z_next is None else z_next)
+        if self.ahead is not None:
+            h = h + self.ahead(z_next)
         h = self.mid(h)
         for res, up in self.blocks:
             h = up(res(h), first_chunk)
@@ -220,9 +220,8 @@ class CausalVAE(PretrainedMixin, nn.Module):
         if normalised:
             z = z / self.config.scaling_factor + self.config.shift_factor
         self._reset()
-        n = z.shape[2]
-        frames = [self.decoder(z[:, :, i : i + 1], first_chunk=(i == 0), z_next=z[:, :, min(i + 1, n - 1) : min(i + 1, n - 1) + 1])
-                  for i in range(n)]
+        z_next = torch.cat([z[:, :, 1:], z[:, :, -1:]], dim=2)  # the next latent frame; the last one repeated
+        frames = [self.decoder(z[:, :, i : i + 1], z_next[:, :, i : i + 1], first_chunk=(i == 0)) for i in range(z.shape[2])]
         self._reset()
         return torch.cat(frames, dim=2)
 

@@ -73,13 +73,17 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
 
-def _coerce(ftype, current, text: str):
+def _coerce(name: str, current, text: str):
+    """`text` as the type of the option's current value (a command-line override, or a number
+    YAML left as a string)."""
     if isinstance(current, bool):
         return text.lower() in ("1", "true", "yes", "on")
-    if isinstance(current, int):
-        return int(text)
-    if isinstance(current, float):
-        return float(text)
+    if isinstance(current, (int, float)):
+        try:
+            return type(current)(text)
+        except ValueError:
+            kind = "a whole number" if isinstance(current, int) else "a number"
+            raise ValueError(f"{name} {text!r} is not {kind}") from None
     if isinstance(current, (tuple, list, dict)):
         v = yaml.safe_load(text)
         return tuple(v) if isinstance(current, tuple) else v
@@ -103,10 +107,7 @@ def load_config(path: str | None = None, overrides: list[str] = (), base: dict |
             raise ValueError(f"unknown training option {k!r}; known: {', '.join(sorted(names))}")
         current = getattr(cfg, k)
         if isinstance(v, str) and isinstance(current, (int, float)):  # YAML reads 1e-4 (no dot) as a string
-            try:
-                v = _coerce(None, current, v)
-            except ValueError:
-                raise ValueError(f"{k} {v!r} is not a number") from None
+            v = _coerce(k, current, v)
         setattr(cfg, k, tuple(v) if isinstance(current, tuple) else v)
     for item in overrides:
         if "=" not in item:
@@ -114,7 +115,7 @@ def load_config(path: str | None = None, overrides: list[str] = (), base: dict |
         k, v = item.split("=", 1)
         if k not in names:
             raise ValueError(f"unknown training option {k!r}; known: {', '.join(sorted(names))}")
-        setattr(cfg, k, _coerce(None, getattr(cfg, k), v))
+        setattr(cfg, k, _coerce(k, getattr(cfg, k), v))
     if cfg.stage not in ("vae", "denoiser", "distill"):
         raise ValueError(f"stage {cfg.stage!r} is not one of vae, denoiser, distill")
     if cfg.stage == "distill" and not cfg.teacher:

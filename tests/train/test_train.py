@@ -247,3 +247,5 @@ def test_a_config_file_reads_numbers_yaml_leaves_as_strings(tmp_path):
     f.write_text("stage: vae\nlr: fast\n")
     with pytest.raises(ValueError, match="lr 'fast' is not a number"):
         load_config(str(f))
+    with pytest.raises(ValueError, match="steps '1.5' is not a whole number"):  # the same check for a command-line override
+        load_config(None, ["steps=1.5"])
