@@ -8,7 +8,9 @@ last frames of its input from the previous chunk in a small cache, so the
 result equals a whole-video pass while peak memory stays flat in the length.
 With `lookahead` the decoder also reads the next latent frame (one chunk of
 delay when streaming), so it need not hold objects still inside a chunk and
-catch up where the next one starts.
+catch up where the next one starts. With `smooth_out` a causal ResBlock at full
+resolution follows the last time upsampling: without it, the frames a chunk unfolds
+into never see the previous chunk's frames, and the motion steps at every boundary.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ class AutoencoderConfig:
     scaling_factor: float = 1.0  # latents are multiplied by this before the denoiser sees them
     shift_factor: float = 0.0
     lookahead: int = 0  # 1: the decoder also sees the next latent frame, so motion inside a chunk runs on into the next
+    smooth_out: bool = False  # a causal (3,3,3) ResBlock after the last time upsampling, so a chunk's first frames see the last ones before
 
     @property
     def space_factor(self) -> int:
@@ -159,6 +162,11 @@ class Decoder(nn.Module):
         tdown = cfg.time_down[::-1]
         for i in range(len(ch) - 1):
             self.blocks.append(nn.ModuleList([ResBlock(ch[i], ch[i], kt[i]), Upsample(ch[i], ch[i + 1], tdown[i])]))
+        self.smooth = None
+        if cfg.smooth_out:  # zero-initialised residual: a grown decoder starts out decoding exactly as before
+            self.smooth = ResBlock(ch[-1], ch[-1], 3)
+            nn.init.zeros_(self.smooth.conv2.weight)
+            nn.init.zeros_(self.smooth.conv2.bias)
         self.norm_out = RMSNorm(ch[-1])
         self.conv_out = CausalConv3d(ch[-1], cfg.in_channels, (kt[-1], 3, 3))
 
@@ -169,6 +177,8 @@ class Decoder(nn.Module):
         h = self.mid(h)
         for res, up in self.blocks:
             h = up(res(h), first_chunk)
+        if self.smooth is not None:
+            h = self.smooth(h)
         return self.conv_out(F.silu(self.norm_out(h)))
 
 

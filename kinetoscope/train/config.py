@@ -39,8 +39,10 @@ class TrainConfig:
     loss_weight_cap: float = 0.0  # denoiser stage: cap the 1/t^2 weight of an x0 model's velocity loss (0: off)
     given_prob: float = 0.0  # denoiser stage: fraction of samples with random conditioning frames
     kl_weight: float = 1e-6
-    temporal_weight: float = 0.0  # VAE stage: L1 between the reconstruction's and the clip's frame-to-frame
+    temporal_weight: float = 0.0  # VAE stage: a loss between the reconstruction's and the clip's frame-to-frame
     # differences, so the decoder does not jump where one latent chunk hands over to the next
+    temporal_loss: str = "l1"  # l1 | l2: l1 drives an uncertain difference to zero (hold still, then jump);
+    # l2 to its mean (keep moving)
     teacher: str = ""  # distill stage: the teacher's denoiser folder (the student starts from it)
     teacher_steps: int = 20  # distill stage: the teacher's steps; the student learns to take half as many
     teacher_guidance: float = 3.5  # distill stage: the teacher's guidance, folded into the student (which runs at 1)
@@ -118,6 +120,8 @@ def load_config(path: str | None = None, overrides: list[str] = (), base: dict |
         setattr(cfg, k, _coerce(k, getattr(cfg, k), v))
     if cfg.stage not in ("vae", "denoiser", "distill"):
         raise ValueError(f"stage {cfg.stage!r} is not one of vae, denoiser, distill")
+    if cfg.temporal_loss not in ("l1", "l2"):
+        raise ValueError(f"temporal_loss {cfg.temporal_loss!r} is not one of l1, l2")
     if cfg.stage == "distill" and not cfg.teacher:
         raise ValueError("stage distill needs teacher=FOLDER (the denoiser folder to distil)")
     return cfg

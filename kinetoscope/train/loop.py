@@ -208,7 +208,8 @@ class Trainer:
             kl = 0.5 * (mean.pow(2) + logvar.exp() - 1 - logvar).mean()
             loss = (rec - x).abs().mean() + cfg.kl_weight * kl
             if cfg.temporal_weight and x.shape[2] > 1:
-                loss = loss + cfg.temporal_weight * (rec.diff(dim=2) - x.diff(dim=2)).abs().mean()
+                err = rec.diff(dim=2) - x.diff(dim=2)
+                loss = loss + cfg.temporal_weight * (err.abs() if cfg.temporal_loss == "l1" else err.pow(2)).mean()
             return loss, {"psnr": psnr(rec, x)}
         text, mask = self.text(caps)
         given = torch.stack([random_given(cfg, x.shape[2], sample_rng(cfg, step, i, 3)) for i in idx])

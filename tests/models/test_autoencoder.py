@@ -74,6 +74,40 @@ def test_lookahead_decoder_grows_from_a_causal_one_and_reads_exactly_one_latent_
     assert again.config.lookahead == 1 and torch.equal(again.decode(z), grown.decode(z))
 
 
+def _decode_with_last_frame_of_chunk_1_nudged(model, z):
+    """Decode, adding 1 to the full-resolution features of frame 4 (the last frame latent 1 unfolds into)."""
+    calls = []
+
+    def nudge(module, args, out):
+        calls.append(1)
+        if len(calls) == 2:  # chunk 0 is frame 0, chunk 1 is frames 1..4
+            out = out.clone()
+            out[:, :, -1] += 1.0
+        return out
+
+    hook = model.decoder.blocks[-1][1].register_forward_hook(nudge)
+    try:
+        return model.decode(z)
+    finally:
+        hook.remove()
+
+
+def test_smoothing_block_grows_without_changing_output_and_lets_a_chunk_see_the_frames_before_it(vae, tmp_path):
+    vae.save_pretrained(tmp_path)
+    grown = CausalVAE.from_pretrained(tmp_path, grow={"smooth_out": True}).eval()
+    z = torch.randn(1, 4, 4, 4, 4)
+    with torch.no_grad():
+        assert torch.equal(grown.decode(z), vae.decode(z))  # zero-initialised: decodes as before until trained
+        torch.nn.init.normal_(grown.decoder.smooth.conv2.weight, std=0.1)
+        diff = (_decode_with_last_frame_of_chunk_1_nudged(grown, z) - grown.decode(z)).abs().amax(dim=(0, 1, 3, 4))
+        base = (_decode_with_last_frame_of_chunk_1_nudged(vae, z) - vae.decode(z)).abs().amax(dim=(0, 1, 3, 4))
+    assert torch.all(base[5:] == 0)  # without the block, chunk 2's frames never see chunk 1's last frame
+    assert torch.all(diff[:4] == 0) and diff[5] > 0 and diff[6] > 0  # with it, the first frames of chunk 2 do
+    assert torch.all(diff[9:] == 0)  # the block's two (3,3,3) convs reach four frames on, no further
+    again = CausalVAE.from_pretrained(grown.save_pretrained(tmp_path / "grown"))
+    assert again.config.smooth_out and torch.equal(again.decode(z), grown.decode(z))
+
+
 PEAK = """
 import resource, sys, torch
 torch.set_num_threads(1)

@@ -194,10 +194,11 @@ def load_denoiser_state(folder):
     return load_file(str(folder / "model.safetensors"))
 
 
-def test_temporal_weight_adds_the_frame_difference_loss(tmp_path):
+@pytest.mark.parametrize("norm", ["l1", "l2"])
+def test_temporal_weight_adds_the_frame_difference_loss(tmp_path, norm):
     def cfg(w):
         over = [f"run_dir={tmp_path / str(w)}", f"vae_model={TINY_VAE_OPT}", "batch_size=2", "frames=5", "width=32",
-                "height=32", "threads=1", "image_prob=0", f"temporal_weight={w}"]
+                "height=32", "threads=1", "image_prob=0", f"temporal_weight={w}", f"temporal_loss={norm}"]
         return load_config(None, over, base={"stage": "vae"})
 
     x, _ = Trainer(cfg(0.0)).batch(0)
@@ -209,8 +210,14 @@ def test_temporal_weight_adds_the_frame_difference_loss(tmp_path):
         mean, _ = plain.model.encode_moments(x)
         rec, _, _ = plain.model(x, noise=torch.zeros_like(mean))  # the stage decodes the mean
         a, b = plain.loss(x, None, 0)[0], temporal.loss(x, None, 0)[0]
-    expected = 2.0 * (rec.diff(dim=2) - x.diff(dim=2)).abs().mean()
+    err = rec.diff(dim=2) - x.diff(dim=2)
+    expected = 2.0 * (err.abs() if norm == "l1" else err.pow(2)).mean()
     assert torch.allclose(b - a, expected, rtol=1e-4)
+
+
+def test_temporal_loss_names_the_allowed_norms():
+    with pytest.raises(ValueError, match="temporal_loss 'l3' is not one of l1, l2"):
+        load_config(None, ["temporal_loss=l3"], base={"stage": "vae"})
 
 
 def test_high_noise_prob_puts_that_share_of_samples_near_pure_noise(tmp_path, vae_dir):
