@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from kinetoscope.models.conv import Conv3d
 from kinetoscope.models.io import PretrainedMixin
 
 
@@ -56,7 +57,7 @@ class RMSNorm(nn.Module):
         return F.normalize(x, dim=1) * (x.shape[1] ** 0.5) * self.gamma
 
 
-class CausalConv3d(nn.Conv3d):
+class CausalConv3d(Conv3d):
     """3D conv, padded only towards the past in time, with a cache of past frames."""
 
     def __init__(self, cin, cout, kernel=(3, 3, 3)):
@@ -77,7 +78,7 @@ class ResBlock(nn.Module):
         super().__init__()
         self.norm1, self.conv1 = RMSNorm(cin), CausalConv3d(cin, cout, (kt, 3, 3))
         self.norm2, self.conv2 = RMSNorm(cout), CausalConv3d(cout, cout, (kt, 3, 3))
-        self.skip = nn.Conv3d(cin, cout, 1) if cin != cout else nn.Identity()
+        self.skip = Conv3d(cin, cout, 1) if cin != cout else nn.Identity()
 
     def forward(self, x):
         h = self.conv1(F.silu(self.norm1(x)))
@@ -94,9 +95,9 @@ class Downsample(nn.Module):
     def __init__(self, cin, c, time: bool):
         super().__init__()
         self.time = time
-        self.space = nn.Conv3d(cin, c, (1, 3, 3), stride=(1, 2, 2), padding=(0, 1, 1))
+        self.space = Conv3d(cin, c, (1, 3, 3), stride=(1, 2, 2), padding=(0, 1, 1))
         if time:
-            self.fold = nn.Conv3d(2 * c, c, 1)
+            self.fold = Conv3d(2 * c, c, 1)
 
     def forward(self, x):
         x = self.space(x)
@@ -113,9 +114,9 @@ class Upsample(nn.Module):
     def __init__(self, c, cout, time: bool):
         super().__init__()
         self.time = time
-        self.space = nn.Conv3d(c, cout, (1, 3, 3), padding=(0, 1, 1))
+        self.space = Conv3d(c, cout, (1, 3, 3), padding=(0, 1, 1))
         if time:
-            self.unfold = nn.Conv3d(c, 2 * c, 1)
+            self.unfold = Conv3d(c, 2 * c, 1)
 
     def forward(self, x, first_chunk: bool):
         if self.time and not first_chunk:
@@ -154,7 +155,7 @@ class Decoder(nn.Module):
         self.conv_in = CausalConv3d(cfg.latent_channels, ch[0])
         self.ahead = None
         if cfg.lookahead:  # zero-initialised: a grown causal decoder starts out decoding exactly as before
-            self.ahead = nn.Conv3d(cfg.latent_channels, ch[0], (1, 3, 3), padding=(0, 1, 1))
+            self.ahead = Conv3d(cfg.latent_channels, ch[0], (1, 3, 3), padding=(0, 1, 1))
             nn.init.zeros_(self.ahead.weight)
             nn.init.zeros_(self.ahead.bias)
         self.mid = ResBlock(ch[0], ch[0])

@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from kinetoscope.models.conv import Conv3d
 from kinetoscope.models.io import PretrainedMixin
 from kinetoscope.models.transformer import Attention, timestep_embedding
 
@@ -47,15 +48,15 @@ class ResBlock(nn.Module):
     def __init__(self, cin, cout, cond_dim):
         super().__init__()
         self.norm1 = _norm(cin)
-        self.conv1s = nn.Conv3d(cin, cout, (1, 3, 3), padding=(0, 1, 1))
-        self.conv1t = nn.Conv3d(cout, cout, (3, 1, 1), padding=(1, 0, 0))
+        self.conv1s = Conv3d(cin, cout, (1, 3, 3), padding=(0, 1, 1))
+        self.conv1t = Conv3d(cout, cout, (3, 1, 1), padding=(1, 0, 0))
         self.norm2 = _norm(cout)
         self.cond = nn.Linear(cond_dim, 2 * cout)
-        self.conv2s = nn.Conv3d(cout, cout, (1, 3, 3), padding=(0, 1, 1))
-        self.conv2t = nn.Conv3d(cout, cout, (3, 1, 1), padding=(1, 0, 0))
+        self.conv2s = Conv3d(cout, cout, (1, 3, 3), padding=(0, 1, 1))
+        self.conv2t = Conv3d(cout, cout, (3, 1, 1), padding=(1, 0, 0))
         nn.init.zeros_(self.conv2t.weight)
         nn.init.zeros_(self.conv2t.bias)
-        self.skip = nn.Conv3d(cin, cout, 1) if cin != cout else nn.Identity()
+        self.skip = Conv3d(cin, cout, 1) if cin != cout else nn.Identity()
 
     def forward(self, x, c):  # x (B, C, T, H, W), c (B, cond_dim)
         h = self.conv1t(self.conv1s(F.silu(self.norm1(x))))
@@ -117,18 +118,18 @@ class ConvUNet(PretrainedMixin, nn.Module):
         cin = (cfg.in_channels + 1) * s * s  # +1: the "given" flag channel
         self.t_embed = nn.Sequential(nn.Linear(256, c2), nn.SiLU(), nn.Linear(c2, c2))
         self.pooled_proj = nn.Linear(cfg.text_dim, c2)
-        self.conv_in = nn.Conv3d(cin, c1, (3, 3, 3), padding=1)
+        self.conv_in = Conv3d(cin, c1, (3, 3, 3), padding=1)
         self.down1 = nn.ModuleList([ResBlock(c1, c1, c2) for _ in range(cfg.blocks)])
-        self.down = nn.Conv3d(c1, c2, (1, 3, 3), stride=(1, 2, 2), padding=(0, 1, 1))
+        self.down = Conv3d(c1, c2, (1, 3, 3), stride=(1, 2, 2), padding=(0, 1, 1))
         self.mid = nn.ModuleList([ResBlock(c2, c2, c2) for _ in range(cfg.blocks)])
         self.attn = AttnBlock(c2, cfg.heads, cfg.text_dim)
         self.mid2 = ResBlock(c2, c2, c2)
-        self.up = nn.Conv3d(c2, c1, (1, 3, 3), padding=(0, 1, 1))
+        self.up = Conv3d(c2, c1, (1, 3, 3), padding=(0, 1, 1))
         self.up1 = nn.ModuleList([ResBlock(2 * c1 if i == 0 else c1, c1, c2) for i in range(cfg.blocks)])
         n_fine = 2 * cfg.blocks if cfg.fine_cross else 0
         self.fine_cross = nn.ModuleList([CrossBlock(c1, cfg.heads, cfg.text_dim) for _ in range(n_fine)])
         self.norm_out = _norm(c1)
-        self.conv_out = nn.Conv3d(c1, cfg.in_channels * s * s, (3, 3, 3), padding=1)
+        self.conv_out = Conv3d(c1, cfg.in_channels * s * s, (3, 3, 3), padding=1)
         nn.init.zeros_(self.conv_out.weight)
         nn.init.zeros_(self.conv_out.bias)
 
