@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-ONEDNN = torch.backends.mkldnn.is_available()
+ONEDNN = torch.backends.mkldnn.is_available() and hasattr(torch.ops.aten, "mkldnn_convolution")
 
 
 def conv3d(conv: nn.Conv3d, x: torch.Tensor) -> torch.Tensor:
