@@ -18,10 +18,12 @@ ONEDNN = torch.backends.mkldnn.is_available() and hasattr(torch.ops.aten, "mkldn
 
 
 def conv3d(conv: nn.Conv3d, x: torch.Tensor) -> torch.Tensor:
-    """`conv(x)` (zero padding), through oneDNN for float32 CPU inputs when no gradient is needed."""
+    """`conv(x)` (zero padding), through oneDNN for float32 CPU inputs when no gradient is needed
+    (and not under torch.compile, which lowers convolutions itself)."""
     if (ONEDNN and x.device.type == "cpu" and x.dtype == torch.float32 and conv.weight.dtype == torch.float32
             and conv.padding_mode == "zeros"
-            and not (torch.is_grad_enabled() and (x.requires_grad or conv.weight.requires_grad))):
+            and not (torch.is_grad_enabled() and (x.requires_grad or conv.weight.requires_grad))
+            and not torch.compiler.is_compiling()):  # the aten op has no fake-tensor kernel; compile picks its own
         return torch.ops.aten.mkldnn_convolution(x.contiguous(), conv.weight, conv.bias, conv.padding, conv.stride,
                                                  conv.dilation, conv.groups)
     return F.conv3d(x, conv.weight, conv.bias, conv.stride, conv.padding, conv.dilation, conv.groups)
