@@ -11,26 +11,21 @@ the outputs are then identical; below it they agree to float rounding.
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 ONEDNN = torch.backends.mkldnn.is_available() and hasattr(torch.ops.aten, "mkldnn_convolution")
 
 
-def conv3d(conv: nn.Conv3d, x: torch.Tensor) -> torch.Tensor:
-    """`conv(x)` (zero padding), through oneDNN for float32 CPU inputs when no gradient is needed
-    (and not under torch.compile, which lowers convolutions itself)."""
-    if (ONEDNN and x.device.type == "cpu" and x.dtype == torch.float32 and conv.weight.dtype == torch.float32
-            and conv.padding_mode == "zeros"
-            and not (torch.is_grad_enabled() and (x.requires_grad or conv.weight.requires_grad))
-            and not torch.compiler.is_compiling()):  # the aten op has no fake-tensor kernel; compile picks its own
-        return torch.ops.aten.mkldnn_convolution(x.contiguous(), conv.weight, conv.bias, conv.padding, conv.stride,
-                                                 conv.dilation, conv.groups)
-    return F.conv3d(x, conv.weight, conv.bias, conv.stride, conv.padding, conv.dilation, conv.groups)
-
-
 class Conv3d(nn.Conv3d):
-    """nn.Conv3d (same parameters and state-dict keys) whose inference runs through `conv3d`."""
+    """nn.Conv3d (same parameters and state-dict keys) whose float32 CPU inference, when no gradient
+    is needed, runs through oneDNN; everything else (training, other devices and dtypes, padding
+    modes, torch.compile, which lowers convolutions itself) is nn.Conv3d's own forward."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return conv3d(self, x)
+        if (ONEDNN and x.device.type == "cpu" and x.dtype == torch.float32 and self.weight.dtype == torch.float32
+                and self.padding_mode == "zeros"
+                and not (torch.is_grad_enabled() and (x.requires_grad or self.weight.requires_grad))
+                and not torch.compiler.is_compiling()):  # the aten op has no fake-tensor kernel
+            return torch.ops.aten.mkldnn_convolution(x.contiguous(), self.weight, self.bias, self.padding, self.stride,
+                                                     self.dilation, self.groups)
+        return super().forward(x)
