@@ -43,14 +43,14 @@ def velocity(pred: torch.Tensor, x_t: torch.Tensor, t: torch.Tensor, prediction:
 
 
 def flow_loss(model, x0, text, text_mask, given=None, t=None, generator=None, shift: float = 1.0, prediction=None,
-              noise=None, weight_cap: float = 0.0):
+              noise=None, weight_cap: float = 0.0, out: dict | None = None):
     """Velocity MSE over the frames to generate. x0: (B, C, T, H, W) clean latents;
     given: (B, T) bool latent frames kept clean (conditioning), excluded from the loss.
 
     weight_cap > 0 (clean-sample models): the velocity error is the clean-sample error times
     1/t, so its square weighs low-noise samples by 1/t^2 (100x at t = 0.1); capping that
     weight at `weight_cap` (Min-SNR style) leaves the high-noise samples, where the layout
-    and the text matter, a fair share of the gradient."""
+    and the text matter, a fair share of the gradient. `out` (a dict) receives x_t and the prediction."""
     b = x0.shape[0]
     if t is None:
         t = shift_t(logit_normal(b, generator=generator, device=x0.device), shift)
@@ -61,6 +61,8 @@ def flow_loss(model, x0, text, text_mask, given=None, t=None, generator=None, sh
         keep = given[:, None, :, None, None]
         x_t = torch.where(keep, x0, x_t)
     pred = model(x_t, t, text, text_mask, given)
+    if out is not None:
+        out.update(x_t=x_t, pred=pred)
     prediction = prediction or model.config.prediction
     v_hat = velocity(pred, x_t, t, prediction)
     err = (v_hat - (noise - x0)) ** 2
@@ -76,3 +78,26 @@ def mean_over_generated(err: torch.Tensor, given: torch.Tensor | None) -> torch.
         return err.mean()
     w = (~given)[:, None, :, None, None].to(err.dtype).expand_as(err)
     return (err * w).sum() / w.sum().clamp(min=1)
+
+
+def motion_contrast_loss(model, x0, x_t, t, pred, cf_text, cf_mask, given=None, margin: float = 0.05):
+    """A hinge that makes the model's clean estimate under a counterfactual caption (the same
+    words but another motion) worse than under the true one, by `margin` of the true error:
+    mean(relu((1 + margin) * err_true - err_cf)) over the samples, errors in clean-sample space
+    over the frames not given. Returns (loss, mean relative gap err_cf / err_true - 1).
+
+    Why: the plain loss barely rewards reading the motion words (an x_t at high noise looks the
+    same for every direction of travel, and at low noise it shows the direction itself), and the
+    built-in denoiser was measured to ignore them: the opposite direction raised its error by
+    under 1% at every noise level, and generated clips moved the same way for "left" and "right"."""
+    pred_cf = model(x_t, t, cf_text, cf_mask, given)
+    if model.config.prediction == "velocity":  # compare clean estimates either way
+        tt = t.view(-1, *([1] * (x_t.dim() - 1)))
+        pred, pred_cf = x_t - tt * pred, x_t - tt * pred_cf
+    w = torch.ones(x0.shape[0], x0.shape[2], dtype=x0.dtype, device=x0.device) if given is None else (~given).to(x0.dtype)
+    w = w[:, None, :, None, None]
+    def per_sample(p):
+        return ((p - x0) ** 2 * w).sum(dim=(1, 2, 3, 4)) / (w.sum(dim=(1, 2, 3, 4)) * x0.shape[1] * x0.shape[3] * x0.shape[4]).clamp(min=1)
+    e_true, e_cf = per_sample(pred), per_sample(pred_cf)
+    gap = (e_cf / e_true.clamp(min=1e-8) - 1).mean().detach()
+    return torch.relu((1 + margin) * e_true - e_cf).mean(), gap

@@ -38,6 +38,10 @@ class TrainConfig:
     high_noise_from: float = 0.85  # where x_t no longer shows the background, so only the caption can say it
     loss_weight_cap: float = 0.0  # denoiser stage: cap the 1/t^2 weight of an x0 model's velocity loss (0: off)
     given_prob: float = 0.0  # denoiser stage: fraction of samples with random conditioning frames
+    motion_contrast: float = 0.0  # denoiser stage (latent pool): weight of a hinge that makes the clean estimate
+    # under the caption with one object's motion changed worse than under the true caption, by motion_margin
+    motion_margin: float = 0.05  # ... as a fraction of the true caption's error
+    motion_contrast_from: float = 0.7  # ... for noise levels t at or above this (below it x_t shows the motion)
     kl_weight: float = 1e-6
     temporal_weight: float = 0.0  # VAE stage: a loss between the reconstruction's and the clip's frame-to-frame
     # differences, so the decoder does not jump where one latent chunk hands over to the next
@@ -120,6 +124,10 @@ def load_config(path: str | None = None, overrides: list[str] = (), base: dict |
         setattr(cfg, k, _coerce(k, getattr(cfg, k), v))
     if cfg.stage not in ("vae", "denoiser", "distill"):
         raise ValueError(f"stage {cfg.stage!r} is not one of vae, denoiser, distill")
+    if cfg.motion_contrast < 0 or not 0 <= cfg.motion_contrast_from < 1 or cfg.motion_margin < 0:
+        raise ValueError(f"motion_contrast {cfg.motion_contrast}, motion_margin {cfg.motion_margin} and "
+                         f"motion_contrast_from {cfg.motion_contrast_from} are out of range: need weight >= 0, "
+                         f"margin >= 0, 0 <= from < 1")
     if cfg.temporal_loss not in ("l1", "l2"):
         raise ValueError(f"temporal_loss {cfg.temporal_loss!r} is not one of l1, l2")
     if cfg.stage == "distill" and not cfg.teacher:

@@ -74,6 +74,26 @@ def scene_caption(scene, rng: np.random.Generator) -> str:
     return random_caption(scene, rng)
 
 
+def motion_counterfactual(scene, rng: np.random.Generator):
+    """The scene with its first object's motion (a group's shared motion) changed to another
+    moving motion, or None where there is nothing to contrast (a still object). Captioned with
+    the same rng seed as the true scene, the caption differs only in its motion words."""
+    import copy
+
+    from kinetoscope.data.scene import MOTIONS, SPIN_INVARIANT
+
+    first = scene.objects[0]
+    if first.motion == "still" or not first.speed:
+        return None
+    options = [m for m in MOTIONS if m not in ("still", first.motion) and not (m == "spin" and first.shape in SPIN_INVARIANT)]
+    new = options[int(rng.integers(len(options)))]
+    cf = copy.deepcopy(scene)
+    for o in cf.objects:
+        if scene.layout == "group" or o is cf.objects[0]:
+            o.motion = new
+    return cf
+
+
 _FOLDERS: dict = {}
 
 

@@ -20,7 +20,7 @@ import torch
 import torch.distributed as dist
 from tqdm import tqdm
 
-from kinetoscope.diffusion import flow_loss, shift_t, token_shift
+from kinetoscope.diffusion import flow_loss, motion_contrast_loss, shift_t, token_shift
 from kinetoscope.diffusion.distill import distill_loss, student_grid, student_setting
 from kinetoscope.hardware import choose_precision, default_threads, device
 from kinetoscope.models import BACKBONES, AutoencoderConfig, CausalVAE, load_denoiser
@@ -28,8 +28,8 @@ from kinetoscope.models.io import config_from_dict
 from kinetoscope.train import checkpoint as ckpt
 from kinetoscope.train.card import write_dataset_card
 from kinetoscope.train.config import TrainConfig, save_config
-from kinetoscope.train.data import (POOL_BATCHES, VAL_BATCH, random_crop, random_given, sample_noise, sample_rng, scene_caption,
-                                    source_batch, step_rng, to_tensor, world_clips)
+from kinetoscope.train.data import (POOL_BATCHES, VAL_BATCH, motion_counterfactual, random_crop, random_given, sample_noise,
+                                    sample_rng, scene_caption, source_batch, step_rng, to_tensor, world_clips)
 from kinetoscope.train.ema import EMA
 
 
@@ -157,23 +157,32 @@ class Trainer:
         return range(self.rank * self.per_rank, (self.rank + 1) * self.per_rank)
 
     def batch(self, step: int):
+        """-> inputs (clips or latents), captions, counterfactual captions (None unless motion_contrast)."""
         cfg, rng = self.cfg, step_rng(self.cfg, step)
         frames = 1 if rng.random() < cfg.image_prob else cfg.frames
+        cf = None  # counterfactual captions (motion_contrast): the same caption with another motion, or None
         if cfg.stage == "vae":
             video, _ = source_batch(cfg, step, self.indices(), frames)
-            return random_crop(video, cfg.crop, rng), None
+            return random_crop(video, cfg.crop, rng), None, None
         if self.pool is not None:
             idx = [int(sample_rng(cfg, step, i).integers(len(self.pool["scenes"]))) for i in self.indices()]
             z = self.pool["latents"][idx]
-            caps = [scene_caption(self.pool["scenes"][k], sample_rng(cfg, step, i, 5)) for k, i in zip(idx, self.indices())]
+            scenes = [self.pool["scenes"][k] for k in idx]
+            caps = [scene_caption(s, sample_rng(cfg, step, i, 5)) for s, i in zip(scenes, self.indices())]
             if frames == 1:  # causal VAE: latent frame 0 is the first frame as an image
                 z = z[:, :, :1]
+            elif cfg.motion_contrast:  # the same phrasing (same rng seed) with another motion
+                alt = [motion_counterfactual(s, sample_rng(cfg, step, i, 9)) for s, i in zip(scenes, self.indices())]
+                cf = [None if a is None else scene_caption(a, sample_rng(cfg, step, i, 5)) for a, i in zip(alt, self.indices())]
         else:
             video, caps = source_batch(cfg, step, self.indices(), frames)
             with torch.no_grad():
                 z = self.vae.encode(video.to(self.device))
-        caps = ["" if sample_rng(cfg, step, i, 6).random() < cfg.caption_dropout else c for c, i in zip(caps, self.indices())]
-        return z, caps
+        dropped = [sample_rng(cfg, step, i, 6).random() < cfg.caption_dropout for i in self.indices()]
+        caps = ["" if d else c for c, d in zip(caps, dropped)]
+        if cf is not None:
+            cf = [None if d else c for c, d in zip(cf, dropped)]
+        return z, caps, cf
 
     def build_pool(self) -> None:
         """Encode `latent_pool` clips once (cached in the run folder, shared by all processes)."""
@@ -198,7 +207,7 @@ class Trainer:
         self.pool = torch.load(path, weights_only=False)
 
     # --- one step ---------------------------------------------------------------------------------
-    def loss(self, x, caps, step):
+    def loss(self, x, caps, step, counterfactual=None):
         cfg, idx = self.cfg, self.indices()
         if cfg.stage == "vae":
             lat_shape = (self.model.config.latent_channels, *self.model.latent_shape(x.shape[2], x.shape[3], x.shape[4])[1:])
@@ -230,9 +239,17 @@ class Trainer:
         if cfg.high_noise_prob:
             t = torch.stack([high_noise_t(cfg, sample_rng(cfg, step, i, 8), tk) for i, tk in zip(idx, t)])
         t = t.to(self.device)
+        out: dict = {}
         loss = flow_loss(self.net, x, text.to(self.device), mask.to(self.device), given.to(self.device), t=t,
-                         noise=noise.to(x), prediction=self.model.config.prediction, weight_cap=cfg.loss_weight_cap)
-        return loss, {}
+                         noise=noise.to(x), prediction=self.model.config.prediction, weight_cap=cfg.loss_weight_cap, out=out)
+        sel = [j for j, c in enumerate(counterfactual or []) if c is not None and float(t[j]) >= cfg.motion_contrast_from]
+        if not sel:
+            return loss, {}
+        cf_text, cf_mask = self.text([counterfactual[j] for j in sel])
+        j = torch.tensor(sel, device=self.device)
+        hinge, gap = motion_contrast_loss(self.net, x[j], out["x_t"][j], t[j], out["pred"][j], cf_text.to(self.device),
+                                          cf_mask.to(self.device), given[j].to(self.device), cfg.motion_margin)
+        return loss + cfg.motion_contrast * hinge, {"motion_gap": gap}
 
     def train(self, resume: bool = False) -> dict:
         cfg = self.cfg
@@ -253,11 +270,11 @@ class Trainer:
         metrics = {}
         try:
             while self.step < cfg.steps and not self.stop_requested:
-                x, caps = self.batch(self.step)
+                x, caps, cf = self.batch(self.step)
                 for g in self.opt.param_groups:
                     g["lr"] = lr_at(cfg, self.step)
                 with autocast:
-                    loss, extra = self.loss(x.to(self.device), caps, self.step)
+                    loss, extra = self.loss(x.to(self.device), caps, self.step, cf)
                 self.opt.zero_grad(set_to_none=True)
                 loss.backward()
                 gnorm = torch.nn.utils.clip_grad_norm_(self.params, cfg.grad_clip)

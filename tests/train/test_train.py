@@ -201,7 +201,7 @@ def test_temporal_weight_adds_the_frame_difference_loss(tmp_path, norm):
                 "height=32", "threads=1", "image_prob=0", f"temporal_weight={w}", f"temporal_loss={norm}"]
         return load_config(None, over, base={"stage": "vae"})
 
-    x, _ = Trainer(cfg(0.0)).batch(0)
+    x, _, _ = Trainer(cfg(0.0)).batch(0)
     torch.manual_seed(0)
     plain = Trainer(cfg(0.0))
     torch.manual_seed(0)
