@@ -21,7 +21,7 @@ def score(pipe, prompts, **settings) -> dict:
 
     pipe.generate = counting
     try:
-        rep = run_suite(pipe, prompts, psnr_clips=0, **settings)
+        rep = run_suite(pipe, prompts, psnr_clips=0, sensitivity_clips=0, **settings)
     finally:
         pipe.generate = orig
     s = rep["scores"]["overall"]

@@ -53,6 +53,9 @@ def summary_lines(report: dict) -> list[str]:
                          + ", ".join(f"{a} {c2[a]:.0%}" for a in ("colour", "shape", "motion", "count", "background")))
     else:
         lines.append("autoencoder reconstruction PSNR: not measured (generator has no autoencoder)")
+    if report.get("text_sensitivity"):
+        from kinetoscope.eval.sensitivity import sensitivity_line
+        lines.append(sensitivity_line(report["text_sensitivity"]))
     return lines
 
 

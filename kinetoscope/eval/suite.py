@@ -314,13 +314,16 @@ def run_suite(generator, prompts: list[SuitePrompt], *, seeds=(0,), frames: int 
               width: int = 64, height: int = 64, steps: int | None = None,
               guidance: float | None = None, out_dir: str | Path | None = None,
               psnr_clips: int = PSNR_CLIPS, weights: str | None = None, quick: bool | None = None,
-              progress: Callable[[int, int, dict], None] | None = None, step_cache: float | None = None) -> dict:
+              progress: Callable[[int, int, dict], None] | None = None, step_cache: float | None = None,
+              sensitivity_clips: int = 32) -> dict:
     """Generate every prompt at every seed, analyse and score it; return the report dict.
 
     `generator` is anything with `generate(GenerationRequest) -> object with .frames`
     ((T, H, W, 3) uint8); a `Pipeline` also gets its autoencoder scored (`psnr_clips`
     clips, 0 to skip) and its weights hash recorded. With `out_dir`, a contact
-    sheet per clip is saved to out_dir/sheets/ (the report's "sheet" paths).
+    sheet per clip is saved to out_dir/sheets/ (the report's "sheet" paths). A pipeline's
+    denoiser is also probed for which caption words it reads (`sensitivity_clips` clips, 0 to
+    skip; see eval/sensitivity.py).
     """
     from kinetoscope.pipeline import GenerationRequest
 
@@ -372,6 +375,10 @@ def run_suite(generator, prompts: list[SuitePrompt], *, seeds=(0,), frames: int 
     psnr = vae_psnr(vae, psnr_clips, frames, height, width) if vae is not None and psnr_clips else None
     if psnr is not None:
         psnr["ceiling"] = autoencoder_ceiling(vae, prompts, seeds, frames, height, width)
+    sensitivity = None
+    if sensitivity_clips and all(hasattr(generator, a) for a in ("vae", "denoiser", "text_encoder")):
+        from kinetoscope.eval.sensitivity import caption_sensitivity
+        sensitivity = caption_sensitivity(generator, sensitivity_clips, frames=frames, height=height, width=width)
     times = [r["seconds"] for r in records]
     summary = summarise(records)
     hash_ = getattr(generator, "weights_hash", None)
@@ -400,5 +407,6 @@ def run_suite(generator, prompts: list[SuitePrompt], *, seeds=(0,), frames: int 
                    "seconds_per_clip_max": round(float(np.max(times)), 4),
                    "generation_and_scoring_seconds": round(gen_seconds, 2), "clips": len(records)},
         "vae": psnr,
+        "text_sensitivity": sensitivity,
         "records": records,
     }
