@@ -46,6 +46,8 @@ DIRECTIONS: dict[str, tuple[int, int]] = {
     "left": (-1, 0), "right": (1, 0), "up": (0, -1), "down": (0, 1),
     "up-left": (-1, -1), "up-right": (1, -1), "down-left": (-1, 1), "down-right": (1, 1),
 }
+OPPOSITE: dict[str, str] = {d: next(k for k, v in DIRECTIONS.items() if v == (-dx, -dy))
+                            for d, (dx, dy) in DIRECTIONS.items()}
 MOTIONS: tuple[str, ...] = tuple(DIRECTIONS) + (
     "bounce", "fall", "orbit", "spin", "grow", "shrink", "still")
 SPEEDS: tuple[str, ...] = ("slow", "fast")

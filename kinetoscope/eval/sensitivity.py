@@ -20,11 +20,10 @@ import numpy as np
 import torch
 
 from kinetoscope.data import captions
-from kinetoscope.data.scene import COLOURS, DIRECTIONS
+from kinetoscope.data.scene import COLOURS, DIRECTIONS, OPPOSITE
 from kinetoscope.data.world import WorldConfig, render, sample_scene
 
 LEVELS = (0.5, 0.7, 0.85, 0.95)
-OPPOSITE = {d: next(k for k, v in DIRECTIONS.items() if v == (-dx, -dy)) for d, (dx, dy) in DIRECTIONS.items()}
 
 
 def _scenes(n: int, frames: int, height: int, width: int, seed: int = 30_000):

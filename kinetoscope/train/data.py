@@ -75,18 +75,22 @@ def scene_caption(scene, rng: np.random.Generator) -> str:
 
 
 def motion_counterfactual(scene, rng: np.random.Generator):
-    """The scene with its first object's motion (a group's shared motion) changed to another
-    moving motion, or None where there is nothing to contrast (a still object). Captioned with
-    the same rng seed as the true scene, the caption differs only in its motion words."""
+    """The scene with its first object's motion (a group's shared motion) changed: a straight-line
+    motion to the opposite direction (the hardest negative: the same words but one), any other
+    to another moving motion; None where there is nothing to contrast (a still object). Captioned
+    with the same rng seed as the true scene, the caption differs only in its motion words."""
     import copy
 
-    from kinetoscope.data.scene import MOTIONS, SPIN_INVARIANT
+    from kinetoscope.data.scene import MOTIONS, OPPOSITE, SPIN_INVARIANT
 
     first = scene.objects[0]
     if first.motion == "still" or not first.speed:
         return None
-    options = [m for m in MOTIONS if m not in ("still", first.motion) and not (m == "spin" and first.shape in SPIN_INVARIANT)]
-    new = options[int(rng.integers(len(options)))]
+    if first.motion in OPPOSITE:
+        new = OPPOSITE[first.motion]
+    else:
+        options = [m for m in MOTIONS if m not in ("still", first.motion) and not (m == "spin" and first.shape in SPIN_INVARIANT)]
+        new = options[int(rng.integers(len(options)))]
     cf = copy.deepcopy(scene)
     for o in cf.objects:
         if scene.layout == "group" or o is cf.objects[0]:

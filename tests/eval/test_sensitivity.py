@@ -1,8 +1,8 @@
 """The caption-sensitivity probe: ratios of clean-sample error, changed caption over true."""
 import torch
 
-from kinetoscope.data.scene import DIRECTIONS
-from kinetoscope.eval.sensitivity import OPPOSITE, caption_sensitivity, sensitivity_line
+from kinetoscope.data.scene import DIRECTIONS, OPPOSITE
+from kinetoscope.eval.sensitivity import caption_sensitivity, sensitivity_line
 from tests.conftest import tiny_pipeline
 
 

@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from kinetoscope.data import captions
+from kinetoscope.data.scene import OPPOSITE
 from kinetoscope.data.world import WorldConfig, sample_scene
 from kinetoscope.diffusion import motion_contrast_loss
 from kinetoscope.train.config import load_config
@@ -30,6 +31,8 @@ def test_the_counterfactual_changes_the_motion_words_and_nothing_else():
             continue
         first = cf.objects[0]
         assert first.motion not in (scene.objects[0].motion, "still")
+        if scene.objects[0].motion in OPPOSITE:  # straight lines: the opposite direction
+            assert first.motion == OPPOSITE[scene.objects[0].motion]
         assert (first.shape, first.colour, first.size) == (scene.objects[0].shape, scene.objects[0].colour, scene.objects[0].size)
         if scene.layout == "group":
             assert {o.motion for o in cf.objects} == {first.motion}
