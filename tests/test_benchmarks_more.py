@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 import sys
 from pathlib import Path
 
@@ -79,10 +80,9 @@ def test_levers_give_the_eager_output():
         xi = x.contiguous(memory_format=torch.channels_last_3d) if cl else x
         return m(xi, torch.tensor([0.3, 0.6]), text, mask)
 
-    try:
-        rows = levers.measure("tiny", net, call, repeats=1)
-    except Exception as e:  # no working C++ toolchain for inductor here
-        pytest.skip(f"torch.compile unavailable: {e}")
+    if not any(shutil.which(c) for c in ("g++", "c++", "clang++")):
+        pytest.skip("torch.compile (inductor) needs a C++ compiler; none on PATH")
+    rows = levers.measure("tiny", net, call, repeats=1)  # any other failure is ours: it fails the test
     by = {r["lever"]: r for r in rows}
     assert set(by) == {"eager fp32", "channels-last 3D", "bf16 autocast", "torch.compile"}
     assert by["eager fp32"]["max_abs_diff"] == 0
