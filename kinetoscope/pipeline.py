@@ -68,6 +68,9 @@ class GenerationRequest:
     init_frames: np.ndarray | None = field(default=None, repr=False)  # (T, H, W, 3) uint8: start from these (SDEdit)
     strength: float | None = None  # with init_frames: noise level to start from, 0 (keep them) to 1 (ignore them)
     step_cache: float | None = None  # skip model calls while latents change less than this (0: off)
+    # given latent frames next to generated ones are held only while the noise level is at least this,
+    # then denoised with the rest (0: held to the end); extend uses it so its overlap meets the new frames
+    given_release: float = 0.0
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
@@ -199,6 +202,7 @@ class Pipeline:
                 raise RequestError(f"given frames have shape {g.shape} {g.dtype}: need ({frames}, {height}, {width}, 3) uint8")
             if req.given_mask is None or len(req.given_mask) != frames:
                 raise RequestError(f"given_mask must list {frames} booleans, one per frame")
+        _in_range("given_release", req.given_release, *limits.GIVEN_RELEASE)
         strength = req.strength
         if req.init_frames is not None:
             g = req.init_frames
@@ -239,6 +243,7 @@ class Pipeline:
         gen = torch.Generator().manual_seed(req.seed)
         noise = torch.randn((1, *shape), generator=gen)
         given_z, given = self._given_latents(req, shape[1])
+        release = None if given is None or req.given_release <= 0 else next_to_new(given)
         pt, ph, pw = self.denoiser.config.patch
         tokens = shape[1] // pt * shape[2] // ph * shape[3] // pw
         shift = self.config.shift or token_shift(tokens)
@@ -250,7 +255,8 @@ class Pipeline:
         step_cb = (lambda i, n: progress("denoise", i, n)) if progress else None
         stats: dict = {}
         z = denoise(self.denoiser, noise, cond, uncond, steps=req.steps, guidance=req.guidance, shift=shift,
-                    sampler=req.sampler, given_latents=given_z, given=given, t_start=t_start, cache=req.step_cache,
+                    sampler=req.sampler, given_latents=given_z, given=given, t_start=t_start, release=release,
+                    release_at=req.given_release, cache=req.step_cache,
                     progress=step_cb, stats=stats)
         with torch.no_grad():
             x = self.vae.decode(z)  # (1, 3, T, H, W)
@@ -266,6 +272,15 @@ class Pipeline:
             "model_calls": stats.get("model_calls"),
         }
         return Video(frames=frames, fps=req.fps, metadata=meta)
+
+
+def next_to_new(given: torch.Tensor) -> torch.Tensor:
+    """(B, T) bool: the given latent frames with a generated neighbour."""
+    new = ~given
+    near = torch.zeros_like(given)
+    near[:, 1:] |= new[:, :-1]
+    near[:, :-1] |= new[:, 1:]
+    return given & near
 
 
 def recipe_hash(request: dict) -> str:

@@ -66,11 +66,27 @@ def test_extend_forwards_and_backwards_keep_the_input(pipe):
     b = tasks.extend(pipe, clip, "before", seconds=1, direction="backward", frames=13, steps=2)
     assert b.frames.shape == (8 + 9, 32, 32, 3) and np.array_equal(b.frames[-1:], clip[-1:])
     with pytest.raises(RequestError, match="need at least 5"):
-        tasks.extend(pipe, clip[:3], "x", seconds=1, frames=9)
+        tasks.extend(pipe, clip[:3], "x", seconds=1, frames=9, overlap_latents=2)
+    short = tasks.extend(pipe, clip[:3], "x", seconds=1, frames=9, steps=2)  # the overlap shrinks to what the video holds
+    assert short.frames.shape[0] == 3 + 8 and short.metadata["overlap_latents"] == 1
     with pytest.raises(RequestError, match="direction 'sideways'"):
         tasks.extend(pipe, clip, "x", seconds=1, direction="sideways")
     with pytest.raises(RequestError, match="width 48 does not match the input video's 32x32"):
         tasks.extend(pipe, clip, "x", seconds=1, width=48)
+
+
+def test_extend_warm_start_starts_from_the_held_frames(pipe):
+    rng = np.random.default_rng(1)
+    clip = rng.integers(0, 255, (9, 32, 32, 3), dtype=np.uint8)
+
+    def new(seed, **kw):
+        return tasks.extend(pipe, clip, "x", seconds=1, frames=9, steps=2, seed=seed, **kw).frames[9:]
+    # warm_start 0: nothing is denoised, so the new frames come from the held given frames alone, whatever the seed
+    assert np.array_equal(new(0, warm_start=0.0), new(1, warm_start=0.0))
+    assert not np.array_equal(new(0), new(1))
+    assert not np.array_equal(new(0, warm_start=0.99), new(0, warm_start=0.0))
+    with pytest.raises(RequestError, match=r"warm_start 1.5 is out of range: allowed 0"):
+        tasks.extend(pipe, clip, "x", seconds=1, frames=9, warm_start=1.5)
 
 
 def test_grow_lands_on_the_end_frames(pipe):

@@ -63,6 +63,8 @@ def denoise(
     given_latents: torch.Tensor | None = None,
     given: torch.Tensor | None = None,
     t_start: float = 1.0,
+    release: torch.Tensor | None = None,
+    release_at: float = 0.0,
     cache: float = 0.0,
     progress: Callable[[int, int], None] | None = None,
     stats: dict | None = None,
@@ -74,6 +76,10 @@ def denoise(
     caching): the relative change of x is summed from the last real call, and while it stays
     under `cache` the step reuses that call's clean-sample estimate x0 (v = (x - x0) / t, exact
     if x0 has not moved). The first and last steps always call the model; Euler only.
+    `release` (B, T) bool, a subset of `given`: latent frames held only while t >= `release_at`;
+    at the first step below it they are noised to that step's level (with their own part of
+    `noise`) and denoised with the rest, so a given frame next to new ones can meet them.
+
     `stats`, if given, receives the number of model calls."""
     if sampler not in SAMPLERS:
         raise ValueError(f"sampler {sampler!r} is not one of {SAMPLERS}")
@@ -85,6 +91,11 @@ def denoise(
     calls, x0, moved, prev = 0, None, 0.0, None
     for i in range(n):
         t, t_next = ts[i], ts[i + 1]
+        if release is not None and keep is not None and t < release_at and release.any():
+            free = release[:, None, :, None, None]
+            x = torch.where(free, (1 - t) * given_latents + t * noise, x)
+            given, release = given & ~release, None
+            keep, prev, x0 = given[:, None, :, None, None], None, None
         if prev is not None:
             moved += float((x - prev).abs().mean() / prev.abs().mean().clamp_min(1e-8))
         if cache > 0 and sampler == "euler" and x0 is not None and i < n - 1 and moved < cache:

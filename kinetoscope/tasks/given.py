@@ -70,9 +70,12 @@ def fill(given: np.ndarray, mask: list[bool]) -> np.ndarray:
 
 
 def window(pipe: Pipeline, req: GenerationRequest, frames: int, head: np.ndarray | None = None,
-           tail: np.ndarray | None = None, seed: int | None = None, progress=None) -> np.ndarray:
+           tail: np.ndarray | None = None, seed: int | None = None, warm_start: float = 1.0,
+           release: float = 0.0, progress=None) -> np.ndarray:
     """Generate `frames` (1+4k) frames with `head` given at the start (1+4j frames) and `tail`
-    given at the end (4j frames); returns all frames decoded (T, H, W, 3)."""
+    given at the end (4j frames); returns all frames decoded (T, H, W, 3). With `warm_start`
+    below 1, the new frames start from the given ones held (or crossfaded between head and
+    tail, see `fill`) noised to that level, instead of from pure noise (see tasks/windows.py)."""
     k = pipe.vae.config.time_factor
     nh, nt = (0 if head is None else len(head)), (0 if tail is None else len(tail))
     assert (frames - 1) % k == 0 and (nh == 0 or (nh - 1) % k == 0) and nt % k == 0 and nh + nt < frames
@@ -84,7 +87,10 @@ def window(pipe: Pipeline, req: GenerationRequest, frames: int, head: np.ndarray
             given[:nh], mask[:nh] = head, [True] * nh
         if nt:
             given[frames - nt:], mask[frames - nt:] = tail, [True] * nt
-        req = dataclasses.replace(req, given_frames=fill(given, mask), given_mask=mask)
+        filled = fill(given, mask)
+        req = dataclasses.replace(req, given_frames=filled, given_mask=mask, given_release=release)
+        if warm_start < 1.0:
+            req = dataclasses.replace(req, init_frames=filled, strength=warm_start)
     return pipe.generate(req, progress=progress).frames
 
 

@@ -1,6 +1,7 @@
 import pytest
 import torch
 
+from kinetoscope.pipeline import next_to_new
 from kinetoscope.diffusion import add_noise, denoise, flow_loss, logit_normal, shift_t, timesteps, token_shift, velocity
 from kinetoscope.models import DiT, TransformerConfig
 
@@ -58,6 +59,29 @@ def test_given_frames_are_held_fixed():
     out = denoise(model, torch.randn(1, 4, 3, 4, 4), text, text, steps=3, given_latents=clean, given=given)
     assert torch.equal(out[:, :, 0], clean[:, :, 0])
     assert not torch.equal(out[:, :, 1], clean[:, :, 1])
+
+
+def test_released_given_frames_are_denoised_with_the_rest():
+    torch.manual_seed(0)
+    model = DiT(TransformerConfig(in_channels=4, width=32, depth=1, heads=2))
+    with torch.no_grad():  # not zero-initialised: new frames must depend on their neighbours
+        for p in model.parameters():
+            p.normal_(0, 0.2)
+    clean = torch.randn(1, 4, 4, 4, 4)
+    given = torch.tensor([[True, True, False, False]])
+    release = next_to_new(given)
+    assert release.tolist() == [[False, True, False, False]]
+    assert next_to_new(torch.tensor([[True, True, False, True]])).tolist() == [[False, True, False, True]]
+    text = (torch.randn(1, 3, 384), torch.ones(1, 3, dtype=torch.bool))
+    noise = torch.randn(1, 4, 4, 4, 4)
+
+    def run(at):
+        return denoise(model, noise, text, text, steps=4, given_latents=clean, given=given, release=release, release_at=at)
+    held, freed = run(0.0), run(0.6)
+    assert torch.equal(held[:, :, :2], clean[:, :, :2])  # release_at 0: held to the end
+    assert torch.equal(freed[:, :, 0], clean[:, :, 0])  # not next to a new frame: held
+    assert not torch.equal(freed[:, :, 1], clean[:, :, 1])  # released below t = 0.6, then denoised
+    assert not torch.equal(freed[:, :, 2:], held[:, :, 2:])  # and the new frames saw it move
 
 
 def test_heun_and_euler_both_run_and_reject_unknown():
