@@ -69,6 +69,7 @@ def test_extend_forwards_and_backwards_keep_the_input(pipe):
         tasks.extend(pipe, clip[:3], "x", seconds=1, frames=9, overlap_latents=2)
     short = tasks.extend(pipe, clip[:3], "x", seconds=1, frames=9, steps=2)  # the overlap shrinks to what the video holds
     assert short.frames.shape[0] == 3 + 8 and short.metadata["overlap_latents"] == 1
+    assert short.metadata["release"] == 0.0 and v.metadata["release"] == tasks.windows.RELEASE  # one frame: nothing to crossfade
     with pytest.raises(RequestError, match="direction 'sideways'"):
         tasks.extend(pipe, clip, "x", seconds=1, direction="sideways")
     with pytest.raises(RequestError, match="width 48 does not match the input video's 32x32"):

@@ -63,11 +63,16 @@ def grow(pipe: Pipeline, req: GenerationRequest, video: np.ndarray, n_new: int, 
     `req` is the resolved window request (its frames = the longest window, its seed the first
     window's; later windows use seed+1, seed+2, ...). With `blend`, each window's overlap is
     crossfaded from the frames that were there to the window's own decoding of them, so the
-    step into new frames is no bigger than the steps between them."""
+    step into new frames is no bigger than the steps between them. `release` (see
+    `GenerationRequest.given_release`) applies only where the overlap has 2 frames or more to
+    crossfade over: with one, the window's redrawn frame would replace it, and the cut would
+    only move one frame back."""
     k = pipe.vae.config.time_factor
     keep = overlap_frames(pipe, overlap_latents, backward)
     if not (0.0 <= warm_start <= 1.0):
         raise RequestError(f"warm_start {warm_start} is out of range: allowed 0 (hold the given frames) to 1 (pure noise)")
+    if keep < 2:
+        release = 0.0
     n_end = 0 if end is None else len(end)
     longest = req.frames
     need = keep + n_end + (1 if backward else k)  # backwards, the window's single first frame may be all that is new
@@ -133,7 +138,9 @@ def extend(pipe: Pipeline, video: np.ndarray, prompt: str, seconds: float, overl
     if overlap_latents is None:
         overlap_latents = next((n for n in range(OVERLAP_LATENTS, 1, -1)
                                 if _fits(pipe, n, len(video), req.frames, backward)), 1)
-    check_video(video, min_frames=overlap_frames(pipe, overlap_latents, backward))
+    keep = overlap_frames(pipe, overlap_latents, backward)
+    check_video(video, min_frames=keep)
+    release = release if keep >= 2 else 0.0  # as grow() does: nothing to crossfade over
     max_s = (pipe.config.max_frames * 60) / req.fps  # chunked: any length, up to a minute of windows
     if not (0 < seconds <= max_s):
         raise RequestError(f"seconds {seconds} is out of range: allowed above 0 up to {max_s:g}")
