@@ -41,6 +41,18 @@ def overlap_frames(pipe: Pipeline, overlap_latents: int, backward: bool = False)
     return k * overlap_latents if backward else 1 + k * (overlap_latents - 1)
 
 
+def window_need(k: int, keep: int, n_end: int = 0, backward: bool = False) -> int:
+    """The shortest window (1+4j frames) that adds a frame after `keep` given ones (and `n_end` to land on)."""
+    need = keep + n_end + (1 if backward else k)  # backwards, the window's single first frame may be all that is new
+    return 1 + k * -(-(need - 1) // k)
+
+
+def usable_release(keep: int, release: float) -> float:
+    """`release` where the overlap has 2 frames or more to crossfade over; with one, the window's
+    redrawn frame would replace it, and the cut would only move one frame back."""
+    return release if keep >= 2 else 0.0
+
+
 def _reanchor(new: np.ndarray, reference: np.ndarray) -> np.ndarray:
     """Shift the new frames' mean colour per channel back to the reference's."""
     shift = reference.reshape(-1, 3).mean(0) - new.reshape(-1, 3).mean(0)  # (3,)
@@ -64,19 +76,15 @@ def grow(pipe: Pipeline, req: GenerationRequest, video: np.ndarray, n_new: int, 
     window's; later windows use seed+1, seed+2, ...). With `blend`, each window's overlap is
     crossfaded from the frames that were there to the window's own decoding of them, so the
     step into new frames is no bigger than the steps between them. `release` (see
-    `GenerationRequest.given_release`) applies only where the overlap has 2 frames or more to
-    crossfade over: with one, the window's redrawn frame would replace it, and the cut would
-    only move one frame back."""
+    `GenerationRequest.given_release`) applies only where `usable_release` allows it."""
     k = pipe.vae.config.time_factor
     keep = overlap_frames(pipe, overlap_latents, backward)
     if not (0.0 <= warm_start <= 1.0):
         raise RequestError(f"warm_start {warm_start} is out of range: allowed 0 (hold the given frames) to 1 (pure noise)")
-    if keep < 2:
-        release = 0.0
+    release = usable_release(keep, release)
     n_end = 0 if end is None else len(end)
     longest = req.frames
-    need = keep + n_end + (1 if backward else k)  # backwards, the window's single first frame may be all that is new
-    need = 1 + k * -(-(need - 1) // k)
+    need = window_need(k, keep, n_end, backward)
     if longest < need:
         raise RequestError(f"window of {longest} frames leaves nothing new after {keep + n_end} given frames: "
                            f"use at least {need} frames")
@@ -118,9 +126,8 @@ def grow(pipe: Pipeline, req: GenerationRequest, video: np.ndarray, n_new: int, 
 
 
 def _fits(pipe: Pipeline, n: int, video_frames: int, window_frames: int, backward: bool) -> bool:
-    k, keep = pipe.vae.config.time_factor, overlap_frames(pipe, n, backward)
-    need = 1 + k * -(-(keep + (1 if backward else k) - 1) // k)
-    return keep <= video_frames and need <= window_frames
+    keep = overlap_frames(pipe, n, backward)
+    return keep <= video_frames and window_need(pipe.vae.config.time_factor, keep, backward=backward) <= window_frames
 
 
 def extend(pipe: Pipeline, video: np.ndarray, prompt: str, seconds: float, overlap_latents: int | None = None,
@@ -140,7 +147,7 @@ def extend(pipe: Pipeline, video: np.ndarray, prompt: str, seconds: float, overl
                                 if _fits(pipe, n, len(video), req.frames, backward)), 1)
     keep = overlap_frames(pipe, overlap_latents, backward)
     check_video(video, min_frames=keep)
-    release = release if keep >= 2 else 0.0  # as grow() does: nothing to crossfade over
+    release = usable_release(keep, release)  # what grow() will use, for the metadata
     max_s = (pipe.config.max_frames * 60) / req.fps  # chunked: any length, up to a minute of windows
     if not (0 < seconds <= max_s):
         raise RequestError(f"seconds {seconds} is out of range: allowed above 0 up to {max_s:g}")

@@ -1,9 +1,9 @@
 import pytest
 import torch
 
-from kinetoscope.pipeline import next_to_new
 from kinetoscope.diffusion import add_noise, denoise, flow_loss, logit_normal, shift_t, timesteps, token_shift, velocity
 from kinetoscope.models import DiT, TransformerConfig
+from kinetoscope.pipeline import next_to_new
 
 
 def test_velocity_from_x0_prediction_is_exact():
