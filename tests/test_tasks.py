@@ -199,6 +199,27 @@ def test_recipe_rerenders_bit_identically_and_remixes(shipped, clip, tmp_path):
     assert np.array_equal(tasks.rerender(shipped, t2v.metadata).frames, t2v.frames)
 
 
+def test_recipe_pins_the_defaults_it_ran_with(pipe, monkeypatch):
+    """A later version that changes a task's defaults (or pipeline.json's) still re-renders an old
+    recipe exactly: the recipe keeps every setting that was left to a default."""
+    src = pipe.generate(GenerationRequest(prompt="a red dot", frames=9, steps=1)).frames
+    v = tasks.run(pipe, "extend", {"video": src}, prompt="more", seconds=1, frames=9, steps=1)
+    d = v.metadata["recipe"]["defaults"]
+    assert d["overlap_latents"] == v.metadata["overlap_latents"] == 2  # None resolved: the longest that fits 9 frames
+    assert d["release"] == tasks.windows.RELEASE and d["direction"] == "forward" and d["guidance"] == pipe.config.guidance
+    assert "frames" not in d and "steps" not in d  # passed, so in "params"
+
+    def extend_later(pipe, video, prompt, seconds, overlap_latents=1, direction="forward", anchor=False, blend=True,
+                     warm_start=1.0, release=0.0, progress=None, **kw):  # extend with two defaults changed
+        return tasks.extend(pipe, video, prompt, seconds, overlap_latents, direction, anchor, blend, warm_start, release, **kw)
+
+    monkeypatch.setitem(tasks.recipe.TASKS, "extend", (extend_later, ("video",)))
+    monkeypatch.setattr(pipe.config, "guidance", pipe.config.guidance + 2)  # a new pipeline.json default
+    assert np.array_equal(tasks.rerender(pipe, v.metadata, {"video": src}).frames, v.frames)
+    fresh = tasks.run(pipe, "extend", {"video": src}, prompt="more", seconds=1, frames=9, steps=1)
+    assert fresh.metadata["overlap_latents"] == 1 and not np.array_equal(fresh.frames, v.frames)
+
+
 def test_cli_tasks(tiny_model_dir, tmp_path, capsys):
     from PIL import Image
 

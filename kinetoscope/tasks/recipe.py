@@ -8,6 +8,8 @@
 Inputs are hashed as decoded pixels (sha256 over shape, dtype and bytes), so the same picture
 in another container still matches; a file's own sha256 and path are kept beside it when the
 caller passes `files`, and `remix` re-reads inputs from those paths when they are not given.
+Settings left to a default are kept too (`defaults`: the task's own, and the request's from
+pipeline.json), so a later version with other defaults still re-renders the recipe exactly.
 """
 
 from __future__ import annotations
@@ -51,6 +53,8 @@ TASKS = {
 VIDEO_INPUTS = ("video",)  # every other input is an image
 _REQUEST_FIELDS = ("prompt", "negative_prompt", "width", "height", "seconds", "frames", "fps", "steps", "guidance",
                    "seed", "sampler")
+# request settings a recipe pins when they were left to the model's pipeline.json (which the weights hash does not cover)
+_PINNED_REQUEST = ("width", "height", "fps", "steps", "guidance", "sampler")
 
 
 def frames_sha256(a: np.ndarray) -> str:
@@ -72,6 +76,24 @@ def allowed_params(task: str) -> set[str]:
     fn, inputs = TASKS[task]
     names = set(inspect.signature(fn).parameters) - {"pipe", "progress", "kw", *inputs}
     return (names | set(_REQUEST_FIELDS)) - ({"prompt"} if task == "storyboard" else set())  # shots hold the prompts
+
+
+def settings_used(fn, call: dict, out, video: Video) -> dict:
+    """What a run used but was not told: the task function's own defaults (a later version may
+    change them, as extend's overlap and release once changed), a default of None as the task
+    resolved it (reported in its metadata under the parameter's name), and the request settings
+    that came from pipeline.json. A recipe keeps them, so re-rendering does not depend on them."""
+    used = {}
+    for name, p in inspect.signature(fn).parameters.items():
+        if name in call or name in ("pipe", "progress") or p.kind is not inspect.Parameter.POSITIONAL_OR_KEYWORD:
+            continue
+        if p.default is None and isinstance(video.metadata.get(name), (bool, int, float, str)):
+            used[name] = video.metadata[name]
+        elif isinstance(p.default, (bool, int, float, str)):
+            used[name] = p.default
+    req = out.to_dict() if isinstance(out, GenerationRequest) else video.metadata.get("request") or {}
+    used.update({f: req[f] for f in _PINNED_REQUEST if f not in call and req.get(f) is not None})
+    return used
 
 
 def _task(task: str):
@@ -110,7 +132,7 @@ def run(pipe: Pipeline, task: str, inputs: dict | None = None, *, progress=None,
     t0 = time.perf_counter()
     out = fn(pipe, progress=progress, **call) if "progress" in inspect.signature(fn).parameters else fn(pipe, **call)
     video = pipe.generate(out, progress=progress) if isinstance(out, GenerationRequest) else out
-    recipe = {"version": RECIPE_VERSION, "task": task, "params": params,
+    recipe = {"version": RECIPE_VERSION, "task": task, "params": params, "defaults": settings_used(fn, call, out, video),
               "inputs": {n: {"sha256": frames_sha256(a), "shape": list(np.shape(a))} for n, a in sorted(inputs.items())},
               "model": pipe.config.name, "weights_sha256": pipe.weights_hash, "generator": f"kinetoscope {__version__}"}
     for n, path in (files or {}).items():
@@ -172,7 +194,7 @@ def remix(pipe: Pipeline, previous: dict, inputs: dict | None = None, *, progres
     if unknown:
         raise RequestError(f"a {task} recipe has no setting {sorted(unknown)[0]!r}: "
                            f"change one of {', '.join(sorted(allowed_params(task)))}")
-    params = {**recipe["params"], **changes}
+    params = {**recipe.get("defaults", {}), **recipe["params"], **changes}  # older recipes have no "defaults"
     own_seconds = "seconds" in inspect.signature(TASKS[task][0]).parameters
     if "seconds" in changes and "frames" not in changes and not own_seconds:
         params.pop("frames", None)  # a new length in seconds replaces the old frame count
