@@ -241,7 +241,7 @@ class Pipeline:
         uncond = self.text_encoder([req.negative_prompt]) if req.guidance != 1.0 else None
         shape = self.vae.latent_shape(req.frames, req.height, req.width)
         gen = torch.Generator().manual_seed(req.seed)
-        noise = torch.randn((1, *shape), generator=gen)
+        noise = eps = torch.randn((1, *shape), generator=gen)
         given_z, given = self._given_latents(req, shape[1])
         release = None if given is None or req.given_release <= 0 else next_to_new(given)
         pt, ph, pw = self.denoiser.config.patch
@@ -256,7 +256,7 @@ class Pipeline:
         stats: dict = {}
         z = denoise(self.denoiser, noise, cond, uncond, steps=req.steps, guidance=req.guidance, shift=shift,
                     sampler=req.sampler, given_latents=given_z, given=given, t_start=t_start, release=release,
-                    release_at=req.given_release, cache=req.step_cache,
+                    release_at=req.given_release, release_noise=eps, cache=req.step_cache,
                     progress=step_cb, stats=stats)
         with torch.no_grad():
             x = self.vae.decode(z)  # (1, 3, T, H, W)

@@ -65,6 +65,7 @@ def denoise(
     t_start: float = 1.0,
     release: torch.Tensor | None = None,
     release_at: float = 0.0,
+    release_noise: torch.Tensor | None = None,
     cache: float = 0.0,
     progress: Callable[[int, int], None] | None = None,
     stats: dict | None = None,
@@ -78,7 +79,8 @@ def denoise(
     if x0 has not moved). The first and last steps always call the model; Euler only.
     `release` (B, T) bool, a subset of `given`: latent frames held only while t >= `release_at`;
     at the first step below it they are noised to that step's level (with their own part of
-    `noise`) and denoised with the rest, so a given frame next to new ones can meet them.
+    `release_noise`, default `noise`: give pure noise there when `noise` is a partly noised input)
+    and denoised with the rest, so a given frame next to new ones can meet them.
 
     `stats`, if given, receives the number of model calls."""
     if sampler not in SAMPLERS:
@@ -93,7 +95,8 @@ def denoise(
         t, t_next = ts[i], ts[i + 1]
         if release is not None and keep is not None and t < release_at and release.any():
             free = release[:, None, :, None, None]
-            x = torch.where(free, (1 - t) * given_latents + t * noise, x)
+            eps = noise if release_noise is None else release_noise
+            x = torch.where(free, (1 - t) * given_latents + t * eps, x)
             given, release = given & ~release, None
             keep, prev, x0 = given[:, None, :, None, None], None, None
         if prev is not None:

@@ -83,6 +83,18 @@ def test_released_given_frames_are_denoised_with_the_rest():
     assert not torch.equal(freed[:, :, 1], clean[:, :, 1])  # released below t = 0.6, then denoised
     assert not torch.equal(freed[:, :, 2:], held[:, :, 2:])  # and the new frames saw it move
 
+    class Still(torch.nn.Module):  # predicts x itself as the clean sample: nothing moves
+        config = TransformerConfig(in_channels=4, prediction="x0")
+
+        def forward(self, x, *args):
+            return x
+
+    pure = torch.randn(1, 4, 4, 4, 4)  # SDEdit: `noise` is the partly noised input, not noise
+    out = denoise(Still(), noise, text, steps=4, given_latents=clean, given=given, release=release, release_at=0.6,
+                  release_noise=pure, t_start=0.8)
+    t = 0.5  # the first step below 0.6 with 4 steps: its released frame is noised with `release_noise`
+    assert torch.allclose(out[:, :, 1], (1 - t) * clean[:, :, 1] + t * pure[:, :, 1], atol=1e-5)
+
 
 def test_heun_and_euler_both_run_and_reject_unknown():
     model = DiT(TransformerConfig(in_channels=4, width=32, depth=1, heads=2))
