@@ -43,6 +43,14 @@ def jump_ratio(frames: np.ndarray, boundary: int) -> float:
     return float(s[boundary - 1] / max(float(np.median(s)), 1e-6))
 
 
+def seam_ratio(frames: np.ndarray) -> dict:
+    """A loop's seam: mean |difference| from its last frame to its first against the median
+    neighbouring step (0-255 units)."""
+    seam = float(np.abs(frames[0].astype(np.float32) - frames[-1]).mean())
+    median = float(np.median(steps_of(frames)))
+    return {"seam": round(seam, 3), "median_step": round(median, 3), "ratio": round(seam / max(median, 1e-6), 3)}
+
+
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
     mse = float(np.mean((a.astype(np.float32) - b.astype(np.float32)) ** 2))
     return 100.0 if mse == 0 else 10 * math.log10(255.0 ** 2 / mse)
@@ -99,9 +107,9 @@ def eval_boundaries(pipe, clips, **kw) -> dict:
 def eval_loops(pipe, clips, **kw) -> dict:
     gen, given, raw = [], [], []
     for seed, c in enumerate(clips):
-        gen.append(tasks.seam_ratio(tasks.loop(pipe, c.caption, seed=seed, frames=17, **kw).frames)["ratio"])
-        given.append(tasks.seam_ratio(tasks.loop(pipe, c.caption, video=c.frames, seed=seed, **kw).frames)["ratio"])
-        raw.append(tasks.seam_ratio(tasks.loop(pipe, c.caption, seed=seed, frames=17, crossfade=0, **kw).frames)["ratio"])
+        gen.append(seam_ratio(tasks.loop(pipe, c.caption, seed=seed, frames=17, **kw).frames)["ratio"])
+        given.append(seam_ratio(tasks.loop(pipe, c.caption, video=c.frames, seed=seed, **kw).frames)["ratio"])
+        raw.append(seam_ratio(tasks.loop(pipe, c.caption, seed=seed, frames=17, crossfade=0, **kw).frames)["ratio"])
     return {"seam_ratio_text_to_loop": _summary(gen, GOAL_RATIO), "seam_ratio_video_to_loop": _summary(given, GOAL_RATIO),
             "seam_ratio_bridge_only": _summary(raw, GOAL_RATIO)}
 

@@ -16,7 +16,7 @@ Video; `run(pipe, task, inputs, **params)` runs any of them and stores its recip
 
 from kinetoscope.tasks.edit import DEFAULT_STRENGTH, edit
 from kinetoscope.tasks.given import RESIZE_POLICY, fit, i2v_request, image_request, interpolate_request, t2v_request
-from kinetoscope.tasks.loop import loop, seam_ratio
+from kinetoscope.tasks.loop import loop
 from kinetoscope.tasks.recipe import TASKS, frames_sha256, recipe_of, remix, rerender, run
 from kinetoscope.tasks.recut import recut
 from kinetoscope.tasks.storyboard import Shot, parse_time, parse_timeline, storyboard
@@ -25,5 +25,5 @@ from kinetoscope.tasks.windows import DIRECTIONS, extend, grow
 __all__ = [
     "DEFAULT_STRENGTH", "DIRECTIONS", "RESIZE_POLICY", "TASKS", "Shot", "edit", "extend", "fit", "frames_sha256",
     "grow", "i2v_request", "image_request", "interpolate_request", "loop", "parse_time", "parse_timeline",
-    "recipe_of", "recut", "remix", "rerender", "run", "seam_ratio", "storyboard", "t2v_request",
+    "recipe_of", "recut", "remix", "rerender", "run", "storyboard", "t2v_request",
 ]

@@ -57,12 +57,3 @@ def crossfade_loop(frames: np.ndarray, m: int) -> np.ndarray:
     head = w * f[:m] + (1 - w) * f[len(f) - m:]
     return np.concatenate([np.round(head).astype(np.uint8), frames[m: len(frames) - m]])
 
-
-def seam_ratio(frames: np.ndarray) -> dict:
-    """Mean |difference| across the loop seam (last frame -> first) against the median between
-    neighbouring frames (0-255 units)."""
-    f = frames.astype(np.float32)
-    steps = np.abs(f[1:] - f[:-1]).mean(axis=(1, 2, 3))
-    seam = float(np.abs(f[0] - f[-1]).mean())
-    median = float(np.median(steps))
-    return {"seam": round(seam, 3), "median_step": round(median, 3), "ratio": round(seam / max(median, 1e-6), 3)}
