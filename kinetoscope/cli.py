@@ -45,13 +45,14 @@ def cmd_generate(args) -> int:
         raise UserError(f"--out {out}: the extension must be one of .mp4 .webm .gif .png")
     from kinetoscope.tasks.command import run_task_command, wants_task
 
-    if wants_task(args):  # loop, edit, storyboard, recut, remix, backward extend
+    if wants_task(args):  # loop, edit, storyboard, recut, remix; i2v, interpolate, extend on the built-in model
         return run_task_command(args, req, out, UserError)
     try:
         engine = load_engine(engine_spec(args))
         pipe = getattr(engine, "pipeline", engine)  # builtin: the tasks run on its Pipeline
         req = pipe.resolve(req)  # validate before loading the text encoder
-        req = task_request(args, pipe, req) if pipe is not engine else engine_task_request(args, engine, req)
+        if pipe is engine:  # an open-weight engine; on the built-in one, tasks went to run_task_command
+            req = engine_task_request(args, engine, req)
     except (FileNotFoundError, ImportError, RequestError, MediaError, ValueError) as e:
         raise UserError(str(e)) from None
     if args.extend:
@@ -76,25 +77,6 @@ def cmd_generate(args) -> int:
     print(f"wrote {out} ({t} frames, {w}x{h}, {video.fps} fps, {video.seconds:.2f} s) in "
           f"{video.metadata['seconds_to_generate']:.1f} s")
     return 0
-
-
-def task_request(args, pipe, req):
-    """--image (image->video), --image + --last-image (interpolate): given frames + mask."""
-    import dataclasses
-
-    from kinetoscope import tasks
-    from kinetoscope.media import read_image
-
-    if args.last_image and not args.image:
-        raise UserError("--last-image needs --image (the first frame) too")
-    if args.image and args.extend:
-        raise UserError("--image and --extend do not combine: pick one task")
-    kw = {f: getattr(req, f) for f in ("negative_prompt", "width", "height", "frames", "fps", "steps", "guidance", "seed", "sampler")}
-    if args.image and args.last_image:
-        return tasks.interpolate_request(pipe, read_image(args.image), read_image(args.last_image), req.prompt, **kw)
-    if args.image:
-        return tasks.i2v_request(pipe, read_image(args.image), req.prompt, **kw)
-    return dataclasses.replace(req)
 
 
 def engine_spec(args) -> str:

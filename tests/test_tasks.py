@@ -230,10 +230,23 @@ def test_cli_tasks(tiny_model_dir, tmp_path, capsys):
     assert main(["generate", "a ball", *w, "--image", str(tmp_path / "a.png"), "--size", "32x32", "--frames", "5",
                  "--steps", "2", "--out", str(out)]) == 0
     assert read_video(out)[0].shape == (5, 32, 32, 3)
+    assert read_metadata(out)["recipe"]["inputs"]["image"]["file"] == str((tmp_path / "a.png").resolve())
+    again = tmp_path / "again.mp4"  # the recipe re-reads the image from the file it names
+    assert main(["generate", *w, "--task", "remix", "--video", str(out), "--seed", "4", "--out", str(again)]) == 0
+    assert read_metadata(again)["recipe"]["task"] == "i2v" and read_video(again)[0].shape == (5, 32, 32, 3)
+    Image.fromarray(image(colour=(20, 20, 200))).save(tmp_path / "b.png")
+    assert main(["generate", "a ball", *w, "--image", str(tmp_path / "a.png"), "--last-image", str(tmp_path / "b.png"),
+                 "--size", "32x32", "--frames", "9", "--steps", "1", "--out", str(tmp_path / "interp.mp4")]) == 0
+    assert sorted(read_metadata(tmp_path / "interp.mp4")["recipe"]["inputs"]) == ["first", "last"]
     write_video(tmp_path / "src.mp4", np.zeros((9, 32, 32, 3), np.uint8), 8)
     assert main(["generate", "more", *w, "--extend", str(tmp_path / "src.mp4"), "--seconds", "1", "--frames", "9",
                  "--steps", "1", "--out", str(tmp_path / "ext.mp4")]) == 0
     assert read_video(tmp_path / "ext.mp4")[0].shape[0] == 17
+    assert read_metadata(tmp_path / "ext.mp4")["recipe"]["params"]["direction"] == "forward"
+    assert main(["generate", "x", *w, "--last-image", str(tmp_path / "b.png"), "--out", str(tmp_path / "bad.mp4")]) == 2
+    assert "--last-image needs --image" in capsys.readouterr().err
+    assert main(["generate", "x", *w, "--image", str(tmp_path / "a.png"), "--task", "loop", "--out", str(tmp_path / "bad.mp4")]) == 2
+    assert "--image does not combine with --task loop" in capsys.readouterr().err
     assert main(["generate", "x", *w, "--image", str(tmp_path / "missing.png")]) == 2
     assert "missing.png" in capsys.readouterr().err
 

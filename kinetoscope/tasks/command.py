@@ -5,7 +5,11 @@
     --task recut --video FILE --keep A:B  keep A..B seconds, regenerate the rest around it
     --task remix --video FILE             FILE's recipe again, with any option changed
     --task storyboard --at 0s "..." --at 2s "..."   or   --storyboard FILE.yaml|json
-    --extend FILE --backward              extend before the first frame instead of after the last
+    --extend FILE [--backward]            extend after the last frame (or before the first)
+    --image A [--last-image B]            image->video, or interpolate from A to B
+
+On the built-in model every one of them runs through `tasks.run`, so the output keeps its recipe
+(remix / rerender); open-weight engines run i2v, interpolate and extend in kinetoscope/cli.py.
 """
 
 from __future__ import annotations
@@ -16,21 +20,30 @@ from pathlib import Path
 NEW_TASKS = ("loop", "edit", "storyboard", "recut", "remix")
 
 
+def builtin_engine(args) -> bool:
+    return not getattr(args, "engine", None) or str(args.engine).startswith("builtin")
+
+
 def wants_task(args) -> bool:
     return bool(args.task or args.video or args.storyboard or args.at or args.keep or args.backward
-                or args.strength is not None)
+                or args.strength is not None or (builtin_engine(args) and (args.image or args.last_image or args.extend)))
 
 
 def pick_task(args, error) -> str:
+    if args.last_image and not args.image:
+        raise error("--last-image needs --image (the first frame) too")
+    if args.image and args.extend:
+        raise error("--image and --extend do not combine: pick one task")
     implied = ("storyboard" if args.storyboard or args.at else "recut" if args.keep else
-               "edit" if args.strength is not None else "extend" if args.backward else None)
+               "edit" if args.strength is not None else "extend" if args.backward or args.extend else
+               "interpolate" if args.last_image else "i2v" if args.image else None)
     task = args.task or implied
     if task is None:
         raise error("--video needs --task: one of " + ", ".join(NEW_TASKS))
-    if implied and task != implied:
-        option = {"storyboard": "--at/--storyboard", "recut": "--keep", "edit": "--strength", "extend": "--backward"}[implied]
+    if implied and task != implied and implied not in ("extend", "i2v", "interpolate"):
+        option = {"storyboard": "--at/--storyboard", "recut": "--keep", "edit": "--strength"}[implied]
         raise error(f"{option} belongs to {implied}, not --task {task}")
-    if args.image or args.last_image:
+    if (args.image or args.last_image) and task not in ("i2v", "interpolate"):
         raise error(f"--image does not combine with --task {task}: pick one task")
     if task == "extend" and not args.extend:
         raise error("--backward needs --extend VIDEO (the video to extend)")
@@ -92,11 +105,13 @@ def run_task_command(args, req, out: Path, error) -> int:
     from tqdm import tqdm
 
     from kinetoscope import tasks
-    from kinetoscope.media import MediaError, read_metadata, read_video
-    from kinetoscope.pipeline import Pipeline, RequestError
+    from kinetoscope.cli import engine_spec
+    from kinetoscope.engines import load_engine
+    from kinetoscope.media import MediaError, read_image, read_metadata, read_video
+    from kinetoscope.pipeline import RequestError
 
     task = pick_task(args, error)
-    if getattr(args, "engine", None) and not str(args.engine).startswith("builtin"):
+    if not builtin_engine(args):
         raise error(f"--task {task} runs on the built-in engine only")
     bars: dict = {}
 
@@ -110,7 +125,7 @@ def run_task_command(args, req, out: Path, error) -> int:
     given = {k: v for k, v in (("negative_prompt", args.negative), ("fps", args.fps), ("steps", args.steps),
                                ("guidance", args.guidance), ("seed", args.seed), ("sampler", args.sampler)) if v is not None}
     try:
-        pipe = Pipeline.from_pretrained(args.weights, fast=args.fast)
+        pipe = load_engine(engine_spec(args)).pipeline  # --weights / --engine builtin:DIR / --fast
         if task == "remix":
             meta = read_metadata(args.video)
             if not meta:
@@ -133,11 +148,15 @@ def run_task_command(args, req, out: Path, error) -> int:
                 src = args.extend or args.video
                 if src:
                     inputs["video"], files["video"] = read_video(src)[0], src
+                for name, path in (("image", args.image if task == "i2v" else None),
+                                   ("first", args.image if task == "interpolate" else None), ("last", args.last_image)):
+                    if path:
+                        inputs[name], files[name] = read_image(path), path
                 if args.seconds is not None and task != "edit":
                     params["seconds"] = args.seconds
                 if task == "extend":
                     params.setdefault("seconds", pipe.config.seconds)
-                    params["direction"] = "backward"
+                    params["direction"] = "backward" if args.backward else "forward"
                 if task == "edit" and args.strength is not None:
                     params["strength"] = args.strength
                 if task == "recut":
@@ -145,8 +164,9 @@ def run_task_command(args, req, out: Path, error) -> int:
             video = tasks.run(pipe, task, inputs, progress=progress, files=files, **params)
         from kinetoscope.cli import save_output  # watermark + signed C2PA manifest
 
-        save_output(args, video, out, parent=None if task == "remix" else (args.extend or args.video))
-    except (FileNotFoundError, RequestError, MediaError) as e:
+        save_output(args, video, out, parent=None if task == "remix" else (args.extend or args.video),
+                    inputs=[f for f in (args.image, args.last_image) if f])
+    except (FileNotFoundError, ImportError, ValueError, RequestError, MediaError) as e:
         raise error(str(e)) from None
     finally:
         for b in bars.values():
