@@ -58,6 +58,22 @@ def test_interpolate_holds_both_ends(pipe):
         tasks.interpolate_request(pipe, image(), image(), "x", width=32, height=32, frames=5)
 
 
+def test_interpolate_ends_on_the_images_and_dissolves_into_the_generated_frames(pipe):
+    a, b = image(colour=(200, 30, 30)), image(colour=(0, 0, 255))
+    v = tasks.interpolate(pipe, a, b, "a morph", width=32, height=32, frames=17, steps=2)
+    first, last = tasks.fit(a, 32, 32), tasks.fit(b, 32, 32)
+    assert v.frames.shape == (17, 32, 32, 3) and v.metadata["head_frames"] == 5 and v.metadata["release"] == 0.3
+    assert np.array_equal(v.frames[0], first) and np.array_equal(v.frames[-1], last)  # the images exactly
+    f = v.frames.astype(np.float32)  # frame 0 -> the first generated frame (5), and 12 -> the last, in equal steps
+    assert np.abs(f[0] * 0.6 + f[5] * 0.4 - f[2]).max() <= 1 and np.abs(f[12] * 0.5 + f[16] * 0.5 - f[14]).max() <= 1
+    held = tasks.interpolate(pipe, a, b, "a morph", width=32, height=32, frames=17, steps=2, release=0, dissolve=False)
+    assert not np.array_equal(held.frames[-1], last)  # the model's decoding of the held image, not the image
+    short = tasks.interpolate(pipe, a, b, "a morph", width=32, height=32, frames=9, steps=2)
+    assert short.metadata["head_frames"] == 1 and short.metadata["dissolve"] is False  # no chunk to spare
+    with pytest.raises(RequestError, match="release 1.5 is out of range"):
+        tasks.interpolate(pipe, a, b, "x", release=1.5)
+
+
 def test_extend_forwards_and_backwards_keep_the_input(pipe):
     rng = np.random.default_rng(0)
     clip = rng.integers(0, 255, (9, 32, 32, 3), dtype=np.uint8)

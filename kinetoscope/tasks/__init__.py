@@ -2,7 +2,7 @@
 
     image        text -> one frame
     i2v          an image becomes the first frame; the prompt drives the motion
-    interpolate  two images become the first and the last frames
+    interpolate  two images become the first and the last frames, dissolving into the generated ones
     extend       a clip continues forwards or backwards by sliding windows that overlap it
     loop         a clip plus a bridge that leads from its end back into its start
     edit         video -> video under a new prompt (SDEdit: partial noise, then denoise)
@@ -16,6 +16,7 @@ Video; `run(pipe, task, inputs, **params)` runs any of them and stores its recip
 
 from kinetoscope.tasks.edit import DEFAULT_STRENGTH, edit
 from kinetoscope.tasks.given import RESIZE_POLICY, fit, i2v_request, image_request, interpolate_request, t2v_request
+from kinetoscope.tasks.interpolate import interpolate
 from kinetoscope.tasks.loop import loop
 from kinetoscope.tasks.recipe import TASKS, frames_sha256, recipe_of, remix, rerender, run
 from kinetoscope.tasks.recut import recut
@@ -24,6 +25,6 @@ from kinetoscope.tasks.windows import DIRECTIONS, extend, grow
 
 __all__ = [
     "DEFAULT_STRENGTH", "DIRECTIONS", "RESIZE_POLICY", "TASKS", "Shot", "edit", "extend", "fit", "frames_sha256",
-    "grow", "i2v_request", "image_request", "interpolate_request", "loop", "parse_time", "parse_timeline",
+    "grow", "i2v_request", "image_request", "interpolate", "interpolate_request", "loop", "parse_time", "parse_timeline",
     "recipe_of", "recut", "remix", "rerender", "run", "storyboard", "t2v_request",
 ]
