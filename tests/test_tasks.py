@@ -50,6 +50,17 @@ def test_i2v_gives_the_first_frame(pipe):
         tasks.i2v_request(pipe, image()[..., 0], "x")
 
 
+def test_i2v_starts_on_the_image_and_dissolves_into_the_motion(pipe):
+    v = tasks.i2v(pipe, image(), "a red ball rolling", width=32, height=32, frames=9, steps=2)
+    assert v.metadata["head_frames"] == 5 and v.metadata["release"] == tasks.stills.RELEASE
+    assert np.array_equal(v.frames[0], tasks.fit(image(), 32, 32))  # the image exactly
+    f = v.frames.astype(np.float32)  # frame 0 -> the first generated frame (5) in equal steps
+    assert np.abs(f[0] * 0.4 + f[5] * 0.6 - f[3]).max() <= 1
+    assert tasks.i2v(pipe, image(), "x", width=32, height=32, frames=5, steps=1).metadata["head_frames"] == 1
+    with pytest.raises(RequestError, match="release -0.1 is out of range"):
+        tasks.i2v(pipe, image(), "x", release=-0.1)
+
+
 def test_interpolate_holds_both_ends(pipe):
     req = tasks.interpolate_request(pipe, image(), image(colour=(0, 0, 255)), "a morph", width=32, height=32, frames=13)
     assert req.given_mask == [True] + [False] * 8 + [True] * 4
@@ -62,7 +73,7 @@ def test_interpolate_ends_on_the_images_and_dissolves_into_the_generated_frames(
     a, b = image(colour=(200, 30, 30)), image(colour=(0, 0, 255))
     v = tasks.interpolate(pipe, a, b, "a morph", width=32, height=32, frames=17, steps=2)
     first, last = tasks.fit(a, 32, 32), tasks.fit(b, 32, 32)
-    assert v.frames.shape == (17, 32, 32, 3) and v.metadata["head_frames"] == 5 and v.metadata["release"] == 0.3
+    assert v.frames.shape == (17, 32, 32, 3) and v.metadata["head_frames"] == 5 and v.metadata["release"] == tasks.stills.RELEASE
     assert np.array_equal(v.frames[0], first) and np.array_equal(v.frames[-1], last)  # the images exactly
     f = v.frames.astype(np.float32)  # frame 0 -> the first generated frame (5), and 12 -> the last, in equal steps
     assert np.abs(f[0] * 0.6 + f[5] * 0.4 - f[2]).max() <= 1 and np.abs(f[12] * 0.5 + f[16] * 0.5 - f[14]).max() <= 1

@@ -35,6 +35,8 @@ def build_request(svc, row, engine, progress) -> Video:
     if row.task in ("i2v", "remix") and row.input_key:
         image = read_image(svc.storage.path(row.input_key))
         kw = {k: getattr(req, k) for k in REQUEST_FIELDS if k not in ("prompt", "seconds")}
+        if getattr(engine, "pipeline", None) is not None:  # the built-in model: the image dissolves into the motion
+            return tasks.i2v(engine.pipeline, image, req.prompt, progress=progress, **kw)
         return engine.generate(tasks.i2v_request(engine, image, req.prompt, **kw), progress=progress)
     if row.task in ("extend", "edit"):
         pipe = getattr(engine, "pipeline", None)

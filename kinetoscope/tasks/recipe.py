@@ -25,8 +25,8 @@ import numpy as np
 from kinetoscope import __version__
 from kinetoscope.pipeline import GenerationRequest, Pipeline, RequestError, Video
 from kinetoscope.tasks.edit import edit
-from kinetoscope.tasks.given import i2v_request, image_request, t2v_request
-from kinetoscope.tasks.interpolate import interpolate
+from kinetoscope.tasks.given import image_request, t2v_request
+from kinetoscope.tasks.stills import i2v, interpolate
 from kinetoscope.tasks.loop import loop
 from kinetoscope.tasks.recut import recut
 from kinetoscope.tasks.storyboard import Shot, storyboard
@@ -43,7 +43,7 @@ def _image(pipe, prompt, **kw):
 TASKS = {
     "t2v": (t2v_request, ()),
     "image": (_image, ()),
-    "i2v": (i2v_request, ("image",)),
+    "i2v": (i2v, ("image",)),
     "interpolate": (interpolate, ("first", "last")),
     "extend": (extend, ("video",)),
     "loop": (loop, ("video",)),
