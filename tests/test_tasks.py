@@ -137,7 +137,11 @@ def test_crossfade_loop_has_no_seam():
 def test_loop_end_to_end(shipped, clip):
     v = tasks.loop(shipped, "a red circle moving right on a blue background", video=clip[:9], steps=2, frames=17, crossfade=4)
     assert v.frames.shape == (9 + 12 - 4, 64, 64, 3)
-    assert v.metadata["task"] == "loop"
+    assert v.metadata["task"] == "loop" and v.metadata["overlap_latents"] == 2 and v.metadata["release"] == 0.7
+    short = tasks.loop(shipped, "x", video=clip[:9], steps=1, frames=9, crossfade=2)  # a 9-frame window: overlap 1
+    assert short.metadata["overlap_latents"] == 1 and short.metadata["release"] == 0 and len(short.frames) == 9 + 4 - 2
+    with pytest.raises(RequestError, match="release 2 is out of range"):
+        tasks.loop(shipped, "x", video=clip[:9], release=2)
     with pytest.raises(RequestError, match="input video has 3 frames: need at least 5"):
         tasks.loop(shipped, "x", video=clip[:3], steps=2)
 

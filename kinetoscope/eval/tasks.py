@@ -13,7 +13,8 @@ Inputs are held-out procedural-world clips (fixed seeds), so every figure is rep
   extend forwards, backwards and interpolate (both ends, the worse one counts); for interpolate,
   whose ends dissolve, also the largest step anywhere, so a jump a blend moved shows.
 - loop seam: difference across the loop seam (last frame -> first) over the median
-  neighbouring difference (goal <= 1.5).
+  neighbouring difference (goal <= 1.5), and the largest step anywhere in the loop played
+  round (where the bridge meets the clip is a seam too).
 - storyboard: each shot's analyzer score (mean of colour, shape, motion, count, background)
   against the same prompt generated alone for as many frames.
 - drift: a clip extended by 30 s; per 2-s chunk the background colour (median border RGB),
@@ -115,13 +116,16 @@ def eval_boundaries(pipe, clips, **kw) -> dict:
 
 
 def eval_loops(pipe, clips, **kw) -> dict:
-    gen, given, raw = [], [], []
+    gen, given, raw, largest = [], [], [], []
     for seed, c in enumerate(clips):
-        gen.append(seam_ratio(tasks.loop(pipe, c.caption, seed=seed, frames=17, **kw).frames)["ratio"])
-        given.append(seam_ratio(tasks.loop(pipe, c.caption, video=c.frames, seed=seed, **kw).frames)["ratio"])
+        g = tasks.loop(pipe, c.caption, seed=seed, frames=17, **kw).frames
+        v = tasks.loop(pipe, c.caption, video=c.frames, seed=seed, **kw).frames
+        gen.append(seam_ratio(g)["ratio"])
+        given.append(seam_ratio(v)["ratio"])
+        largest += [largest_step(np.concatenate([f, f[:1]])) for f in (g, v)]  # played round, seam included
         raw.append(seam_ratio(tasks.loop(pipe, c.caption, seed=seed, frames=17, crossfade=0, **kw).frames)["ratio"])
     return {"seam_ratio_text_to_loop": _summary(gen, GOAL_RATIO), "seam_ratio_video_to_loop": _summary(given, GOAL_RATIO),
-            "seam_ratio_bridge_only": _summary(raw, GOAL_RATIO)}
+            "seam_ratio_bridge_only": _summary(raw, GOAL_RATIO), "largest_step": _summary(largest)}
 
 
 def _score(frames, spec) -> float:
@@ -211,7 +215,8 @@ def task_markdown(r: dict) -> str:
              row("interpolate largest step anywhere", b["interpolate_largest_step"]),
              row("loop seam (text -> loop)", lp["seam_ratio_text_to_loop"]),
              row("loop seam (video -> loop)", lp["seam_ratio_video_to_loop"]),
-             row("loop seam, model bridge without crossfade", lp["seam_ratio_bridge_only"]), "",
+             row("loop seam, model bridge without crossfade", lp["seam_ratio_bridge_only"]),
+             row("loop largest step anywhere (both kinds)", lp["largest_step"]), "",
              f"i2v motion followed: {100 * r['i2v']['motion_followed']['i2v']:.0f}% vs text->video "
              f"{100 * r['i2v']['motion_followed']['t2v']:.0f}%. Storyboard shots score "
              f"{r['storyboard']['shot_score']:.3f} vs {r['storyboard']['alone_score']:.3f} for the same prompts alone "
