@@ -24,7 +24,7 @@ import numpy as np
 
 from kinetoscope.pipeline import GenerationRequest, Pipeline, RequestError, Video
 from kinetoscope.tasks.given import fill, i2v_request, interpolate_request
-from kinetoscope.tasks.windows import _crossfade
+from kinetoscope.tasks.windows import crossfade
 
 RELEASE = 0.3  # the given latent frames next to the generated ones are held down to this noise level
 
@@ -36,7 +36,7 @@ def head_frames(k: int, frames: int, tail: int = 0) -> int:
 
 def _dissolve(a: np.ndarray, b: np.ndarray, n: int) -> np.ndarray:
     """n frames from image `a` (first) to image `b` (last)."""
-    return _crossfade(np.repeat(a[None], n, 0), np.repeat(b[None], n, 0), towards_end=True)
+    return crossfade(np.repeat(a[None], n, 0), np.repeat(b[None], n, 0))
 
 
 def _from_stills(pipe: Pipeline, req: GenerationRequest, task: str, tail: int, release: float, dissolve: bool,

@@ -59,12 +59,11 @@ def _reanchor(new: np.ndarray, reference: np.ndarray) -> np.ndarray:
     return np.clip(np.round(new.astype(np.float32) + shift), 0, 255).astype(np.uint8)
 
 
-def _crossfade(old: np.ndarray, new: np.ndarray, towards_end: bool) -> np.ndarray:
-    """Blend `old` into `new` frame by frame: all old at one end, all new at the other (so both
-    ends step like the clips they join, and the difference between them is spread over the rest)."""
+def crossfade(old: np.ndarray, new: np.ndarray) -> np.ndarray:
+    """Blend `old` into `new` frame by frame: all old at the first frame, all new at the last (so
+    both ends step like the clips they join, and the difference between them is spread over the rest)."""
     n = len(old)
-    w = np.arange(n, dtype=np.float32) / (n - 1) if n > 1 else np.ones(1, np.float32)
-    w = (w if towards_end else w[::-1])[:, None, None, None]  # weight of `new`
+    w = (np.arange(n, dtype=np.float32) / (n - 1) if n > 1 else np.ones(1, np.float32))[:, None, None, None]
     return np.round((1 - w) * old + w * new.astype(np.float32)).astype(np.uint8)
 
 
@@ -114,11 +113,11 @@ def grow(pipe: Pipeline, req: GenerationRequest, video: np.ndarray, n_new: int, 
             new = _reanchor(new, reference)
         if backward:
             if blend:
-                cur[:keep] = _crossfade(seen, cur[:keep], towards_end=True)
+                cur[:keep] = crossfade(seen, cur[:keep])
             cur = np.concatenate([new, cur])
         else:
             if blend:
-                cur[-keep:] = _crossfade(cur[-keep:], seen, towards_end=True)
+                cur[-keep:] = crossfade(cur[-keep:], seen)
             cur = np.concatenate([cur, new])
         remaining -= len(new)
         i += 1
