@@ -120,8 +120,8 @@ def analyze(frames: np.ndarray) -> ClipReport:
     n_per_frame = [len(p) for p in per_frame]
     count = int(np.median(n_per_frame))
     objects_mask = np.isin(lab, keep)
-    tracks = _track(lab, per_frame, count, frames, dist, bg, H, W)
-    objects = [_describe(tr, frames, bg, H, W) for tr in tracks]
+    tracks = _track(lab, per_frame, count, frames, dist, bg, H, W)  # empty where no frame shows `count`
+    objects = [_describe(tr, frames, bg, H, W) for tr in tracks if any(c is not None for c in tr)]
     return ClipReport(bg, count, objects, flicker(frames, objects_mask), n_per_frame)
 
 

@@ -78,3 +78,15 @@ def test_components_separate_blobs_and_find_holes():
     assert len(np.unique(lab[lab >= 0])) == 2
     assert hole_area(m[0, 6:11, 6:11]) == 1
     assert hole_area(m[0, 1:4, 1:4]) == 0
+
+
+def test_no_frame_with_the_median_count_gives_no_objects_not_a_crash():
+    """1 and 3 blobs in turn: the median count (2) is in no frame, so nothing can be tracked
+    (a random model drew this; the analyzer once raised IndexError on it)."""
+    frames = np.full((4, 64, 64, 3), 128, np.uint8)
+    for t in range(4):
+        for x in ((8,) if t % 2 == 0 else (8, 28, 48)):
+            frames[t, 28:36, x:x + 8] = (220, 30, 30)
+    r = analyze(frames)
+    assert r.count == 2 and r.objects == [] and r.counts == [1, 3, 1, 3]
+
