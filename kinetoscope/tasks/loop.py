@@ -22,7 +22,7 @@ import numpy as np
 
 from kinetoscope.pipeline import Pipeline, RequestError, Video
 from kinetoscope.tasks.given import check_video, t2v_request, video_request
-from kinetoscope.tasks.windows import grow, overlap_frames, usable_release, window_need
+from kinetoscope.tasks.windows import check_release, grow, overlap_fits, overlap_frames, usable_release
 
 OVERLAP_LATENTS = 2  # the default where the window and the clip allow it, else 1
 RELEASE = 0.7  # 0.5 (extend's) measured 1.18 / 1.51 on video -> loop, 0.7 1.18 / 1.40
@@ -37,8 +37,7 @@ def loop(pipe: Pipeline, prompt: str, video: np.ndarray | None = None, bridge_se
     given frame, 12 at 17 frames); its last `crossfade` frames are then blended into the clip's
     first ones (see `crossfade_loop`)."""
     k = pipe.vae.config.time_factor
-    if not (0.0 <= release <= 1.0):
-        raise RequestError(f"release {release} is out of range: allowed 0 (hold the given frames) to 1")
+    check_release(release)
     if video is None:
         req = t2v_request(pipe, prompt, **kw)
         clip = pipe.generate(req, progress=progress).frames
@@ -46,9 +45,7 @@ def loop(pipe: Pipeline, prompt: str, video: np.ndarray | None = None, bridge_se
         clip = check_video(video, min_frames=1 + k)
         req = video_request(pipe, clip, prompt, **kw)
     if overlap_latents is None:
-        wide = overlap_frames(pipe, OVERLAP_LATENTS)
-        fits = len(clip) >= wide + k and window_need(k, wide, k) <= req.frames
-        overlap_latents = OVERLAP_LATENTS if fits else 1
+        overlap_latents = OVERLAP_LATENTS if overlap_fits(pipe, OVERLAP_LATENTS, len(clip), req.frames, n_end=k) else 1
     keep = overlap_frames(pipe, overlap_latents)
     if len(clip) < keep + k:
         raise RequestError(f"clip has {len(clip)} frames: a loop needs at least {keep + k}")

@@ -22,9 +22,9 @@ import dataclasses
 
 import numpy as np
 
-from kinetoscope.pipeline import GenerationRequest, Pipeline, RequestError, Video
+from kinetoscope.pipeline import GenerationRequest, Pipeline, Video
 from kinetoscope.tasks.given import fill, i2v_request, interpolate_request
-from kinetoscope.tasks.windows import crossfade
+from kinetoscope.tasks.windows import check_release, crossfade
 
 RELEASE = 0.3  # the given latent frames next to the generated ones are held down to this noise level
 
@@ -43,8 +43,7 @@ def _from_stills(pipe: Pipeline, req: GenerationRequest, task: str, tail: int, r
                  progress) -> Video:
     """`req` with frame 0 (and the last `tail` frames) given: hold the first image for a chunk
     where it fits, release, generate, dissolve the held copies."""
-    if not (0.0 <= release <= 1.0):
-        raise RequestError(f"release {release} is out of range: allowed 0 (hold the images) to 1")
+    check_release(release)
     k = pipe.vae.config.time_factor
     head = head_frames(k, req.frames, tail)
     if head == 1:

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from kinetoscope import limits
 from kinetoscope.pipeline import GenerationRequest, Pipeline, RequestError, Video
 from kinetoscope.tasks.given import check_video, video_request, window
 
@@ -45,6 +46,12 @@ def window_need(k: int, keep: int, n_end: int = 0, backward: bool = False) -> in
     """The shortest window (1+4j frames) that adds a frame after `keep` given ones (and `n_end` to land on)."""
     need = keep + n_end + (1 if backward else k)  # backwards, the window's single first frame may be all that is new
     return 1 + k * -(-(need - 1) // k)
+
+
+def check_release(release: float) -> None:
+    lo, hi = limits.GIVEN_RELEASE
+    if not (lo <= release <= hi):
+        raise RequestError(f"release {release} is out of range: allowed {lo:g} (hold the given frames) to {hi:g}")
 
 
 def usable_release(keep: int, release: float) -> float:
@@ -124,9 +131,13 @@ def grow(pipe: Pipeline, req: GenerationRequest, video: np.ndarray, n_new: int, 
     return cur
 
 
-def _fits(pipe: Pipeline, n: int, video_frames: int, window_frames: int, backward: bool) -> bool:
+def overlap_fits(pipe: Pipeline, n: int, video_frames: int, window_frames: int, backward: bool = False,
+                 n_end: int = 0) -> bool:
+    """Whether an overlap of `n` latent frames (and `n_end` frames to land on) can be taken from
+    a video of `video_frames` and still leave a window of `window_frames` something new."""
     keep = overlap_frames(pipe, n, backward)
-    return keep <= video_frames and window_need(pipe.vae.config.time_factor, keep, backward=backward) <= window_frames
+    k = pipe.vae.config.time_factor
+    return keep + n_end <= video_frames and window_need(k, keep, n_end, backward) <= window_frames
 
 
 def extend(pipe: Pipeline, video: np.ndarray, prompt: str, seconds: float, overlap_latents: int | None = None,
@@ -143,7 +154,7 @@ def extend(pipe: Pipeline, video: np.ndarray, prompt: str, seconds: float, overl
     req = video_request(pipe, video, prompt, **kw)
     if overlap_latents is None:
         overlap_latents = next((n for n in range(OVERLAP_LATENTS, 1, -1)
-                                if _fits(pipe, n, len(video), req.frames, backward)), 1)
+                                if overlap_fits(pipe, n, len(video), req.frames, backward)), 1)
     keep = overlap_frames(pipe, overlap_latents, backward)
     check_video(video, min_frames=keep)
     release = usable_release(keep, release)  # what grow() will use, for the metadata
