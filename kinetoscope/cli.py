@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from kinetoscope import limits
+
 EXAMPLES = """examples:
   kinetoscope generate "a red circle bouncing on a blue background"
   kinetoscope generate "two green squares moving left" --seconds 3 --size 96x64 --seed 7 --out squares.mp4
@@ -332,7 +334,11 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--at", nargs=2, action="append", default=None, metavar=("TIME", "PROMPT"),
                    help='storyboard shot, repeatable: --at 0s "a red circle" --at 2s "it turns blue"')
     g.add_argument("--storyboard", default=None, metavar="FILE", help="storyboard timeline, YAML or JSON: "
-                   "{seconds: 6, shots: [{at: 0s, prompt: ..., image: key.png}, ...]}")
+                   "{seconds: 6, shots: [{at: 0s, prompt: ..., image: key.png, transition: cut}, ...]}")
+    g.add_argument("--transition", default=None, choices=limits.TRANSITIONS,
+                   help="storyboard: how each shot is reached; dissolve (default): each shot drawn as if alone, the "
+                        "two continued across the cut and dissolved over 1 s; continue: each shot goes on from the last "
+                        "(one scene); cut: none. A shot in a --storyboard file may set its own `transition`")
     g.add_argument("--keep", default=None, metavar="START:END", help="recut: seconds of --video to keep, e.g. 1:3")
     g.add_argument("--no-watermark", action="store_true", help="do not embed the invisible watermark (the C2PA manifest is still signed)")
     g.add_argument("--sign-prompt", action="store_true", help="name the prompt in the signed C2PA manifest (default: only a keyed hash)")

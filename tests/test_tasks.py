@@ -167,15 +167,38 @@ def test_edit_strength(shipped, clip):
         tasks.edit(shipped, clip[0], prompt)
 
 
-def test_storyboard_is_continuous_and_lands_on_keyframes(shipped):
+def test_storyboard_dissolves_between_shots_drawn_as_alone(shipped):
+    a, b = "a red circle moving right on a blue background", "a yellow star on a green background"
+    v = tasks.storyboard(shipped, [tasks.Shot(0, a), tasks.Shot(1.5, b)], seconds=3, steps=2, frames=13, seed=4)
+    assert v.frames.shape == (24, 64, 64, 3) and v.metadata["transition"] == "dissolve"
+    seg = v.metadata["segments"]
+    assert [(s["start_frame"], s["end_frame"], s["seed"], s["transition"]) for s in seg] == \
+        [(0, 12, 4, None), (12, 24, 1004, "dissolve")]
+    alone = [shipped.generate(tasks.t2v_request(shipped, p, steps=2, frames=13, seed=s["seed"])).frames[:12]
+             for p, s in zip((a, b), seg)]
+    np.testing.assert_array_equal(v.frames[:8], alone[0][:8])  # each shot as it is alone, outside the dissolve
+    np.testing.assert_array_equal(v.frames[16:], alone[1][4:])
+    steps = np.abs(np.diff(v.frames[7:17].astype(np.float32), axis=0)).mean(axis=(1, 2, 3))
+    assert steps.max() < 0.35 * np.abs(alone[0][7].astype(np.float32) - alone[1][4]).mean()  # spread over the 8 frames
+    cut = tasks.storyboard(shipped, [tasks.Shot(0, a), tasks.Shot(1.5, b, transition="cut")], seconds=3, steps=2,
+                           frames=13, seed=4)
+    np.testing.assert_array_equal(cut.frames, np.concatenate(alone))
+    with pytest.raises(RequestError, match="shot 2's transition 'fade' is not allowed: use one of dissolve, continue, cut"):
+        tasks.storyboard(shipped, [tasks.Shot(0, a), tasks.Shot(1.5, b, transition="fade")], seconds=3)
+
+
+@pytest.mark.parametrize("transition", ["dissolve", "continue"])
+def test_storyboard_lands_on_keyframes(shipped, transition):
     key = image(colour=(250, 250, 0))
     shots = [tasks.Shot(0, "a red circle moving right on a blue background"),
              tasks.Shot(1.5, "a yellow star on a blue background", image=key)]
-    v = tasks.storyboard(shipped, shots, seconds=2.5, steps=2, frames=13)  # landing: 5 given + 4 new + 4 given
+    v = tasks.storyboard(shipped, shots, seconds=2.5, steps=2, frames=13, transition=transition)
     assert v.frames.shape == (20, 64, 64, 3)
     assert [s["start_frame"] for s in v.metadata["segments"]] == [0, 12]
-    k = tasks.fit(key, 64, 64).astype(float)  # the keyframe, held a chunk, then crossfaded into the next window
-    assert np.abs(v.frames[12] - k).mean() < 0.5 * np.abs(v.frames[8] - k).mean()
+    k = tasks.fit(key, 64, 64).astype(float)  # the keyframe shows at its time
+    assert np.abs(v.frames[12] - k).mean() < (0.5 if transition == "continue" else 0.01) * np.abs(v.frames[4] - k).mean()
+    if transition == "continue":  # held a chunk, then the shot goes on from it
+        assert np.abs(v.frames[15] - k).mean() < 0.5 * np.abs(v.frames[4] - k).mean()
 
 
 @pytest.mark.parametrize("shots,seconds,needle", [
@@ -183,6 +206,7 @@ def test_storyboard_is_continuous_and_lands_on_keyframes(shipped):
     ([(0, "a"), (2, "b"), (1, "c")], 4, "shot 3 at 1s is not after shot 2 at 2s"),
     ([(0, "a"), (5, "b")], 4, "shot 2 at 5s is beyond the video's length of 4s"),
     ([(0, "a"), (0.5, "b")], 4, "shot 1 at 0s is 0.5s long: each shot needs at least 1s"),
+    ([(0, "a"), (2, "b"), (3, "c")], 4, "shot 2 at 2s is 1s long: this shot needs at least 1.5s"),
 ])
 def test_storyboard_timeline_errors(pipe, shots, seconds, needle):
     with pytest.raises(RequestError, match=needle):
@@ -196,6 +220,10 @@ def test_timeline_parsing():
         tasks.parse_time("soon")
     with pytest.raises(RequestError, match="needs `at`"):
         tasks.parse_timeline([{"prompt": "a"}])
+    shots, _ = tasks.parse_timeline([{"at": 0, "prompt": "a"}, {"at": 2, "prompt": "b", "transition": "cut"}])
+    assert "transition" not in shots[0] and shots[1]["transition"] == "cut"
+    with pytest.raises(RequestError, match="shot 2's transition 'wipe' is not allowed: use one of dissolve, continue, cut"):
+        tasks.parse_timeline([{"at": 0, "prompt": "a"}, {"at": 2, "prompt": "b", "transition": "wipe"}])
 
 
 def test_recut_keeps_the_middle(shipped, clip):
@@ -252,6 +280,17 @@ def test_recipe_pins_the_defaults_it_ran_with(pipe, monkeypatch):
     assert fresh.metadata["overlap_latents"] == 1 and not np.array_equal(fresh.frames, v.frames)
 
 
+def test_storyboard_recipes_from_before_transitions_continue(pipe):
+    shots = [{"at": 0, "prompt": "a red dot"}, {"at": 1, "prompt": "a blue dot"}]
+    v = tasks.run(pipe, "storyboard", shots=shots, seconds=2, frames=9, steps=1)
+    assert v.metadata["recipe"]["defaults"]["transition"] == "dissolve"
+    old = json.loads(json.dumps(v.metadata["recipe"]))
+    del old["defaults"]["transition"]  # a storyboard recipe made before `transition` existed
+    again = tasks.rerender(pipe, old)
+    assert again.metadata["transition"] == "continue" and not np.array_equal(again.frames, v.frames)
+    assert np.array_equal(tasks.rerender(pipe, v.metadata).frames, v.frames)
+
+
 def test_cli_tasks(tiny_model_dir, tmp_path, capsys):
     from PIL import Image
 
@@ -291,9 +330,16 @@ def test_cli_new_tasks(tiny_model_dir, tmp_path, capsys):
                  "--size", "32x32", "--frames", "9", "--out", str(sb)]) == 0
     assert read_video(sb)[0].shape == (16, 32, 32, 3)
     assert read_metadata(sb)["recipe"]["params"]["shots"][1]["prompt"] == "a blue dot"
-    (tmp_path / "sb.json").write_text(json.dumps({"seconds": 2, "shots": [{"at": 0, "prompt": "a"}, {"at": "1s", "prompt": "b"}]}))
+    assert read_metadata(sb)["transition"] == "dissolve"
+    (tmp_path / "sb.json").write_text(json.dumps({"seconds": 2, "shots": [{"at": 0, "prompt": "a"},
+                                                                         {"at": "1s", "prompt": "b", "transition": "cut"}]}))
     assert main(["generate", *w, "--storyboard", str(tmp_path / "sb.json"), "--size", "32x32", "--frames", "9",
-                 "--out", str(tmp_path / "sb2.mp4")]) == 0
+                 "--transition", "continue", "--out", str(tmp_path / "sb2.mp4")]) == 0
+    meta = read_metadata(tmp_path / "sb2.mp4")
+    assert meta["transition"] == "continue" and [s["transition"] for s in meta["segments"]] == [None, "cut"]
+    assert main(["generate", *w, "--task", "remix", "--video", str(sb), "--transition", "cut",
+                 "--out", str(tmp_path / "sb3.mp4")]) == 0
+    assert read_metadata(tmp_path / "sb3.mp4")["segments"][1]["transition"] == "cut"
     assert main(["generate", "a green dot", *w, "--task", "edit", "--video", str(src), "--strength", "0.5",
                  "--out", str(tmp_path / "edit.mp4")]) == 0
     assert main(["generate", "back", *w, "--extend", str(src), "--backward", "--seconds", "1", "--frames", "9",
@@ -313,6 +359,7 @@ def test_cli_new_tasks(tiny_model_dir, tmp_path, capsys):
         (["x", "--task", "recut", "--video", str(src), "--keep", "1-2"], "--keep '1-2' is not START:END"),
         (["x", "--task", "loop", "--video", str(src), "--size", "64x64"], "width 64 does not match the input video's 32x32"),
         (["x", "--task", "remix", "--video", str(src)], "holds no kinetoscope recipe"),
+        (["x", "--task", "loop", "--transition", "cut"], "--transition belongs to storyboard, not --task loop"),
     ]
     for args, needle in bad:
         assert main(["generate", *args, *w, "--out", str(tmp_path / "bad.mp4")]) == 2, args

@@ -16,7 +16,8 @@ Inputs are held-out procedural-world clips (fixed seeds), so every figure is rep
   neighbouring difference (goal <= 1.5), and the largest step anywhere in the loop played
   round (where the bridge meets the clip is a seam too).
 - storyboard: each shot's analyzer score (mean of colour, shape, motion, count, background)
-  against the same prompt generated alone for as many frames.
+  against the same prompt generated alone at the shot's seed for as many frames, for the
+  "dissolve" and "continue" transitions, and the largest step anywhere in the storyboard.
 - drift: clips (1 quick, 4 full) extended by 30 s; per 2-s chunk the background colour (median
   border RGB), foreground fraction and object count, and how far they wander from the input's.
 """
@@ -134,19 +135,29 @@ def _score(frames, spec) -> float:
 
 
 def eval_storyboards(pipe, n: int, **kw) -> dict:
-    """Two-shot storyboards (2 s + 2 s) of suite prompts; each shot scored against its prompt alone."""
+    """Two-shot storyboards (2 s + 2 s) of suite prompts, with each transition: each shot scored
+    against its prompt alone (the same seed, as many frames), and the largest step anywhere."""
     prompts = [p for p in build_suite(quick=True) if p.group == "seen" and len(p.spec["objects"]) == 1]
-    shot_scores, alone_scores = [], []
+    alone, per = {}, {}
     for j in range(n):
         a, b = prompts[(2 * j) % len(prompts)], prompts[(2 * j + 1) % len(prompts)]
-        v = tasks.storyboard(pipe, [tasks.Shot(0, a.prompt), tasks.Shot(2, b.prompt)], seconds=4, seed=j, **kw)
-        for seg, p in zip(v.metadata["segments"], (a, b)):
-            frames = v.frames[seg["start_frame"]: seg["end_frame"]]
-            alone = pipe.generate(tasks.t2v_request(pipe, p.prompt, seed=j, frames=17, **kw)).frames[:len(frames)]
-            shot_scores.append(_score(frames, p.spec))
-            alone_scores.append(_score(alone, p.spec))
-    return {"shot_score": round(float(np.mean(shot_scores)), 3), "alone_score": round(float(np.mean(alone_scores)), 3),
-            "shots": len(shot_scores), "attributes": list(ATTRIBUTES)}
+        for transition in ("dissolve", "continue"):
+            v = tasks.storyboard(pipe, [tasks.Shot(0, a.prompt), tasks.Shot(2, b.prompt)], seconds=4, seed=j,
+                                 transition=transition, **kw)
+            r = per.setdefault(transition, {"shot": [], "alone": [], "largest": []})
+            r["largest"].append(largest_step(v.frames))
+            for seg, p in zip(v.metadata["segments"], (a, b)):
+                frames = v.frames[seg["start_frame"]: seg["end_frame"]]
+                key = (p.prompt, seg["seed"], len(frames))
+                if key not in alone:
+                    clip = pipe.generate(tasks.t2v_request(pipe, p.prompt, seed=seg["seed"], frames=17, **kw)).frames
+                    alone[key] = _score(clip[: len(frames)], p.spec)
+                r["shot"].append(_score(frames, p.spec))
+                r["alone"].append(alone[key])
+    out = {t: {"shot_score": round(float(np.mean(r["shot"])), 3), "alone_score": round(float(np.mean(r["alone"])), 3),
+               "shots_as_good": int(sum(a >= b for a, b in zip(r["shot"], r["alone"]))),
+               "largest_step": _summary(r["largest"])} for t, r in per.items()}
+    return {**out, "shots": 2 * n, "attributes": list(ATTRIBUTES)}
 
 
 def drift_stats(frames: np.ndarray, fps: int, chunk_seconds: float = 2.0) -> list[dict]:
@@ -210,7 +221,7 @@ def run_task_eval(pipe, quick: bool = True, steps: int | None = None, guidance: 
 
 
 def task_markdown(r: dict) -> str:
-    b, lp, d = r["boundaries"], r["loop"], r["drift"]
+    b, lp, d, sb = r["boundaries"], r["loop"], r["drift"], r["storyboard"]
 
     def row(name, s, unit=""):
         met = f"{100 * s['met']:.0f}%" if "met" in s else "–"
@@ -229,8 +240,10 @@ def task_markdown(r: dict) -> str:
              row("loop largest step anywhere (both kinds)", lp["largest_step"]), "",
              f"i2v motion followed: {100 * r['i2v']['motion_followed']['i2v']:.0f}% vs text->video "
              f"{100 * r['i2v']['motion_followed']['t2v']:.0f}%. Storyboard shots score "
-             f"{r['storyboard']['shot_score']:.3f} vs {r['storyboard']['alone_score']:.3f} for the same prompts alone "
-             f"({r['storyboard']['shots']} shots, mean of {', '.join(r['storyboard']['attributes'])}).",
+             + "; ".join(f"{sb[t]['shot_score']:.3f} vs {sb[t]['alone_score']:.3f} alone with transition {t} ({sb[t]['shots_as_good']} "
+                         f"as good as alone, largest step "
+                         f"{sb[t]['largest_step']['median']} / {sb[t]['largest_step']['worst']})" for t in ("dissolve", "continue"))
+             + f" ({sb['shots']} shots, mean of {', '.join(sb['attributes'])}; alone: the same prompt and seed).",
              f"{d['seconds']:g}-s extension drift ({d['clips']} clip{'s' if d['clips'] > 1 else ''}): background colour moved at most "
              f"{d['anchored']['max_background_shift_rgb']} RGB units re-anchored vs {d['plain']['max_background_shift_rgb']} "
              f"plain; background class kept {100 * d['anchored']['background_kept']:.0f}% vs "

@@ -53,6 +53,8 @@ def pick_task(args, error) -> str:
         raise error(f"--task {task} needs --video FILE")
     if task == "storyboard" and args.video:
         raise error("--task storyboard takes no --video: give --at TIME PROMPT or --storyboard FILE")
+    if args.transition and task not in ("storyboard", "remix"):
+        raise error(f"--transition belongs to storyboard, not {'--task ' + task if args.task else task}")
     if task == "storyboard" and not (args.at or args.storyboard):
         raise error('--task storyboard needs --at TIME "PROMPT" (repeated) or --storyboard FILE')
     if args.at and args.storyboard:
@@ -131,7 +133,7 @@ def run_task_command(args, req, out: Path, error) -> int:
             if not meta:
                 raise error(f"--video {args.video} holds no kinetoscope recipe: only videos made by kinetoscope can be remixed")
             changes = {**given, **size, "prompt": args.prompt or None, "strength": args.strength,
-                       "frames": args.frames, "seconds": args.seconds}
+                       "frames": args.frames, "seconds": args.seconds, "transition": args.transition}
             video = tasks.remix(pipe, meta, progress=progress, **changes)
         else:
             params = {**given, **size, "seed": args.seed or 0}
@@ -143,6 +145,8 @@ def run_task_command(args, req, out: Path, error) -> int:
                 seconds = args.seconds if args.seconds is not None else seconds
                 if seconds is not None:
                     params["seconds"] = seconds
+                if args.transition:
+                    params["transition"] = args.transition
             else:
                 params["prompt"] = args.prompt
                 src = args.extend or args.video

@@ -103,9 +103,13 @@ def image_request(prompt: str, **kw) -> GenerationRequest:
 
 
 def i2v_request(pipe: Pipeline, image: np.ndarray, prompt: str, **kw) -> GenerationRequest:
-    req = pipe.resolve(GenerationRequest(prompt=prompt, **kw))
+    return first_image(pipe.resolve(GenerationRequest(prompt=prompt, **kw)), image)
+
+
+def first_image(req: GenerationRequest, image: np.ndarray, name: str = "input image") -> GenerationRequest:
+    """A resolved request with `image` given as its first frame."""
     given = np.zeros((req.frames, req.height, req.width, 3), np.uint8)
-    given[0] = fit(image, req.width, req.height)
+    given[0] = fit(image, req.width, req.height, name)
     mask = [True] + [False] * (req.frames - 1)
     return dataclasses.replace(req, given_frames=fill(given, mask), given_mask=mask)
 

@@ -22,7 +22,7 @@ import numpy as np
 
 from kinetoscope.pipeline import Pipeline, RequestError, Video
 from kinetoscope.tasks.given import check_video, t2v_request, video_request
-from kinetoscope.tasks.windows import check_release, grow, overlap_fits, overlap_frames, usable_release
+from kinetoscope.tasks.windows import check_release, grow, longest_overlap, overlap_frames, usable_release
 
 OVERLAP_LATENTS = 2  # the default where the window and the clip allow it, else 1
 RELEASE = 0.7  # 0.5 (extend's) measured 1.18 / 1.51 on video -> loop, 0.7 1.18 / 1.40
@@ -45,7 +45,7 @@ def loop(pipe: Pipeline, prompt: str, video: np.ndarray | None = None, bridge_se
         clip = check_video(video, min_frames=1 + k)
         req = video_request(pipe, clip, prompt, **kw)
     if overlap_latents is None:
-        overlap_latents = OVERLAP_LATENTS if overlap_fits(pipe, OVERLAP_LATENTS, len(clip), req.frames, n_end=k) else 1
+        overlap_latents = longest_overlap(pipe, len(clip), req.frames, n_end=k, most=OVERLAP_LATENTS)
     keep = overlap_frames(pipe, overlap_latents)
     if len(clip) < keep + k:
         raise RequestError(f"clip has {len(clip)} frames: a loop needs at least {keep + k}")

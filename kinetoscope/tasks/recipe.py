@@ -196,6 +196,8 @@ def remix(pipe: Pipeline, previous: dict, inputs: dict | None = None, *, progres
         raise RequestError(f"a {task} recipe has no setting {sorted(unknown)[0]!r}: "
                            f"change one of {', '.join(sorted(allowed_params(task)))}")
     params = {**recipe.get("defaults", {}), **recipe["params"], **changes}  # older recipes have no "defaults"
+    if task == "storyboard":
+        params.setdefault("transition", "continue")  # what every storyboard did before transitions could be chosen
     own_seconds = "seconds" in inspect.signature(TASKS[task][0]).parameters
     if "seconds" in changes and "frames" not in changes and not own_seconds:
         params.pop("frames", None)  # a new length in seconds replaces the old frame count

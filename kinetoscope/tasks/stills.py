@@ -39,7 +39,7 @@ def _dissolve(a: np.ndarray, b: np.ndarray, n: int) -> np.ndarray:
     return crossfade(np.repeat(a[None], n, 0), np.repeat(b[None], n, 0))
 
 
-def _from_stills(pipe: Pipeline, req: GenerationRequest, task: str, tail: int, release: float, dissolve: bool,
+def from_stills(pipe: Pipeline, req: GenerationRequest, task: str, tail: int, release: float, dissolve: bool,
                  progress) -> Video:
     """`req` with frame 0 (and the last `tail` frames) given: hold the first image for a chunk
     where it fits, release, generate, dissolve the held copies."""
@@ -69,7 +69,7 @@ def i2v(pipe: Pipeline, image: np.ndarray, prompt: str, release: float = RELEASE
     drives the motion. `release` and `dissolve` apply where the image can be held for a chunk
     (9 frames or more); below that it is held as given, as `i2v_request` alone does."""
     req = i2v_request(pipe, image, prompt, **kw)
-    return _from_stills(pipe, req, "i2v", 0, release, dissolve, progress)
+    return from_stills(pipe, req, "i2v", 0, release, dissolve, progress)
 
 
 def interpolate(pipe: Pipeline, first: np.ndarray, last: np.ndarray, prompt: str, release: float = RELEASE,
@@ -78,4 +78,4 @@ def interpolate(pipe: Pipeline, first: np.ndarray, last: np.ndarray, prompt: str
     between. `release` and `dissolve` apply where the first image can be held for a chunk (13
     frames or more); below that the images are held as given, as `interpolate_request` alone does."""
     req = interpolate_request(pipe, first, last, prompt, **kw)
-    return _from_stills(pipe, req, "interpolate", pipe.vae.config.time_factor, release, dissolve, progress)
+    return from_stills(pipe, req, "interpolate", pipe.vae.config.time_factor, release, dissolve, progress)

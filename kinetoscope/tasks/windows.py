@@ -140,6 +140,13 @@ def overlap_fits(pipe: Pipeline, n: int, video_frames: int, window_frames: int, 
     return keep + n_end <= video_frames and window_need(k, keep, n_end, backward) <= window_frames
 
 
+def longest_overlap(pipe: Pipeline, video_frames: int, window_frames: int, backward: bool = False, n_end: int = 0,
+                    most: int = OVERLAP_LATENTS) -> int:
+    """The longest overlap up to `most` latent frames that `overlap_fits`; 1 where none longer does."""
+    return next((n for n in range(most, 1, -1)
+                 if overlap_fits(pipe, n, video_frames, window_frames, backward, n_end)), 1)
+
+
 def extend(pipe: Pipeline, video: np.ndarray, prompt: str, seconds: float, overlap_latents: int | None = None,
            direction: str = "forward", anchor: bool = False, blend: bool = True, warm_start: float = 1.0,
            release: float = RELEASE, progress=None, **kw) -> Video:
@@ -153,8 +160,7 @@ def extend(pipe: Pipeline, video: np.ndarray, prompt: str, seconds: float, overl
     video = check_video(video)
     req = video_request(pipe, video, prompt, **kw)
     if overlap_latents is None:
-        overlap_latents = next((n for n in range(OVERLAP_LATENTS, 1, -1)
-                                if overlap_fits(pipe, n, len(video), req.frames, backward)), 1)
+        overlap_latents = longest_overlap(pipe, len(video), req.frames, backward)
     keep = overlap_frames(pipe, overlap_latents, backward)
     check_video(video, min_frames=keep)
     release = usable_release(keep, release)  # what grow() will use, for the metadata

@@ -26,5 +26,10 @@ def test_task_report_has_every_measure_computed(pipe, monkeypatch):
     assert d["clips"] == 2 and len(d["plain"]["count_kept_per_clip"]) == 2
     assert d["plain"]["count_kept"] == pytest.approx(np.mean(d["plain"]["count_kept_per_clip"]), abs=1e-3)
     assert len(d["plain"]["runs"][0]["chunks"]) == 3  # 17 input + 32 new frames in whole 2-s chunks of 16
+    sb = r["storyboard"]
+    assert sb["shots"] == 2 and set(sb) >= {"dissolve", "continue"}
+    for t in ("dissolve", "continue"):
+        assert 0 <= sb[t]["shot_score"] <= 1 and sb[t]["largest_step"]["n"] == 1 and sb[t]["largest_step"]["median"] > 0
     md = task_eval.task_markdown(r)
     assert "interpolate largest step anywhere" in md and "(2 clips)" in md and "per clip:" in md
+    assert "with transition dissolve" in md and "with transition continue" in md
