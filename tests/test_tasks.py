@@ -134,10 +134,25 @@ def test_crossfade_loop_has_no_seam():
     assert seam_ratio(loop)["ratio"] <= 1.5
 
 
+def test_loop_chooses_the_crossfade_whose_seam_steps_least():
+    rng = np.random.default_rng(0)
+    frames = np.cumsum(rng.integers(0, 4, (30, 1, 1, 1)), axis=0).astype(np.float32)  # uneven steps
+    frames[21] += 30  # a bump in the frames a crossfade of 8 would put at the seam
+    frames = np.broadcast_to(np.clip(frames, 0, 255), (30, 4, 4, 3)).astype(np.uint8)
+    g = tasks.loop.__globals__
+    ratios = {m: seam_ratio(g["crossfade_loop"](frames, m))["ratio"] for m in range(6, 13)}
+    best = g["best_crossfade"](frames)
+    assert ratios[best] == min(ratios.values()) and ratios[best] < ratios[8] and 6 <= best <= 12
+    assert g["best_crossfade"](frames[:13]) == 5  # as long as the clip allows (below half of it)
+
+
 def test_loop_end_to_end(shipped, clip):
     v = tasks.loop(shipped, "a red circle moving right on a blue background", video=clip[:9], steps=2, frames=17, crossfade=4)
     assert v.frames.shape == (9 + 12 - 4, 64, 64, 3)
     assert v.metadata["task"] == "loop" and v.metadata["overlap_latents"] == 2 and v.metadata["release"] == 0.7
+    assert v.metadata["crossfade"] == 4
+    auto = tasks.loop(shipped, "x", video=clip[:9], steps=1, frames=17)
+    assert 6 <= auto.metadata["crossfade"] <= 10 and len(auto.frames) == 9 + 12 - auto.metadata["crossfade"]
     short = tasks.loop(shipped, "x", video=clip[:9], steps=1, frames=9, crossfade=2)  # a 9-frame window: overlap 1
     assert short.metadata["overlap_latents"] == 1 and short.metadata["release"] == 0 and len(short.frames) == 9 + 4 - 2
     with pytest.raises(RequestError, match="release 2 is out of range"):

@@ -14,6 +14,11 @@ the loop-seam measure did not look at. 8 held-out clips (experiments/vae4/README
 11"): loop seam 1.39 -> 1.12 (text -> loop) and 1.51 -> 1.18 (video -> loop, worst 3.30 -> 1.40),
 largest step anywhere 2.10 -> 1.81 and 2.30 -> 1.72 (worst 5.27 -> 2.21); the bridge takes two
 windows instead of one.
+
+The final crossfade's length is chosen per loop (`best_crossfade`, 6 to 12 frames): with a fixed 8,
+one text -> loop clip of 8 had its seam at 2.42x the median step, because its bridge stepped 2.1x
+just where the seam fell. Choosing took the seams to 0.90 / 1.27 (text -> loop, median / worst) and
+0.93 / 1.40 (video -> loop), the largest step anywhere to 1.72 / 2.33 (experiments/vae4, "Session 12").
 """
 
 from __future__ import annotations
@@ -26,16 +31,18 @@ from kinetoscope.tasks.windows import check_release, grow, longest_overlap, over
 
 OVERLAP_LATENTS = 2  # the default where the window and the clip allow it, else 1
 RELEASE = 0.7  # 0.5 (extend's) measured 1.18 / 1.51 on video -> loop, 0.7 1.18 / 1.40
+CROSSFADES = (6, 12)  # the crossfade lengths a loop chooses from (8 was fixed before)
 
 
 def loop(pipe: Pipeline, prompt: str, video: np.ndarray | None = None, bridge_seconds: float | None = None,
-         overlap_latents: int | None = None, crossfade: int = 8, release: float = RELEASE, progress=None,
+         overlap_latents: int | None = None, crossfade: int | None = None, release: float = RELEASE, progress=None,
          **kw) -> Video:
     """Loop `video` (T, H, W, 3), or a new text->video clip of `prompt` when it is None.
     `overlap_latents` None: OVERLAP_LATENTS where the clip and the window allow it, else 1.
     The bridge is `bridge_seconds` long (default: the new frames of one window after a single
     given frame, 12 at 17 frames); its last `crossfade` frames are then blended into the clip's
-    first ones (see `crossfade_loop`)."""
+    first ones (see `crossfade_loop`); None: the length in CROSSFADES whose seam steps least
+    (`best_crossfade`), 0: none."""
     k = pipe.vae.config.time_factor
     check_release(release)
     if video is None:
@@ -56,11 +63,25 @@ def loop(pipe: Pipeline, prompt: str, video: np.ndarray | None = None, bridge_se
             raise RequestError(f"bridge_seconds {bridge_seconds} is out of range: allowed above 0 up to 60")
         n = max(k, k * round(bridge_seconds * req.fps / k))
     frames = grow(pipe, req, clip, n, overlap_latents=overlap_latents, end=clip[:k], release=release, progress=progress)
+    if crossfade is None:
+        crossfade = best_crossfade(frames)
     if crossfade:
         frames = crossfade_loop(frames, crossfade)
-    meta = {"task": "loop", "clip_frames": len(clip), "bridge_frames": n, "crossfade_frames": crossfade,
+    meta = {"task": "loop", "clip_frames": len(clip), "bridge_frames": n, "crossfade": crossfade,
             "overlap_latents": overlap_latents, "release": usable_release(keep, release), "request": req.to_dict()}
     return Video(frames=frames, fps=req.fps, metadata=meta)
+
+
+def best_crossfade(frames: np.ndarray) -> int:
+    """The crossfade length in CROSSFADES (as far as the clip allows) whose loop steps least across
+    its seam, relative to its median step: the loop point is chosen where the frames meet best,
+    as video textures choose theirs (Schoedl et al. 2000)."""
+    from kinetoscope.eval.tasks import seam_ratio  # the measure `kinetoscope eval --tasks` reports
+
+    lo, hi = CROSSFADES[0], min(CROSSFADES[1], len(frames) // 2 - 1)
+    if hi < lo:
+        return max(hi, 0)
+    return min(range(lo, hi + 1), key=lambda m: seam_ratio(crossfade_loop(frames, m))["ratio"])
 
 
 def crossfade_loop(frames: np.ndarray, m: int) -> np.ndarray:
