@@ -36,6 +36,7 @@ from kinetoscope.eval.analyzer import analyze, compare
 from kinetoscope.eval.suite import ATTRIBUTES, build_suite, score_clip, steps_of
 
 GOAL_PSNR, GOAL_RATIO = 28.0, 1.5
+STORYBOARD_TRANSITIONS = ("dissolve", "continue")  # the storyboard transitions measured (cut is each shot alone)
 WORLD = WorldConfig(frames=17, max_objects=1, backgrounds=("plain",))  # the built-in model's training world
 SIZES = {"quick": {"clips": 3, "storyboards": 2, "drift_seconds": 30, "drift_clips": 1},
          "full": {"clips": 8, "storyboards": 6, "drift_seconds": 30, "drift_clips": 4}}
@@ -141,7 +142,7 @@ def eval_storyboards(pipe, n: int, **kw) -> dict:
     alone, per = {}, {}
     for j in range(n):
         a, b = prompts[(2 * j) % len(prompts)], prompts[(2 * j + 1) % len(prompts)]
-        for transition in ("dissolve", "continue"):
+        for transition in STORYBOARD_TRANSITIONS:
             v = tasks.storyboard(pipe, [tasks.Shot(0, a.prompt), tasks.Shot(2, b.prompt)], seconds=4, seed=j,
                                  transition=transition, **kw)
             r = per.setdefault(transition, {"shot": [], "alone": [], "largest": []})
@@ -242,7 +243,7 @@ def task_markdown(r: dict) -> str:
              f"{100 * r['i2v']['motion_followed']['t2v']:.0f}%. Storyboard shots score "
              + "; ".join(f"{sb[t]['shot_score']:.3f} vs {sb[t]['alone_score']:.3f} alone with transition {t} ({sb[t]['shots_as_good']} "
                          f"as good as alone, largest step "
-                         f"{sb[t]['largest_step']['median']} / {sb[t]['largest_step']['worst']})" for t in ("dissolve", "continue"))
+                         f"{sb[t]['largest_step']['median']} / {sb[t]['largest_step']['worst']})" for t in STORYBOARD_TRANSITIONS)
              + f" ({sb['shots']} shots, mean of {', '.join(sb['attributes'])}; alone: the same prompt and seed).",
              f"{d['seconds']:g}-s extension drift ({d['clips']} clip{'s' if d['clips'] > 1 else ''}): background colour moved at most "
              f"{d['anchored']['max_background_shift_rgb']} RGB units re-anchored vs {d['plain']['max_background_shift_rgb']} "
