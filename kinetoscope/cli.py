@@ -178,12 +178,19 @@ def cmd_export(args) -> int:
     from kinetoscope.train.export import export
 
     try:
+        if args.fast_into and args.expert_into:
+            raise UserError("give one of --fast-into and --expert-into")
         if args.fast_into:
             from kinetoscope.train.export import attach_fast
 
             out = attach_fast(args.run, args.fast_into)
+        elif args.expert_into:
+            from kinetoscope.train.export import attach_expert
+
+            out = attach_expert(args.run, args.expert_into)
         elif not args.out:
-            raise UserError("give --out DIR (a new model folder) or --fast-into MODEL (a distill run's student)")
+            raise UserError("give --out DIR (a new model folder), --fast-into MODEL (a distill run's student) "
+                            "or --expert-into MODEL (a run trained with t_range below 1)")
         else:
             out = export(args.run, args.out, vae=args.vae)
     except (FileNotFoundError, ValueError) as e:
@@ -425,6 +432,9 @@ def main(argv: list[str] | None = None) -> int:
         e.add_argument("--out", default=None, help="model folder to write")
         e.add_argument("--fast-into", default=None, metavar="MODEL",
                        help="a distill run: add its student to this model folder as the fast setting (generate --fast)")
+        e.add_argument("--expert-into", default=None, metavar="MODEL",
+                       help="a denoiser run trained with t_range=[from, below], below < 1: add it to this model folder "
+                            "as the expert for those noise levels")
         e.add_argument("--vae", default=None, help="ship this autoencoder folder (same encoder, e.g. a fine-tuned decoder)")
         args = e.parse_args(argv[2:])
         args.func = cmd_export

@@ -22,6 +22,7 @@ from kinetoscope import __version__, limits
 from kinetoscope.diffusion import SAMPLERS, denoise, timesteps, token_shift
 from kinetoscope.models import CausalVAE, DiT, load_denoiser
 from kinetoscope.models.io import config_from_dict
+from kinetoscope.models.experts import NoiseExperts, expert_folder
 
 BUILTIN_WEIGHTS = Path(__file__).parent / "weights" / "builtin"
 
@@ -48,6 +49,9 @@ class PipelineConfig:
     threads: int | None = None
     # the distilled "fast" setting, if the folder ships one: {"denoiser": subfolder, "steps": n, "guidance": 1.0}
     fast: dict | None = None
+    # denoisers for lower noise levels, if the folder ships them: [{"denoiser": subfolder, "from": t0, "below": t1}]
+    # (models/experts.py); denoiser/ takes the noise levels above them
+    experts: list | None = None
 
 
 @dataclass
@@ -128,12 +132,24 @@ class Pipeline:
                                       guidance=float(cfg.fast["guidance"]), fast=None)
         else:
             den = load_denoiser(folder / "denoiser")
+            if cfg.experts:
+                den = NoiseExperts(den, [(float(e["from"]), float(e["below"]), load_denoiser(folder / e["denoiser"]))
+                                         for e in cfg.experts])
         return cls(vae, den, cfg, text_encoder=text_encoder, folder=folder)
 
     def save_pretrained(self, folder: str | Path) -> Path:
         folder = Path(folder)
         self.vae.save_pretrained(folder / "vae")
-        self.denoiser.save_pretrained(folder / "denoiser")
+        if isinstance(self.denoiser, NoiseExperts):
+            names = [e["denoiser"] for e in self.config.experts or []]
+            entries = []
+            for k, ((lo, hi), model) in enumerate(zip(self.denoiser.ranges, self.denoiser.experts)):
+                entries.append({"denoiser": names[k] if k < len(names) else expert_folder(lo, hi), "from": lo, "below": hi})
+                model.save_pretrained(folder / entries[-1]["denoiser"])
+            self.denoiser.main.save_pretrained(folder / "denoiser")
+            self.config = dataclasses.replace(self.config, experts=entries)
+        else:
+            self.denoiser.save_pretrained(folder / "denoiser")
         (folder / "pipeline.json").write_text(json.dumps(dataclasses.asdict(self.config), indent=2) + "\n")
         return folder
 

@@ -17,6 +17,7 @@ what a coarse one did; the head unfolds them again (depth-to-space, like a DiT's
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -38,6 +39,10 @@ class UNetConfig:
     patch: tuple[int, int, int] = (1, 2, 2)  # the grid it downsamples by: (1, 2s, 2s), s = space-to-depth fold
     prediction: str = "x0"
     fine_cross: bool = False  # cross-attention to the text after every fine-level ResBlock too, not only at the coarse level
+    frame_pos: bool = False  # add an embedding of each latent frame's index (zero-initialised): without it nothing
+    # tells the frames apart at pure noise, so the clean estimate cannot move the way the caption says
+    space_pos: bool = False  # add an embedding of each cell's place in the frame (y, x in [-1, 1], zero-initialised):
+    # a convolution knows where it is only from the zero padding (CoordConv, Liu et al. 2018)
 
 
 def _norm(c):
@@ -119,6 +124,14 @@ class ConvUNet(PretrainedMixin, nn.Module):
         self.t_embed = nn.Sequential(nn.Linear(256, c2), nn.SiLU(), nn.Linear(c2, c2))
         self.pooled_proj = nn.Linear(cfg.text_dim, c2)
         self.conv_in = Conv3d(cin, c1, (3, 3, 3), padding=1)
+        if cfg.space_pos:
+            self.space_pos = nn.Linear(2 * FRAME_POS_DIM, c1)
+            nn.init.zeros_(self.space_pos.weight)
+            nn.init.zeros_(self.space_pos.bias)
+        if cfg.frame_pos:
+            self.frame_pos = nn.Linear(FRAME_POS_DIM, c1)
+            nn.init.zeros_(self.frame_pos.weight)
+            nn.init.zeros_(self.frame_pos.bias)
         self.down1 = nn.ModuleList([ResBlock(c1, c1, c2) for _ in range(cfg.blocks)])
         self.down = Conv3d(c1, c2, (1, 3, 3), stride=(1, 2, 2), padding=(0, 1, 1))
         self.mid = nn.ModuleList([ResBlock(c2, c2, c2) for _ in range(cfg.blocks)])
@@ -145,6 +158,12 @@ class ConvUNet(PretrainedMixin, nn.Module):
         pooled = (text * mask_f).sum(1) / mask_f.sum(1).clamp(min=1)
         c = F.silu(self.t_embed(timestep_embedding(t, 256).to(x.dtype)) + self.pooled_proj(pooled))
         h = self.conv_in(_fold(torch.cat([x, flag], dim=1), self.fold))
+        if self.config.frame_pos:
+            pos = frame_embedding(T, x.device).to(h.dtype)  # (T, FRAME_POS_DIM)
+            h = h + self.frame_pos(pos).t()[None, :, :, None, None]
+        if self.config.space_pos:
+            pos = space_embedding(h.shape[-2], h.shape[-1], x.device).to(h.dtype)  # (h, w, 2 * FRAME_POS_DIM)
+            h = h + self.space_pos(pos).permute(2, 0, 1)[None, :, None]
         cross = iter(self.fine_cross)
         for blk in self.down1:
             h = self._text(blk(h, c), cross, text, text_mask)
@@ -166,6 +185,32 @@ class ConvUNet(PretrainedMixin, nn.Module):
     def _text(h, cross, text, mask):
         blk = next(cross, None)
         return h if blk is None else blk(h, text, mask)
+
+
+FRAME_POS_DIM = 32
+
+
+def frame_embedding(t: int, device=None) -> torch.Tensor:
+    """(t, FRAME_POS_DIM) sinusoidal features of the latent frame indices 0..t-1 (periods 2 to ~200 frames)."""
+    half = FRAME_POS_DIM // 2
+    freqs = torch.exp(-torch.arange(half, dtype=torch.float32, device=device) * (5.0 / half)) * math.pi
+    args = torch.arange(t, dtype=torch.float32, device=device)[:, None] * freqs[None]
+    return torch.cat([torch.cos(args), torch.sin(args)], dim=-1)
+
+
+def space_embedding(h: int, w: int, device=None) -> torch.Tensor:
+    """(h, w, 2 * FRAME_POS_DIM) sinusoidal features of each cell centre's (y, x), both scaled to [-1, 1]
+    whatever the grid's size, so other sizes and aspect ratios see the same coordinates."""
+    half = FRAME_POS_DIM // 2
+    freqs = torch.exp(-torch.arange(half, dtype=torch.float32, device=device) * (3.0 / half)) * math.pi
+
+    def axis(n):
+        c = (torch.arange(n, dtype=torch.float32, device=device) + 0.5) / n * 2 - 1
+        a = c[:, None] * freqs[None]
+        return torch.cat([torch.cos(a), torch.sin(a)], dim=-1)  # (n, FRAME_POS_DIM)
+
+    ys, xs = axis(h), axis(w)
+    return torch.cat([ys[:, None].expand(h, w, -1), xs[None].expand(h, w, -1)], dim=-1)
 
 
 def _fold(x, s):

@@ -36,6 +36,8 @@ class TrainConfig:
     # larger puts more samples near pure noise, where only the caption can say what the video shows
     high_noise_prob: float = 0.0  # denoiser stage: this fraction of samples get t uniform in [high_noise_from, 1],
     high_noise_from: float = 0.85  # where x_t no longer shows the background, so only the caption can say it
+    t_range: tuple[float, float] = (0.0, 1.0)  # denoiser stage: noise levels scaled into [from, below): an expert for
+    # that range (models/experts.py; `kinetoscope train export RUN --expert-into MODEL`)
     loss_weight_cap: float = 0.0  # denoiser stage: cap the 1/t^2 weight of an x0 model's velocity loss (0: off)
     given_prob: float = 0.0  # denoiser stage: fraction of samples with random conditioning frames
     motion_contrast: float = 0.0  # denoiser stage (latent pool): weight of a hinge that makes the clean estimate
@@ -128,6 +130,12 @@ def load_config(path: str | None = None, overrides: list[str] = (), base: dict |
         raise ValueError(f"motion_contrast {cfg.motion_contrast}, motion_margin {cfg.motion_margin} and "
                          f"motion_contrast_from {cfg.motion_contrast_from} are out of range: need weight >= 0, "
                          f"margin >= 0, 0 <= from < 1")
+    rng = tuple(cfg.t_range)
+    if len(rng) != 2 or not all(isinstance(v, (int, float)) for v in rng) or not 0 <= rng[0] < rng[1] <= 1 \
+            or (rng[1] < 1 and cfg.high_noise_prob):
+        raise ValueError(f"t_range {list(rng)} is out of range: need [from, below] with 0 <= from < below <= 1, "
+                         f"and high_noise_prob 0 when below < 1 (an expert below pure noise never sees it)")
+    cfg.t_range = (float(rng[0]), float(rng[1]))
     if cfg.temporal_loss not in ("l1", "l2"):
         raise ValueError(f"temporal_loss {cfg.temporal_loss!r} is not one of l1, l2")
     if cfg.stage == "distill" and not cfg.teacher:

@@ -99,19 +99,57 @@ def attach_fast(run: str | Path, model: str | Path) -> Path:
     """Add a distill run's student to an existing model folder as its fast setting: the weights
     in MODEL/denoiser-fast/ (with the run's training.json) and a "fast" entry in pipeline.json
     naming them and the steps and guidance they were distilled for (`generate --fast`)."""
-    run, model = Path(run), Path(model)
-    state, cfg, training = load_run(run)
+    state, cfg, training = load_run(Path(run))
     if cfg.stage != "distill":
         raise ValueError(f"{run} is a {cfg.stage} run: only a distill run's student can be a fast setting")
+    return _attach(cfg, training, distilled_student(cfg, state), Path(model), FAST_FOLDER,
+                   lambda p: {**p, "fast": {"denoiser": FAST_FOLDER, **student_setting(cfg.teacher_steps)}})
+
+
+def attach_expert(run: str | Path, model: str | Path) -> Path:
+    """Add a denoiser run trained on part of the noise levels (`t_range` [from, below), below < 1) to an
+    existing model folder as the expert for that range: its weights in MODEL/denoiser-tFROM-BELOW/ and
+    an entry in pipeline.json's "experts" (replacing one for the same range), so sampling switches to
+    it there (models/experts.py). Experts must tile [0, below) from 0: attach the lowest first."""
+    from kinetoscope.models.experts import expert_folder
+
+    state, cfg, training = load_run(Path(run))
+    lo, hi = (float(v) for v in cfg.t_range)
+    if cfg.stage != "denoiser" or hi >= 1:
+        raise ValueError(f"{run} is not an expert run (stage {cfg.stage}, t_range {[lo, hi]}): "
+                         f"train one with stage=denoiser and t_range=[from, below] with below < 1")
+    cls = BACKBONES[cfg.backbone]
+    vae = CausalVAE.from_pretrained(cfg.vae)
+    over = cfg.dit_model if cfg.backbone == "dit" else cfg.unet_model
+    expert = cls(config_from_dict(cls.config_class, {"in_channels": vae.config.latent_channels, **over}))
+    expert.load_state_dict(state["ema"])
+    sub = expert_folder(lo, hi)
+
+    def entry(pipeline: dict) -> dict:
+        experts = [e for e in pipeline.get("experts") or [] if (e["from"], e["below"]) != (lo, hi)]
+        experts = sorted(experts + [{"denoiser": sub, "from": lo, "below": hi}], key=lambda e: e["below"])
+        edge = 0.0
+        for e in experts:
+            if abs(e["from"] - edge) > 1e-6:
+                raise ValueError(f"the expert for [{e['from']}, {e['below']}) would leave noise levels [{edge}, {e['from']}) "
+                                 f"with no expert: attach the one for the range below it first")
+            edge = e["below"]
+        return {**pipeline, "experts": experts}
+
+    entry(json.loads((Path(model) / "pipeline.json").read_text()) if (Path(model) / "pipeline.json").is_file() else {})
+    return _attach(cfg, training, expert, Path(model), sub, entry)
+
+
+def _attach(cfg: TrainConfig, training: dict, den, model: Path, sub: str, update) -> Path:
+    """Write `den` to MODEL/sub/ with its training.json and name it in pipeline.json (`update`: old -> new)."""
     if not (model / "pipeline.json").is_file():
         raise FileNotFoundError(f"no model at {model}: a model folder holds pipeline.json, vae/ and denoiser/")
     if not same_encoder(CausalVAE.from_pretrained(cfg.vae), CausalVAE.from_pretrained(model / "vae")):
-        raise ValueError(f"{model}/vae has a different encoder from {cfg.vae}: the student's latents would not match")
-    distilled_student(cfg, state).save_pretrained(model / FAST_FOLDER)
-    (model / FAST_FOLDER / "training.json").write_text(json.dumps(training, indent=2, default=list) + "\n")
-    pipeline = json.loads((model / "pipeline.json").read_text())
-    pipeline["fast"] = {"denoiser": FAST_FOLDER, **student_setting(cfg.teacher_steps)}
+        raise ValueError(f"{model}/vae has a different encoder from {cfg.vae}: the {sub} latents would not match")
+    den.save_pretrained(model / sub)
+    (model / sub / "training.json").write_text(json.dumps(training, indent=2, default=list) + "\n")
+    pipeline = update(json.loads((model / "pipeline.json").read_text()))
     tmp = model / "pipeline.json.tmp"
     tmp.write_text(json.dumps(pipeline, indent=2) + "\n")
     tmp.replace(model / "pipeline.json")
-    return model / FAST_FOLDER
+    return model / sub

@@ -95,6 +95,20 @@ def teacher_folder(path: str) -> Path:
     return p / "denoiser" if (p / "denoiser" / "config.json").is_file() else p
 
 
+def load_teacher(path: str, device="cpu"):
+    """The denoiser a distill run learns from: a model folder's noise-level experts join its denoiser
+    (the student, one network, learns what they sample together)."""
+    p = Path(path)
+    experts = json.loads((p / "pipeline.json").read_text()).get("experts") if (p / "pipeline.json").is_file() else None
+    den = load_denoiser(teacher_folder(path), device=device)
+    if not experts:
+        return den
+    from kinetoscope.models.experts import NoiseExperts
+
+    return NoiseExperts(den, [(float(e["from"]), float(e["below"]), load_denoiser(p / e["denoiser"], device=device))
+                              for e in experts])
+
+
 class Trainer:
     def __init__(self, cfg: TrainConfig):
         self.cfg = cfg
@@ -122,7 +136,7 @@ class Trainer:
         self.stop_requested = False
         self.vae = self.text = self.pool = self.teacher = None
         if cfg.stage == "distill":
-            self.teacher = load_denoiser(teacher_folder(cfg.teacher), device=self.device).eval().requires_grad_(False)
+            self.teacher = load_teacher(cfg.teacher, self.device).eval().requires_grad_(False)
         if cfg.stage in ("denoiser", "distill"):
             self.vae = CausalVAE.from_pretrained(cfg.vae, device=self.device).requires_grad_(False)
             from kinetoscope.models.text import default_text_encoder
@@ -238,6 +252,8 @@ class Trainer:
         t = shift_t(torch.sigmoid(u), cfg.shift or shift)  # logit-normal, shifted by token count
         if cfg.high_noise_prob:
             t = torch.stack([high_noise_t(cfg, sample_rng(cfg, step, i, 8), tk) for i, tk in zip(idx, t)])
+        if tuple(cfg.t_range) != (0.0, 1.0):  # an expert: the same distribution squeezed into its range
+            t = cfg.t_range[0] + (cfg.t_range[1] - cfg.t_range[0]) * t
         t = t.to(self.device)
         out: dict = {}
         loss = flow_loss(self.net, x, text.to(self.device), mask.to(self.device), given.to(self.device), t=t,

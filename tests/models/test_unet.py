@@ -94,3 +94,30 @@ def test_a_folder_must_match_its_config_without_grow(unet, tmp_path):
     cfg.write_text(cfg.read_text().replace('"fine_cross": false', '"fine_cross": true'))
     with pytest.raises(ValueError, match="does not match its config"):
         ConvUNet.from_pretrained(tmp_path)
+
+
+def test_frame_positions_grow_a_trained_model_and_tell_its_frames_apart(unet, tmp_path):
+    unet.save_pretrained(tmp_path)
+    grown = ConvUNet.from_pretrained(tmp_path, grow={"frame_pos": True})
+    same = torch.zeros(1, 4, 5, 4, 4)  # every frame alike, as pure noise is on average
+    text, mask, t = torch.randn(1, 5, 384), torch.ones(1, 5, dtype=torch.bool), torch.tensor([0.99])
+    with torch.no_grad():
+        assert torch.equal(unet(same, t, text, mask), grown(same, t, text, mask))  # starts as the model it grew from
+        grown.frame_pos.weight.normal_(0, 1.0)
+        added = grown(same, t, text, mask) - unet(same, t, text, mask)
+    # what the embedding adds differs from frame to frame: each frame's index reaches the output
+    assert all(not torch.allclose(added[0, :, k], added[0, :, k + 1], atol=1e-4) for k in range(4))
+
+
+def test_space_positions_grow_a_trained_model_and_tell_left_from_right(unet, tmp_path):
+    unet.save_pretrained(tmp_path)
+    grown = ConvUNet.from_pretrained(tmp_path, grow={"space_pos": True})
+    same = torch.zeros(1, 4, 3, 8, 8)
+    text, mask, t = torch.randn(1, 5, 384), torch.ones(1, 5, dtype=torch.bool), torch.tensor([0.99])
+    with torch.no_grad():
+        assert torch.equal(unet(same, t, text, mask), grown(same, t, text, mask))
+        grown.space_pos.weight.normal_(0, 1.0)
+        added = grown(same, t, text, mask) - unet(same, t, text, mask)
+        other = grown(torch.zeros(1, 4, 3, 8, 16), t, text, mask)  # another aspect ratio runs as well
+    assert not torch.allclose(added[..., :4], added[..., 4:].flip(-1), atol=1e-4)  # not mirror-symmetric
+    assert other.shape == (1, 4, 3, 8, 16)

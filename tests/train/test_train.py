@@ -256,3 +256,51 @@ def test_a_config_file_reads_numbers_yaml_leaves_as_strings(tmp_path):
         load_config(str(f))
     with pytest.raises(ValueError, match="steps '1.5' is not a whole number"):  # the same check for a command-line override
         load_config(None, ["steps=1.5"])
+
+
+def test_noise_level_experts_train_in_their_range_and_ship_beside_the_denoiser(tmp_path, vae_dir, text_encoder):
+    from kinetoscope.models.experts import NoiseExperts
+    from kinetoscope.train.export import attach_expert
+    from kinetoscope.train.loop import load_teacher
+
+    over = {"backbone": "unet", "unet_model": "{channels: [16, 32], blocks: 1, heads: 2}"}
+    Trainer(denoiser_cfg(tmp_path / "all", vae_dir, 2, **over)).train()
+    model = export(tmp_path / "all", tmp_path / "model")
+    plain = Pipeline.from_pretrained(model, text_encoder=text_encoder)
+    low = Trainer(denoiser_cfg(tmp_path / "low", vae_dir, 2, **{"t_range": "[0, 0.4]"}, shift=1.0, init_from=model / "denoiser", **over))
+    seen, forward = [], low.model.forward
+    low.net = lambda x, t, *a: seen.append(t) or forward(x, t, *a)
+    for step in range(20):
+        x, caps, _ = low.batch(step)
+        low.loss(x, caps, step)
+    ts = torch.cat(seen)
+    assert float(ts.max()) < 0.4 and float(ts.min()) > 0 and float(ts.std()) > 0.05  # spread over [0, t_max)
+    low.net = low.model
+    low.train()
+    mid = Trainer(denoiser_cfg(tmp_path / "mid", vae_dir, 1, **{"t_range": "[0.4, 0.8]"}, **over))
+    mid.train()
+    with pytest.raises(ValueError, match="not an expert run"):
+        attach_expert(tmp_path / "all", model)
+    with pytest.raises(ValueError, match=r"leave noise levels \[0.0, 0.4\) with no expert"):
+        attach_expert(tmp_path / "mid", model)  # nothing below it yet
+    assert json.loads((model / "pipeline.json").read_text())["experts"] is None  # nothing half-written
+    attach_expert(tmp_path / "low", model)
+    attach_expert(tmp_path / "mid", model)
+    assert json.loads((model / "pipeline.json").read_text())["experts"] == [
+        {"denoiser": "denoiser-t0-0.4", "from": 0.0, "below": 0.4}, {"denoiser": "denoiser-t0.4-0.8", "from": 0.4, "below": 0.8}]
+    pipe = Pipeline.from_pretrained(model, text_encoder=text_encoder)
+    assert isinstance(pipe.denoiser, NoiseExperts) and pipe.denoiser.ranges == [(0.0, 0.4), (0.4, 0.8)]
+    for k, v in low.ema.model.state_dict().items():
+        assert torch.equal(pipe.denoiser.experts[0].state_dict()[k], v)
+    assert pipe.weights_hash != plain.weights_hash  # the recipe's weights hash covers both experts
+    assert pipe.generate(GenerationRequest(prompt="a blue ring", frames=5, steps=3)).frames.shape == (5, 32, 32, 3)
+    assert isinstance(load_teacher(str(model)), NoiseExperts)  # a fast student learns from the pair
+    resaved = pipe.save_pretrained(tmp_path / "copy")
+    assert isinstance(Pipeline.from_pretrained(resaved, text_encoder=text_encoder).denoiser, NoiseExperts)
+
+
+@pytest.mark.parametrize("over, message", [(["t_range=[0.5, 0.5]"], r"t_range \[0.5, 0.5\] is out of range"),
+                                           (["t_range=[0, 0.5]", "high_noise_prob=0.3"], "high_noise_prob 0")])
+def test_t_range_names_its_range(over, message):
+    with pytest.raises(ValueError, match=message):
+        load_config(None, over, base={"stage": "denoiser"})
