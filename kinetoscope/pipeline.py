@@ -22,7 +22,7 @@ from kinetoscope import __version__, limits
 from kinetoscope.diffusion import SAMPLERS, denoise, timesteps, token_shift
 from kinetoscope.models import CausalVAE, DiT, load_denoiser
 from kinetoscope.models.io import config_from_dict
-from kinetoscope.models.experts import NoiseExperts, expert_folder
+from kinetoscope.models.experts import NoiseExperts, expert_folder, with_experts
 
 BUILTIN_WEIGHTS = Path(__file__).parent / "weights" / "builtin"
 
@@ -131,10 +131,7 @@ class Pipeline:
             cfg = dataclasses.replace(cfg, name=f"{cfg.name}-fast", steps=int(cfg.fast["steps"]),
                                       guidance=float(cfg.fast["guidance"]), fast=None)
         else:
-            den = load_denoiser(folder / "denoiser")
-            if cfg.experts:
-                den = NoiseExperts(den, [(float(e["from"]), float(e["below"]), load_denoiser(folder / e["denoiser"]))
-                                         for e in cfg.experts])
+            den = with_experts(load_denoiser(folder / "denoiser"), folder, cfg.experts)
         return cls(vae, den, cfg, text_encoder=text_encoder, folder=folder)
 
     def save_pretrained(self, folder: str | Path) -> Path:

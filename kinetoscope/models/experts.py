@@ -58,6 +58,18 @@ class NoiseExperts(nn.Module):
         return out
 
 
+def with_experts(main: nn.Module, folder, entries: list[dict] | None, device="cpu") -> nn.Module:
+    """`main` joined by the experts a model folder's pipeline.json lists (`entries`), or `main` alone."""
+    if not entries:
+        return main
+    from pathlib import Path
+
+    from kinetoscope.models import load_denoiser
+
+    return NoiseExperts(main, [(float(e["from"]), float(e["below"]), load_denoiser(Path(folder) / e["denoiser"], device=device))
+                               for e in entries])
+
+
 def expert_folder(lo: float, hi: float) -> str:
     """The subfolder of a model folder that holds the expert for noise levels [lo, hi)."""
     return f"denoiser-t{lo:g}-{hi:g}"

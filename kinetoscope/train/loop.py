@@ -98,15 +98,11 @@ def teacher_folder(path: str) -> Path:
 def load_teacher(path: str, device="cpu"):
     """The denoiser a distill run learns from: a model folder's noise-level experts join its denoiser
     (the student, one network, learns what they sample together)."""
+    from kinetoscope.models.experts import with_experts
+
     p = Path(path)
     experts = json.loads((p / "pipeline.json").read_text()).get("experts") if (p / "pipeline.json").is_file() else None
-    den = load_denoiser(teacher_folder(path), device=device)
-    if not experts:
-        return den
-    from kinetoscope.models.experts import NoiseExperts
-
-    return NoiseExperts(den, [(float(e["from"]), float(e["below"]), load_denoiser(p / e["denoiser"], device=device))
-                              for e in experts])
+    return with_experts(load_denoiser(teacher_folder(path), device=device), p, experts, device)
 
 
 class Trainer:
