@@ -274,7 +274,7 @@ def test_noise_level_experts_train_in_their_range_and_ship_beside_the_denoiser(t
         x, caps, _ = low.batch(step)
         low.loss(x, caps, step)
     ts = torch.cat(seen)
-    assert float(ts.max()) < 0.4 and float(ts.min()) > 0 and float(ts.std()) > 0.05  # spread over [0, t_max)
+    assert float(ts.max()) < 0.4 and float(ts.min()) > 0 and float(ts.std()) > 0.05  # spread over [0, 0.4)
     low.net = low.model
     low.train()
     mid = Trainer(denoiser_cfg(tmp_path / "mid", vae_dir, 1, **{"t_range": "[0.4, 0.8]"}, **over))
