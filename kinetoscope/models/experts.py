@@ -22,16 +22,15 @@ class NoiseExperts(nn.Module):
     def __init__(self, main: nn.Module, experts: list[tuple[float, float, nn.Module]]):
         super().__init__()
         experts = sorted(experts, key=lambda e: e[1])
-        edge = 0.0
+        if gap := first_gap([(lo, hi) for lo, hi, _ in experts]):
+            edge, lo, hi = gap
+            raise ValueError(f"expert range [{lo}, {hi}) does not continue the range below it at {edge}: the experts "
+                             f"must tile [0, 1) from 0 upwards, each from where the last ends")
         for lo, hi, model in experts:
-            if abs(lo - edge) > 1e-6 or not lo < hi < 1:
-                raise ValueError(f"expert range [{lo}, {hi}) does not continue the range below it at {edge}: the experts "
-                                 f"must tile [0, 1) from 0 upwards, each from where the last ends")
             for name in ("patch", "in_channels", "prediction"):
                 a, b = getattr(main.config, name, None), getattr(model.config, name, None)
                 if (tuple(a) if isinstance(a, (list, tuple)) else a) != (tuple(b) if isinstance(b, (list, tuple)) else b):
                     raise ValueError(f"the expert for [{lo}, {hi}) has {name} {b!r}, the denoiser {a!r}")
-            edge = hi
         self.main = main
         self.experts = nn.ModuleList([m for _, _, m in experts])
         self.ranges = [(float(lo), float(hi)) for lo, hi, _ in experts]
@@ -56,6 +55,17 @@ class NoiseExperts(nn.Module):
             sel = (which == k).view(-1, *([1] * (x.dim() - 1)))
             out = y if out is None else torch.where(sel, y, out)
         return out
+
+
+def first_gap(ranges: list[tuple[float, float]]) -> tuple[float, float, float] | None:
+    """(from, below) ranges, lowest first -> (edge, from, below) of the first one that does not go on
+    from where those below it end (0 for the lowest) to a level under 1; None when they tile [0, top)."""
+    edge = 0.0
+    for lo, hi in ranges:
+        if abs(lo - edge) > 1e-6 or not lo < hi < 1:
+            return edge, lo, hi
+        edge = hi
+    return None
 
 
 def with_experts(main: nn.Module, folder, entries: list[dict] | None, device="cpu") -> nn.Module:

@@ -190,24 +190,24 @@ class ConvUNet(PretrainedMixin, nn.Module):
 FRAME_POS_DIM = 32
 
 
+def _sinusoids(v: torch.Tensor, decay: float) -> torch.Tensor:
+    """(n,) values -> (n, FRAME_POS_DIM): cos and sin of v * pi * exp(-k * decay / half), k = 0..half-1."""
+    half = FRAME_POS_DIM // 2
+    freqs = torch.exp(-torch.arange(half, dtype=torch.float32, device=v.device) * (decay / half)) * math.pi
+    a = v[:, None] * freqs[None]
+    return torch.cat([torch.cos(a), torch.sin(a)], dim=-1)
+
+
 def frame_embedding(t: int, device=None) -> torch.Tensor:
     """(t, FRAME_POS_DIM) sinusoidal features of the latent frame indices 0..t-1 (periods 2 to ~200 frames)."""
-    half = FRAME_POS_DIM // 2
-    freqs = torch.exp(-torch.arange(half, dtype=torch.float32, device=device) * (5.0 / half)) * math.pi
-    args = torch.arange(t, dtype=torch.float32, device=device)[:, None] * freqs[None]
-    return torch.cat([torch.cos(args), torch.sin(args)], dim=-1)
+    return _sinusoids(torch.arange(t, dtype=torch.float32, device=device), 5.0)
 
 
 def space_embedding(h: int, w: int, device=None) -> torch.Tensor:
     """(h, w, 2 * FRAME_POS_DIM) sinusoidal features of each cell centre's (y, x), both scaled to [-1, 1]
     whatever the grid's size, so other sizes and aspect ratios see the same coordinates."""
-    half = FRAME_POS_DIM // 2
-    freqs = torch.exp(-torch.arange(half, dtype=torch.float32, device=device) * (3.0 / half)) * math.pi
-
     def axis(n):
-        c = (torch.arange(n, dtype=torch.float32, device=device) + 0.5) / n * 2 - 1
-        a = c[:, None] * freqs[None]
-        return torch.cat([torch.cos(a), torch.sin(a)], dim=-1)  # (n, FRAME_POS_DIM)
+        return _sinusoids((torch.arange(n, dtype=torch.float32, device=device) + 0.5) / n * 2 - 1, 3.0)
 
     ys, xs = axis(h), axis(w)
     return torch.cat([ys[:, None].expand(h, w, -1), xs[None].expand(h, w, -1)], dim=-1)

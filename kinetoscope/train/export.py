@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 
 from kinetoscope.diffusion.distill import student_setting
-from kinetoscope.models import BACKBONES, AutoencoderConfig, CausalVAE, load_denoiser
+from kinetoscope.models import AutoencoderConfig, CausalVAE, load_denoiser
 from kinetoscope.models.io import config_from_dict
 from kinetoscope.train import checkpoint as ckpt
 from kinetoscope.train.config import TrainConfig
@@ -49,6 +49,16 @@ def distilled_student(cfg: TrainConfig, state: dict):
     return student
 
 
+def trained_denoiser(cfg: TrainConfig, state: dict):
+    """A denoiser run's EMA weights in the architecture the run built (`build_model`: its backbone and
+    overrides, the autoencoder's latent channels)."""
+    from kinetoscope.train.loop import build_model
+
+    den = build_model(cfg)
+    den.load_state_dict(state["ema"])
+    return den
+
+
 def export(run: str | Path, out: str | Path, vae: str | Path | None = None) -> Path:
     """`vae`: ship this autoencoder instead of the one the denoiser trained on; it must have the
     same encoder (e.g. a decoder fine-tuned with freeze_encoder=true), so the latents still match."""
@@ -80,10 +90,7 @@ def export(run: str | Path, out: str | Path, vae: str | Path | None = None) -> P
             dit = distilled_student(cfg, state)
             pcfg = dataclasses.replace(pcfg, **student_setting(cfg.teacher_steps))
         else:
-            cls = BACKBONES[cfg.backbone]
-            over = cfg.dit_model if cfg.backbone == "dit" else cfg.unet_model
-            dit = cls(config_from_dict(cls.config_class, {"in_channels": vae.config.latent_channels, **over}))
-            dit.load_state_dict(state["ema"])
+            dit = trained_denoiser(cfg, state)
         Pipeline(vae, dit, pcfg, folder=out).save_pretrained(out)
         vae_training = Path(vae_path or cfg.vae) / "training.json"
         if vae_training.is_file():
@@ -111,44 +118,37 @@ def attach_expert(run: str | Path, model: str | Path) -> Path:
     existing model folder as the expert for that range: its weights in MODEL/denoiser-tFROM-BELOW/ and
     an entry in pipeline.json's "experts" (replacing one for the same range), so sampling switches to
     it there (models/experts.py). Experts must tile [0, below) from 0: attach the lowest first."""
-    from kinetoscope.models.experts import expert_folder
+    from kinetoscope.models.experts import expert_folder, first_gap
 
     state, cfg, training = load_run(Path(run))
     lo, hi = (float(v) for v in cfg.t_range)
     if cfg.stage != "denoiser" or hi >= 1:
         raise ValueError(f"{run} is not an expert run (stage {cfg.stage}, t_range {[lo, hi]}): "
                          f"train one with stage=denoiser and t_range=[from, below] with below < 1")
-    cls = BACKBONES[cfg.backbone]
-    vae = CausalVAE.from_pretrained(cfg.vae)
-    over = cfg.dit_model if cfg.backbone == "dit" else cfg.unet_model
-    expert = cls(config_from_dict(cls.config_class, {"in_channels": vae.config.latent_channels, **over}))
-    expert.load_state_dict(state["ema"])
     sub = expert_folder(lo, hi)
 
     def entry(pipeline: dict) -> dict:
         experts = [e for e in pipeline.get("experts") or [] if (e["from"], e["below"]) != (lo, hi)]
         experts = sorted(experts + [{"denoiser": sub, "from": lo, "below": hi}], key=lambda e: e["below"])
-        edge = 0.0
-        for e in experts:
-            if abs(e["from"] - edge) > 1e-6:
-                raise ValueError(f"the expert for [{e['from']}, {e['below']}) would leave noise levels [{edge}, {e['from']}) "
-                                 f"with no expert: attach the one for the range below it first")
-            edge = e["below"]
+        if gap := first_gap([(e["from"], e["below"]) for e in experts]):
+            edge, a, b = gap
+            raise ValueError(f"the expert for [{a}, {b}) would leave noise levels [{edge}, {a}) "
+                             f"with no expert: attach the one for the range below it first")
         return {**pipeline, "experts": experts}
 
-    entry(json.loads((Path(model) / "pipeline.json").read_text()) if (Path(model) / "pipeline.json").is_file() else {})
-    return _attach(cfg, training, expert, Path(model), sub, entry)
+    return _attach(cfg, training, trained_denoiser(cfg, state), Path(model), sub, entry)
 
 
 def _attach(cfg: TrainConfig, training: dict, den, model: Path, sub: str, update) -> Path:
-    """Write `den` to MODEL/sub/ with its training.json and name it in pipeline.json (`update`: old -> new)."""
+    """Write `den` to MODEL/sub/ with its training.json and name it in pipeline.json (`update`: old -> new,
+    which may refuse; it runs before anything is written)."""
     if not (model / "pipeline.json").is_file():
         raise FileNotFoundError(f"no model at {model}: a model folder holds pipeline.json, vae/ and denoiser/")
     if not same_encoder(CausalVAE.from_pretrained(cfg.vae), CausalVAE.from_pretrained(model / "vae")):
         raise ValueError(f"{model}/vae has a different encoder from {cfg.vae}: the {sub} latents would not match")
+    pipeline = update(json.loads((model / "pipeline.json").read_text()))
     den.save_pretrained(model / sub)
     (model / sub / "training.json").write_text(json.dumps(training, indent=2, default=list) + "\n")
-    pipeline = update(json.loads((model / "pipeline.json").read_text()))
     tmp = model / "pipeline.json.tmp"
     tmp.write_text(json.dumps(pipeline, indent=2) + "\n")
     tmp.replace(model / "pipeline.json")
