@@ -4,9 +4,11 @@ A small denoiser trained on every noise level spends its capacity where its trai
 samples; the built-in one trains mostly near pure noise (where only the caption says what the
 video shows) and so is weak near the end of sampling, where shapes and motion are sharpened.
 `NoiseExperts` sends a sample at noise level t to the expert whose range [from, below) holds t,
-and to the main denoiser above them all: one model call per step, as with one denoiser. A model
-folder lists its experts in pipeline.json, lowest first, each trained with `t_range: [from, below]`:
-    "experts": [{"denoiser": "denoiser-low", "from": 0.0, "below": 0.6}]
+and to the main denoiser at every level no expert covers: one model call per step, as with one
+denoiser. A model folder lists its experts in pipeline.json, lowest first, each trained with
+`t_range: [from, below]` (an expert whose range ends at 1 also takes t = 1):
+    "experts": [{"denoiser": "denoiser-t0-0.6", "from": 0.0, "below": 0.6},
+                {"denoiser": "denoiser-t0.9-1", "from": 0.9, "below": 1.0}]
 """
 
 from __future__ import annotations
@@ -17,15 +19,14 @@ from torch import nn
 
 class NoiseExperts(nn.Module):
     """forward(x, t, text, text_mask, given) like any denoiser; `config` is the main denoiser's.
-    `experts`: (from, below, model) tuples tiling [0, top) with no gap; `main` covers [top, 1]."""
+    `experts`: (from, below, model) tuples with ranges inside [0, 1] that do not overlap; `main` covers
+    the noise levels none of them does."""
 
     def __init__(self, main: nn.Module, experts: list[tuple[float, float, nn.Module]]):
         super().__init__()
         experts = sorted(experts, key=lambda e: e[1])
-        if gap := first_gap([(lo, hi) for lo, hi, _ in experts]):
-            edge, lo, hi = gap
-            raise ValueError(f"expert range [{lo}, {hi}) does not continue the range below it at {edge}: the experts "
-                             f"must tile [0, 1) from 0 upwards, each from where the last ends")
+        if problem := range_problem([(lo, hi) for lo, hi, _ in experts]):
+            raise ValueError(problem)
         for lo, hi, model in experts:
             for name in ("patch", "in_channels", "prediction"):
                 a, b = getattr(main.config, name, None), getattr(model.config, name, None)
@@ -41,8 +42,10 @@ class NoiseExperts(nn.Module):
 
     def pick(self, t: torch.Tensor) -> torch.Tensor:
         """(B,) noise levels -> (B,) index of the expert for each (len(experts): the main denoiser)."""
-        bounds = torch.tensor([hi for _, hi in self.ranges], dtype=t.dtype, device=t.device)
-        return torch.bucketize(t, bounds, right=True)
+        which = torch.full(t.shape, len(self.ranges), dtype=torch.long, device=t.device)
+        for k, (lo, hi) in enumerate(self.ranges):
+            which[(t >= lo) & ((t < hi) if hi < 1 else True)] = k  # a range ending at 1 takes t = 1 too
+        return which
 
     def forward(self, x, t, text, text_mask, given=None):
         which = self.pick(t)
@@ -57,14 +60,16 @@ class NoiseExperts(nn.Module):
         return out
 
 
-def first_gap(ranges: list[tuple[float, float]]) -> tuple[float, float, float] | None:
-    """(from, below) ranges, lowest first -> (edge, from, below) of the first one that does not go on
-    from where those below it end (0 for the lowest) to a level under 1; None when they tile [0, top)."""
-    edge = 0.0
+def range_problem(ranges: list[tuple[float, float]]) -> str | None:
+    """(from, below) ranges, lowest first -> what is wrong with them as experts' ranges (one outside
+    [0, 1], empty, the whole of [0, 1], or two that overlap), or None when they fit together."""
     for lo, hi in ranges:
-        if abs(lo - edge) > 1e-6 or not lo < hi < 1:
-            return edge, lo, hi
-        edge = hi
+        if not 0 <= lo < hi <= 1 or (lo, hi) == (0, 1):
+            return (f"expert range [{lo}, {hi}) is not a part of the noise levels: "
+                    f"an expert covers [from, below) with 0 <= from < below <= 1, not all of [0, 1]")
+    for (a, b), (c, d) in zip(ranges, ranges[1:]):
+        if c < b:
+            return f"expert ranges [{a}, {b}) and [{c}, {d}) overlap: each noise level has one expert at most"
     return None
 
 

@@ -114,26 +114,24 @@ def attach_fast(run: str | Path, model: str | Path) -> Path:
 
 
 def attach_expert(run: str | Path, model: str | Path) -> Path:
-    """Add a denoiser run trained on part of the noise levels (`t_range` [from, below), below < 1) to an
+    """Add a denoiser run trained on part of the noise levels (`t_range` [from, below), not [0, 1]) to an
     existing model folder as the expert for that range: its weights in MODEL/denoiser-tFROM-BELOW/ and
     an entry in pipeline.json's "experts" (replacing one for the same range), so sampling switches to
-    it there (models/experts.py). Experts must tile [0, below) from 0: attach the lowest first."""
-    from kinetoscope.models.experts import expert_folder, first_gap
+    it there and keeps the main denoiser everywhere else (models/experts.py). Ranges must not overlap."""
+    from kinetoscope.models.experts import expert_folder, range_problem
 
     state, cfg, training = load_run(Path(run))
     lo, hi = (float(v) for v in cfg.t_range)
-    if cfg.stage != "denoiser" or hi >= 1:
+    if cfg.stage != "denoiser" or (lo, hi) == (0, 1):
         raise ValueError(f"{run} is not an expert run (stage {cfg.stage}, t_range {[lo, hi]}): "
-                         f"train one with stage=denoiser and t_range=[from, below] with below < 1")
+                         f"train one with stage=denoiser and t_range=[from, below], not [0, 1]")
     sub = expert_folder(lo, hi)
 
     def entry(pipeline: dict) -> dict:
         experts = [e for e in pipeline.get("experts") or [] if (e["from"], e["below"]) != (lo, hi)]
         experts = sorted(experts + [{"denoiser": sub, "from": lo, "below": hi}], key=lambda e: e["below"])
-        if gap := first_gap([(e["from"], e["below"]) for e in experts]):
-            edge, a, b = gap
-            raise ValueError(f"the expert for [{a}, {b}) would leave noise levels [{edge}, {a}) "
-                             f"with no expert: attach the one for the range below it first")
+        if problem := range_problem([(e["from"], e["below"]) for e in experts]):
+            raise ValueError(f"{problem}: {model}/pipeline.json has {[[e['from'], e['below']] for e in experts if e['denoiser'] != sub]}")
         return {**pipeline, "experts": experts}
 
     return _attach(cfg, training, trained_denoiser(cfg, state), Path(model), sub, entry)

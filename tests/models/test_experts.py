@@ -27,13 +27,16 @@ def test_each_sample_goes_to_the_expert_of_its_noise_level():
     assert experts.config is high.config
     three = NoiseExperts(high, [(0.3, 0.6, unet(2)), (0.0, 0.3, low)])  # any order: sorted by range
     assert three.pick(torch.tensor([0.0, 0.29, 0.3, 0.59, 0.6, 1.0])).tolist() == [0, 0, 1, 1, 2, 2]
+    ends = NoiseExperts(high, [(0.9, 1.0, unet(2)), (0.0, 0.3, low)])  # the main denoiser covers the gap between
+    assert ends.pick(torch.tensor([0.0, 0.3, 0.6, 0.89, 0.9, 0.999, 1.0])).tolist() == [0, 2, 2, 2, 1, 1, 1]
 
 
 def test_experts_that_do_not_fit_together_are_refused():
     other = ConvUNet(UNetConfig(in_channels=4, channels=(16, 32), blocks=1, heads=2, text_dim=8, patch=(1, 4, 4)))
     with pytest.raises(ValueError, match="patch"):
         NoiseExperts(unet(0), [(0.0, 0.5, other)])
-    with pytest.raises(ValueError, match=r"\[0.2, 0.5\) does not continue the range below it at 0.0"):
-        NoiseExperts(unet(0), [(0.2, 0.5, unet(1))])
-    with pytest.raises(ValueError, match="does not continue"):
-        NoiseExperts(unet(0), [(0.0, 1.0, unet(1))])
+    with pytest.raises(ValueError, match=r"\[0.0, 0.5\) and \[0.4, 0.7\) overlap"):
+        NoiseExperts(unet(0), [(0.4, 0.7, unet(1)), (0.0, 0.5, unet(2))])
+    for lo, hi in ((0.0, 1.0), (0.5, 0.5), (-0.1, 0.2), (0.8, 1.2)):
+        with pytest.raises(ValueError, match=rf"\[{lo}, {hi}\) is not a part of the noise levels"):
+            NoiseExperts(unet(0), [(lo, hi, unet(1))])

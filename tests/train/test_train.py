@@ -281,11 +281,14 @@ def test_noise_level_experts_train_in_their_range_and_ship_beside_the_denoiser(t
     mid.train()
     with pytest.raises(ValueError, match="not an expert run"):
         attach_expert(tmp_path / "all", model)
-    with pytest.raises(ValueError, match=r"leave noise levels \[0.0, 0.4\) with no expert"):
-        attach_expert(tmp_path / "mid", model)  # nothing below it yet
-    assert json.loads((model / "pipeline.json").read_text())["experts"] is None  # nothing half-written
+    attach_expert(tmp_path / "mid", model)  # the main denoiser keeps [0, 0.4) and [0.8, 1] until experts cover them
+    assert json.loads((model / "pipeline.json").read_text())["experts"] == [{"denoiser": "denoiser-t0.4-0.8", "from": 0.4, "below": 0.8}]
+    wide = Trainer(denoiser_cfg(tmp_path / "wide", vae_dir, 1, **{"t_range": "[0.3, 0.5]"}, **over))
+    wide.train()
+    with pytest.raises(ValueError, match=r"\[0.3, 0.5\) and \[0.4, 0.8\) overlap"):
+        attach_expert(tmp_path / "wide", model)
+    assert not (model / "denoiser-t0.3-0.5").exists()  # nothing half-written
     attach_expert(tmp_path / "low", model)
-    attach_expert(tmp_path / "mid", model)
     assert json.loads((model / "pipeline.json").read_text())["experts"] == [
         {"denoiser": "denoiser-t0-0.4", "from": 0.0, "below": 0.4}, {"denoiser": "denoiser-t0.4-0.8", "from": 0.4, "below": 0.8}]
     pipe = Pipeline.from_pretrained(model, text_encoder=text_encoder)
