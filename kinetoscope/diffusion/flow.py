@@ -43,20 +43,28 @@ def velocity(pred: torch.Tensor, x_t: torch.Tensor, t: torch.Tensor, prediction:
 
 
 def flow_loss(model, x0, text, text_mask, given=None, t=None, generator=None, shift: float = 1.0, prediction=None,
-              noise=None, weight_cap: float = 0.0, out: dict | None = None):
+              noise=None, weight_cap: float = 0.0, out: dict | None = None, frame_t: torch.Tensor | None = None):
     """Velocity MSE over the frames to generate. x0: (B, C, T, H, W) clean latents;
     given: (B, T) bool latent frames kept clean (conditioning), excluded from the loss.
 
     weight_cap > 0 (clean-sample models): the velocity error is the clean-sample error times
     1/t, so its square weighs low-noise samples by 1/t^2 (100x at t = 0.1); capping that
     weight at `weight_cap` (Min-SNR style) leaves the high-noise samples, where the layout
-    and the text matter, a fair share of the gradient. `out` (a dict) receives x_t and the prediction."""
+    and the text matter, a fair share of the gradient. `out` (a dict) receives x_t and the prediction.
+
+    frame_t (B, T), clean-sample models only: each latent frame is noised to its own level (at least t)
+    while the model is told t; the loss is then the clean-sample error times 1/t, which is the
+    velocity error when frame_t equals t."""
     b = x0.shape[0]
     if t is None:
         t = shift_t(logit_normal(b, generator=generator, device=x0.device), shift)
     if noise is None:
         noise = torch.randn(x0.shape, generator=generator, device=x0.device, dtype=x0.dtype)
-    x_t = add_noise(x0, noise, t)
+    if frame_t is None:
+        x_t = add_noise(x0, noise, t)
+    else:
+        ft = frame_t[:, None, :, None, None]
+        x_t = (1 - ft) * x0 + ft * noise
     if given is not None:
         keep = given[:, None, :, None, None]
         x_t = torch.where(keep, x0, x_t)
@@ -64,8 +72,12 @@ def flow_loss(model, x0, text, text_mask, given=None, t=None, generator=None, sh
     if out is not None:
         out.update(x_t=x_t, pred=pred)
     prediction = prediction or model.config.prediction
-    v_hat = velocity(pred, x_t, t, prediction)
-    err = (v_hat - (noise - x0)) ** 2
+    if frame_t is not None and prediction == "velocity":
+        raise ValueError("frame_t needs a clean-sample (x0) model")
+    if frame_t is None:
+        err = (velocity(pred, x_t, t, prediction) - (noise - x0)) ** 2
+    else:
+        err = ((pred - x0) / t.view(-1, *([1] * (x0.dim() - 1))).clamp(min=T_MIN)) ** 2
     if weight_cap > 0 and prediction != "velocity":
         tt = t.view(-1, *([1] * (x0.dim() - 1))).clamp(min=T_MIN)
         err = err * (tt.pow(2) * weight_cap).clamp(max=1.0)  # weight min(1/t^2, cap) on the clean-sample error

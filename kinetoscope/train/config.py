@@ -40,6 +40,9 @@ class TrainConfig:
     # that range (models/experts.py; `kinetoscope train export RUN --expert-into MODEL`)
     loss_weight_cap: float = 0.0  # denoiser stage: cap the 1/t^2 weight of an x0 model's velocity loss (0: off)
     given_prob: float = 0.0  # denoiser stage: fraction of samples with random conditioning frames
+    frame_noise_prob: float = 0.0  # denoiser stage: fraction of samples where about half the latent frames are
+    # noised further towards pure noise than the t the model is told, so it learns to carry an object from the
+    # frames that show it into those that do not (sampling from noise leaves some frames empty: objects fade in)
     motion_contrast: float = 0.0  # denoiser stage (latent pool): weight of a hinge that makes the clean estimate
     # under the caption with one object's motion changed worse than under the true caption, by motion_margin
     motion_margin: float = 0.05  # ... as a fraction of the true caption's error
@@ -130,6 +133,8 @@ def load_config(path: str | None = None, overrides: list[str] = (), base: dict |
         raise ValueError(f"motion_contrast {cfg.motion_contrast}, motion_margin {cfg.motion_margin} and "
                          f"motion_contrast_from {cfg.motion_contrast_from} are out of range: need weight >= 0, "
                          f"margin >= 0, 0 <= from < 1")
+    if not 0 <= cfg.frame_noise_prob <= 1:
+        raise ValueError(f"frame_noise_prob {cfg.frame_noise_prob} is out of range: allowed 0 to 1")
     rng = tuple(cfg.t_range)
     if len(rng) != 2 or not all(isinstance(v, (int, float)) for v in rng) or not 0 <= rng[0] < rng[1] <= 1 \
             or (rng[1] < 1 and cfg.high_noise_prob):

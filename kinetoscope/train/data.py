@@ -138,6 +138,17 @@ def random_crop(video: torch.Tensor, size: int, rng: np.random.Generator) -> tor
     return video[..., y : y + size, x : x + size]
 
 
+def frame_levels(cfg: TrainConfig, rng: np.random.Generator, t: torch.Tensor, frames: int) -> torch.Tensor:
+    """(T,) noise level per latent frame for one sample at level t: all t, except in a `frame_noise_prob`
+    share of samples, where each frame but one kept at t goes with probability 1/2 to a level uniform in [t, 1]."""
+    levels = torch.full((frames,), float(t))
+    if frames < 2 or rng.random() >= cfg.frame_noise_prob:
+        return levels
+    up = rng.random(frames) < 0.5
+    up[int(rng.integers(frames))] = False  # one frame always shows what t says
+    return torch.where(torch.from_numpy(up), levels + (1 - levels) * torch.from_numpy(rng.random(frames)).float(), levels)
+
+
 GIVEN_KINDS = ("first", "last", "first_last", "prefix", "suffix", "prefix_suffix")
 
 

@@ -28,7 +28,7 @@ from kinetoscope.models.io import config_from_dict
 from kinetoscope.train import checkpoint as ckpt
 from kinetoscope.train.card import write_dataset_card
 from kinetoscope.train.config import TrainConfig, save_config
-from kinetoscope.train.data import (POOL_BATCHES, VAL_BATCH, motion_counterfactual, random_crop, random_given, sample_noise,
+from kinetoscope.train.data import (POOL_BATCHES, VAL_BATCH, frame_levels, motion_counterfactual, random_crop, random_given, sample_noise,
                                     sample_rng, scene_caption, source_batch, step_rng, to_tensor, world_clips)
 from kinetoscope.train.ema import EMA
 
@@ -250,10 +250,13 @@ class Trainer:
             t = torch.stack([high_noise_t(cfg, sample_rng(cfg, step, i, 8), tk) for i, tk in zip(idx, t)])
         if tuple(cfg.t_range) != (0.0, 1.0):  # an expert: the same distribution squeezed into its range
             t = cfg.t_range[0] + (cfg.t_range[1] - cfg.t_range[0]) * t
+        frame_t = torch.stack([frame_levels(cfg, sample_rng(cfg, step, i, 10), tk, x.shape[2]) for i, tk in zip(idx, t)]) \
+            if cfg.frame_noise_prob else None
         t = t.to(self.device)
         out: dict = {}
         loss = flow_loss(self.net, x, text.to(self.device), mask.to(self.device), given.to(self.device), t=t,
-                         noise=noise.to(x), prediction=self.model.config.prediction, weight_cap=cfg.loss_weight_cap, out=out)
+                         noise=noise.to(x), prediction=self.model.config.prediction, weight_cap=cfg.loss_weight_cap, out=out,
+                         frame_t=None if frame_t is None else frame_t.to(self.device))
         sel = [j for j, c in enumerate(counterfactual or []) if c is not None and float(t[j]) >= cfg.motion_contrast_from]
         if not sel:
             return loss, {}

@@ -154,3 +154,44 @@ def test_weight_cap_weighs_the_clean_sample_error_by_min_inverse_t_squared():
     capped = flow_loss(Fixed(), x0, text, mask, t=t, noise=noise, weight_cap=4.0)
     assert torch.allclose(plain, (x0_err / t**2).mean(), rtol=1e-4)
     assert torch.allclose(capped, (x0_err * torch.tensor([4.0, 1 / 0.64])).mean(), rtol=1e-4)
+
+
+def test_frame_levels_noise_some_frames_further_and_the_loss_is_unchanged_when_they_equal_t():
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from kinetoscope.train.config import TrainConfig
+    from kinetoscope.train.data import frame_levels
+
+    x0, noise = torch.randn(2, 3, 5, 4, 4), torch.randn(2, 3, 5, 4, 4)
+    seen = {}
+
+    class Echo(torch.nn.Module):  # records its input, predicts half of it
+        config = SimpleNamespace(prediction="x0")
+
+        def forward(self, x, t, text, mask, given=None):
+            seen["x"], seen["t"] = x, t
+            return 0.5 * x
+
+    text, mask = torch.zeros(2, 1, 4), torch.ones(2, 1, dtype=torch.bool)
+    t = torch.tensor([0.3, 0.9])
+    plain = flow_loss(Echo(), x0, text, mask, t=t, noise=noise, weight_cap=4.0)
+    same = flow_loss(Echo(), x0, text, mask, t=t, noise=noise, weight_cap=4.0, frame_t=t[:, None].expand(2, 5))
+    assert torch.allclose(plain, same, rtol=1e-5)
+
+    cfg = TrainConfig(frame_noise_prob=1.0)
+    levels = torch.stack([frame_levels(cfg, np.random.default_rng(k), torch.tensor(0.6), 5) for k in range(200)])
+    assert float(levels.min()) == pytest.approx(0.6) and float(levels.max()) <= 1.0
+    assert bool(((levels - 0.6).abs() < 1e-6).any(dim=1).all())  # one frame always at t
+    assert 0.3 < float((levels > 0.6 + 1e-6).float().mean()) < 0.5  # about half of the other four go further
+    assert torch.equal(frame_levels(TrainConfig(), np.random.default_rng(0), torch.tensor(0.6), 5), torch.full((5,), 0.6))
+    ft = levels[:2].clone()
+    ft[:, 0] = t
+    flow_loss(Echo(), x0, text, mask, t=t, noise=noise, frame_t=ft)
+    assert torch.equal(seen["t"], t)  # the model is told t
+    want = (1 - ft[:, None, :, None, None]) * x0 + ft[:, None, :, None, None] * noise
+    assert torch.allclose(seen["x"], want)  # each frame noised to its own level
+    with pytest.raises(ValueError, match="frame_noise_prob 1.5 is out of range: allowed 0 to 1"):
+        from kinetoscope.train.config import load_config
+        load_config(None, ["frame_noise_prob=1.5"])
