@@ -49,8 +49,8 @@ class PipelineConfig:
     threads: int | None = None
     # the distilled "fast" setting, if the folder ships one: {"denoiser": subfolder, "steps": n, "guidance": 1.0}
     fast: dict | None = None
-    # denoisers for lower noise levels, if the folder ships them: [{"denoiser": subfolder, "from": t0, "below": t1}]
-    # (models/experts.py); denoiser/ takes the noise levels above them
+    # denoisers for parts of the noise levels, if the folder ships them: [{"denoiser": subfolder, "from": t0, "below": t1}]
+    # (models/experts.py); denoiser/ takes the noise levels none of them covers
     experts: list | None = None
 
 

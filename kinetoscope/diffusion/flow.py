@@ -56,6 +56,9 @@ def flow_loss(model, x0, text, text_mask, given=None, t=None, generator=None, sh
     while the model is told t; the loss is then the clean-sample error times 1/t, which is the
     velocity error when frame_t equals t."""
     b = x0.shape[0]
+    prediction = prediction or model.config.prediction
+    if frame_t is not None and prediction == "velocity":
+        raise ValueError("frame_t needs a clean-sample (x0) model")
     if t is None:
         t = shift_t(logit_normal(b, generator=generator, device=x0.device), shift)
     if noise is None:
@@ -71,9 +74,6 @@ def flow_loss(model, x0, text, text_mask, given=None, t=None, generator=None, sh
     pred = model(x_t, t, text, text_mask, given)
     if out is not None:
         out.update(x_t=x_t, pred=pred)
-    prediction = prediction or model.config.prediction
-    if frame_t is not None and prediction == "velocity":
-        raise ValueError("frame_t needs a clean-sample (x0) model")
     if frame_t is None:
         err = (velocity(pred, x_t, t, prediction) - (noise - x0)) ** 2
     else:
