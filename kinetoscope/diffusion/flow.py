@@ -31,7 +31,8 @@ def shift_t(t: torch.Tensor, shift: float) -> torch.Tensor:
 
 
 def add_noise(x0: torch.Tensor, noise: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-    tt = t.view(-1, *([1] * (x0.dim() - 1)))
+    """x0, noise (B, C, T, H, W); t (B,) one level per sample, or (B, T) one per latent frame."""
+    tt = t[:, None, :, None, None] if t.dim() == 2 else t.view(-1, *([1] * (x0.dim() - 1)))
     return (1 - tt) * x0 + tt * noise
 
 
@@ -63,23 +64,19 @@ def flow_loss(model, x0, text, text_mask, given=None, t=None, generator=None, sh
         t = shift_t(logit_normal(b, generator=generator, device=x0.device), shift)
     if noise is None:
         noise = torch.randn(x0.shape, generator=generator, device=x0.device, dtype=x0.dtype)
-    if frame_t is None:
-        x_t = add_noise(x0, noise, t)
-    else:
-        ft = frame_t[:, None, :, None, None]
-        x_t = (1 - ft) * x0 + ft * noise
+    x_t = add_noise(x0, noise, t if frame_t is None else frame_t)
     if given is not None:
         keep = given[:, None, :, None, None]
         x_t = torch.where(keep, x0, x_t)
     pred = model(x_t, t, text, text_mask, given)
     if out is not None:
         out.update(x_t=x_t, pred=pred)
+    tt = t.view(-1, *([1] * (x0.dim() - 1))).clamp(min=T_MIN)
     if frame_t is None:
         err = (velocity(pred, x_t, t, prediction) - (noise - x0)) ** 2
     else:
-        err = ((pred - x0) / t.view(-1, *([1] * (x0.dim() - 1))).clamp(min=T_MIN)) ** 2
+        err = ((pred - x0) / tt) ** 2
     if weight_cap > 0 and prediction != "velocity":
-        tt = t.view(-1, *([1] * (x0.dim() - 1))).clamp(min=T_MIN)
         err = err * (tt.pow(2) * weight_cap).clamp(max=1.0)  # weight min(1/t^2, cap) on the clean-sample error
     return mean_over_generated(err, given)
 
