@@ -205,9 +205,11 @@ def run(args) -> dict:
               "threads": torch.get_num_threads(), "weights": source, "tiny": args.tiny, "steps": STEPS,
               "guidance": GUIDANCE, "fps": FPS, "warmup": warmup, "repeats": repeats, "text_encoder_load_s": load_text_s,
               "params": {"vae": sum(p.numel() for p in pipe.vae.parameters()),
-                         "denoiser": sum(p.numel() for p in pipe.denoiser.parameters())}}
+                         "denoiser": sum(p.numel() for p in pipe.denoiser.parameters()),
+                         "denoiser_per_step": sum(p.numel() for p in getattr(pipe.denoiser, "main", pipe.denoiser).parameters())}}
     print(f"generation benchmark | torch {header['torch']} | CPU {header['cpu_capability']} | {header['threads']} threads")
-    print(f"weights: {source} | params: VAE {header['params']['vae']:,}, denoiser {header['params']['denoiser']:,} | "
+    print(f"weights: {source} | params: VAE {header['params']['vae']:,}, denoiser {header['params']['denoiser']:,} "
+          f"({header['params']['denoiser_per_step']:,} per step) | "
           f"{STEPS} steps, guidance {GUIDANCE} | text encoder loaded in {load_text_s:.2f}s (once per process)")
     args.out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:

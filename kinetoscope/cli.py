@@ -178,9 +178,13 @@ def cmd_export(args) -> int:
     from kinetoscope.train.export import export
 
     try:
-        if args.fast_into and args.expert_into:
-            raise UserError("give one of --fast-into and --expert-into")
-        if args.fast_into:
+        if sum(bool(a) for a in (args.fast_into, args.expert_into, args.main_into, args.out)) > 1:
+            raise UserError("give one of --out, --fast-into, --expert-into and --main-into")
+        if args.main_into:
+            from kinetoscope.train.export import replace_main
+
+            out = replace_main(args.run, args.main_into)
+        elif args.fast_into:
             from kinetoscope.train.export import attach_fast
 
             out = attach_fast(args.run, args.fast_into)
@@ -189,8 +193,9 @@ def cmd_export(args) -> int:
 
             out = attach_expert(args.run, args.expert_into)
         elif not args.out:
-            raise UserError("give --out DIR (a new model folder), --fast-into MODEL (a distill run's student) "
-                            "or --expert-into MODEL (a run trained with t_range below 1)")
+            raise UserError("give --out DIR (a new model folder), --fast-into MODEL (a distill run's student), "
+                            "--expert-into MODEL (a run trained with t_range, not [0, 1]) "
+                            "or --main-into MODEL (a denoiser run as the model's main denoiser)")
         else:
             out = export(args.run, args.out, vae=args.vae)
     except (FileNotFoundError, ValueError) as e:
@@ -433,8 +438,11 @@ def main(argv: list[str] | None = None) -> int:
         e.add_argument("--fast-into", default=None, metavar="MODEL",
                        help="a distill run: add its student to this model folder as the fast setting (generate --fast)")
         e.add_argument("--expert-into", default=None, metavar="MODEL",
-                       help="a denoiser run trained with t_range=[from, below], below < 1: add it to this model folder "
+                       help="a denoiser run trained with t_range=[from, below], not [0, 1]: add it to this model folder "
                             "as the expert for those noise levels")
+        e.add_argument("--main-into", default=None, metavar="MODEL",
+                       help="a denoiser run: make it this model folder's main denoiser (every noise level no expert "
+                            "covers), keeping its autoencoder, experts and fast setting")
         e.add_argument("--vae", default=None, help="ship this autoencoder folder (same encoder, e.g. a fine-tuned decoder)")
         args = e.parse_args(argv[2:])
         args.func = cmd_export

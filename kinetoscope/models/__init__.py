@@ -12,11 +12,23 @@ def load_denoiser(folder, device="cpu"):
     from pathlib import Path
 
     name = json.loads((Path(folder) / "config.json").read_text()).get("class", "DiT")
+    return denoiser_class(name, folder).from_pretrained(folder, device=device)
+
+
+def denoiser_class(name: str, where=""):
     classes = {cls.__name__: cls for cls in BACKBONES.values()}
     if name not in classes:
-        raise ValueError(f"{folder}: unknown denoiser class {name!r}; known: {', '.join(classes)}")
-    return classes[name].from_pretrained(folder, device=device)
+        raise ValueError(f"{where}: unknown denoiser class {name!r}; known: {', '.join(classes)}")
+    return classes[name]
+
+
+def denoiser_from_config(config: dict):
+    """A fresh denoiser from a config.json-style dict ({"class": ..., fields})."""
+    from kinetoscope.models.io import config_from_dict
+
+    cls = denoiser_class(config.get("class", "DiT"), "model config")
+    return cls(config_from_dict(cls.config_class, config))
 
 
 __all__ = ["AutoencoderConfig", "CausalVAE", "DiT", "TransformerConfig", "ConvUNet", "UNetConfig", "BACKBONES",
-           "load_denoiser"]
+           "load_denoiser", "denoiser_from_config"]

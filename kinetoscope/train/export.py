@@ -50,11 +50,13 @@ def distilled_student(cfg: TrainConfig, state: dict):
 
 
 def trained_denoiser(cfg: TrainConfig, state: dict):
-    """A denoiser run's EMA weights in the architecture the run built (`build_model`: its backbone and
-    overrides, the autoencoder's latent channels)."""
+    """A denoiser run's EMA weights in the architecture the run trained: the one its checkpoint records
+    (an `init_from` model's config grown by the run's overrides), or for checkpoints written before
+    they recorded it, the one `build_model` makes from the run's config."""
+    from kinetoscope.models import denoiser_from_config
     from kinetoscope.train.loop import build_model
 
-    den = build_model(cfg)
+    den = denoiser_from_config(state["model_config"]) if "model_config" in state else build_model(cfg)
     den.load_state_dict(state["ema"])
     return den
 
@@ -137,16 +139,34 @@ def attach_expert(run: str | Path, model: str | Path) -> Path:
     return _attach(cfg, training, trained_denoiser(cfg, state), Path(model), sub, entry)
 
 
-def _attach(cfg: TrainConfig, training: dict, den, model: Path, sub: str, update) -> Path:
-    """Write `den` to MODEL/sub/ with its training.json and name it in pipeline.json (`update`: old -> new,
-    which may refuse; it runs before anything is written)."""
+def replace_main(run: str | Path, model: str | Path) -> Path:
+    """Make a denoiser run's EMA weights an existing model folder's main denoiser (MODEL/denoiser/, the one
+    sampling uses at every noise level no expert covers), its training.json the folder's; the autoencoder,
+    the experts and the fast setting stay. A run trained on part of the levels (`t_range`) fits here when
+    the experts cover the rest. Refused, with nothing written, if an expert could not sample beside it."""
+    from kinetoscope.models.experts import NoiseExperts
+
+    state, cfg, training = load_run(Path(run))
+    model = Path(model)
+    if cfg.stage != "denoiser":
+        raise ValueError(f"{run} is a {cfg.stage} run: only a denoiser run can be a model's main denoiser")
+    den = trained_denoiser(cfg, state)
+    if (model / "pipeline.json").is_file():  # the experts' checks (patch, channels, prediction) before writing
+        experts = json.loads((model / "pipeline.json").read_text()).get("experts") or []
+        NoiseExperts(den, [(e["from"], e["below"], load_denoiser(model / e["denoiser"])) for e in experts])
+    return _attach(cfg, training, den, model, "denoiser", lambda p: p, record=model / "training.json")
+
+
+def _attach(cfg: TrainConfig, training: dict, den, model: Path, sub: str, update, record: Path | None = None) -> Path:
+    """Write `den` to MODEL/sub/ with its training.json (or at `record`) and name it in pipeline.json
+    (`update`: old -> new, which may refuse; it runs before anything is written)."""
     if not (model / "pipeline.json").is_file():
         raise FileNotFoundError(f"no model at {model}: a model folder holds pipeline.json, vae/ and denoiser/")
     if not same_encoder(CausalVAE.from_pretrained(cfg.vae), CausalVAE.from_pretrained(model / "vae")):
         raise ValueError(f"{model}/vae has a different encoder from {cfg.vae}: the {sub} latents would not match")
     pipeline = update(json.loads((model / "pipeline.json").read_text()))
     den.save_pretrained(model / sub)
-    (model / sub / "training.json").write_text(json.dumps(training, indent=2, default=list) + "\n")
+    (record or model / sub / "training.json").write_text(json.dumps(training, indent=2, default=list) + "\n")
     tmp = model / "pipeline.json.tmp"
     tmp.write_text(json.dumps(pipeline, indent=2) + "\n")
     tmp.replace(model / "pipeline.json")

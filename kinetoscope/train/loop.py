@@ -24,7 +24,7 @@ from kinetoscope.diffusion import flow_loss, motion_contrast_loss, shift_t, toke
 from kinetoscope.diffusion.distill import distill_loss, student_grid, student_setting
 from kinetoscope.hardware import choose_precision, default_threads, device
 from kinetoscope.models import BACKBONES, AutoencoderConfig, CausalVAE, load_denoiser
-from kinetoscope.models.io import config_from_dict
+from kinetoscope.models.io import config_from_dict, config_to_dict
 from kinetoscope.train import checkpoint as ckpt
 from kinetoscope.train.card import write_dataset_card
 from kinetoscope.train.config import TrainConfig, save_config
@@ -147,7 +147,8 @@ class Trainer:
     # --- state ----------------------------------------------------------------------------------
     def state(self) -> dict:
         return {"model": self.model.state_dict(), "ema": self.ema.model.state_dict(), "opt": self.opt.state_dict(),
-                "step": self.step, "elapsed": self.elapsed, "config": self.cfg.to_dict()}
+                "step": self.step, "elapsed": self.elapsed, "config": self.cfg.to_dict(),
+                "model_config": {"class": type(self.model).__name__, **config_to_dict(self.model.config)}}
 
     def load(self, state: dict) -> None:
         self.model.load_state_dict(state["model"])

@@ -186,6 +186,11 @@ def test_init_from_grows_the_model_by_the_runs_architecture_fields(tmp_path, vae
         assert torch.equal(t.model.state_dict()[k], v)
     t.train()
     assert load_denoiser_state(export(tmp_path / "b", tmp_path / "m2") / "denoiser").keys() > before.keys()
+    # a run continuing the grown model need not repeat its fields: export builds what the run trained
+    Trainer(denoiser_cfg(tmp_path / "c", vae_dir, 1, init_from=tmp_path / "m2" / "denoiser", **small)).train()
+    out = export(tmp_path / "c", tmp_path / "m3") / "denoiser"
+    assert json.loads((out / "config.json").read_text())["fine_cross"] is True
+    assert load_denoiser_state(out).keys() == load_denoiser_state(tmp_path / "m2" / "denoiser").keys()
 
 
 def load_denoiser_state(folder):
@@ -260,7 +265,7 @@ def test_a_config_file_reads_numbers_yaml_leaves_as_strings(tmp_path):
 
 def test_noise_level_experts_train_in_their_range_and_ship_beside_the_denoiser(tmp_path, vae_dir, text_encoder):
     from kinetoscope.models.experts import NoiseExperts
-    from kinetoscope.train.export import attach_expert
+    from kinetoscope.train.export import attach_expert, replace_main
     from kinetoscope.train.loop import load_teacher
 
     over = {"backbone": "unet", "unet_model": "{channels: [16, 32], blocks: 1, heads: 2}"}
@@ -298,6 +303,14 @@ def test_noise_level_experts_train_in_their_range_and_ship_beside_the_denoiser(t
     assert pipe.weights_hash != plain.weights_hash  # the recipe's weights hash covers both experts
     assert pipe.generate(GenerationRequest(prompt="a blue ring", frames=5, steps=3)).frames.shape == (5, 32, 32, 3)
     assert isinstance(load_teacher(str(model)), NoiseExperts)  # a fast student learns from the pair
+    with pytest.raises(FileNotFoundError, match="no model at"):
+        replace_main(tmp_path / "wide", tmp_path / "nowhere")
+    assert not (tmp_path / "nowhere").exists()  # nothing half-written
+    replace_main(tmp_path / "wide", model)  # a new main denoiser beside the same experts
+    pipe = Pipeline.from_pretrained(model, text_encoder=text_encoder)
+    assert pipe.denoiser.ranges == [(0.0, 0.4), (0.4, 0.8)] and json.loads((model / "training.json").read_text())["run"] == str(tmp_path / "wide")
+    for k, v in wide.ema.model.state_dict().items():
+        assert torch.equal(pipe.denoiser.main.state_dict()[k], v)
     resaved = pipe.save_pretrained(tmp_path / "copy")
     assert isinstance(Pipeline.from_pretrained(resaved, text_encoder=text_encoder).denoiser, NoiseExperts)
 
