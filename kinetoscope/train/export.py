@@ -144,7 +144,7 @@ def replace_main(run: str | Path, model: str | Path) -> Path:
     sampling uses at every noise level no expert covers), its training.json the folder's; the autoencoder,
     the experts and the fast setting stay. A run trained on part of the levels (`t_range`) fits here when
     the experts cover the rest. Refused, with nothing written, if an expert could not sample beside it."""
-    from kinetoscope.models.experts import NoiseExperts
+    from kinetoscope.models.experts import with_experts
 
     state, cfg, training = load_run(Path(run))
     model = Path(model)
@@ -152,8 +152,7 @@ def replace_main(run: str | Path, model: str | Path) -> Path:
         raise ValueError(f"{run} is a {cfg.stage} run: only a denoiser run can be a model's main denoiser")
     den = trained_denoiser(cfg, state)
     if (model / "pipeline.json").is_file():  # the experts' checks (patch, channels, prediction) before writing
-        experts = json.loads((model / "pipeline.json").read_text()).get("experts") or []
-        NoiseExperts(den, [(e["from"], e["below"], load_denoiser(model / e["denoiser"])) for e in experts])
+        with_experts(den, model, json.loads((model / "pipeline.json").read_text()).get("experts"))
     return _attach(cfg, training, den, model, "denoiser", lambda p: p, record=model / "training.json")
 
 
