@@ -13,7 +13,7 @@ from fastapi.staticfiles import StaticFiles
 from kinetoscope import __version__
 from kinetoscope.studio import auth
 from kinetoscope.studio.api import account, errors, models, verify, videos
-from kinetoscope.studio.ratelimit import RateLimiter
+from kinetoscope.studio.ratelimit import make_limiter
 from kinetoscope.studio.services import Services
 from kinetoscope.studio.settings import Settings, from_env
 from kinetoscope.studio.web import account_pages, admin_pages
@@ -50,8 +50,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
                   description="Text-to-video on your own machine. The /v1 routes follow OpenAI's Videos API.")
     errors.install(app)
     auth.install(app)
-    app.state.rate_limiter = RateLimiter(settings.rate_limit_per_minute)
-    app.state.login_limiter = RateLimiter(settings.login_attempts_per_minute)
+    app.state.rate_limiter = make_limiter(settings.redis_url, settings.rate_limit_per_minute, "api")
+    app.state.login_limiter = make_limiter(settings.redis_url, settings.login_attempts_per_minute, "login")
     app.include_router(videos.router)
     app.include_router(models.router)
     app.include_router(account.router)

@@ -17,7 +17,6 @@ from starlette.concurrency import run_in_threadpool
 from kinetoscope.studio import accounts
 from kinetoscope.studio.api.errors import body
 from kinetoscope.studio.models import User
-from kinetoscope.studio.ratelimit import RateLimiter
 
 SESSION_COOKIE = "kinetoscope_session"
 CSRF_HEADER = "x-csrf-token"
@@ -91,7 +90,7 @@ def _same_origin(request: Request) -> bool:
     return origin.rstrip("/") == f"{request.url.scheme}://{request.headers.get('host', '')}"
 
 
-def install(app, limiter: RateLimiter | None = None) -> None:
+def install(app) -> None:
     @app.middleware("http")
     async def authenticate(request: Request, call_next):
         svc = request.app.state.svc
@@ -123,7 +122,7 @@ def install(app, limiter: RateLimiter | None = None) -> None:
                 return _deny(request, 403, "missing or wrong CSRF token (header X-CSRF-Token)", "csrf_failed")
         rl = request.app.state.rate_limiter
         if path.startswith("/v1/") and principal.via in ("key", "session", "open"):
-            wait = rl.hit(principal.owner_id or client_ip(request))
+            wait = await run_in_threadpool(rl.hit, principal.owner_id or client_ip(request))  # may ask Redis
             if wait:
                 return _deny(request, 429, f"too many requests: at most {rl.limit} a minute; retry in {wait:.0f} s",
                              "rate_limit_exceeded", {"Retry-After": str(max(1, round(wait)))})

@@ -41,11 +41,23 @@ def settings(backend, request, tmp_path, tiny_model_dir) -> Settings:
     return Settings(**kw)
 
 
+def forget_rate_limits(url: str) -> None:
+    """Rate windows live in the session's shared Redis for a minute: each test starts with none."""
+    from redis import Redis as RedisClient
+
+    r = RedisClient.from_url(url)
+    keys = list(r.scan_iter("kinetoscope:rate:*"))
+    if keys:
+        r.delete(*keys)
+    r.close()
+
+
 @pytest.fixture
 def svc(settings, text_encoder):
     s = Services.start(settings)
     if settings.redis_url:
         s.queue.flush()
+        forget_rate_limits(settings.redis_url)
     builtin = s.engines.get("kinetoscope-builtin")
     builtin.pipeline._text = text_encoder  # share the session's text encoder: load it once per test run
     yield s

@@ -1,6 +1,7 @@
 """Accounts, keys, isolation, quotas, rate limits, CSRF, invites, audit, data rights."""
 
 import io
+import socket
 import time
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
@@ -13,6 +14,7 @@ from sqlalchemy import select
 from kinetoscope.studio import accounts, audit
 from kinetoscope.studio.app import create_app
 from kinetoscope.studio.models import Base
+from kinetoscope.studio.ratelimit import make_limiter
 from kinetoscope.studio.worker import Worker
 from tests.studio.live import live_server
 
@@ -154,6 +156,26 @@ def test_rate_limits_answer_429_with_retry_after(svc):
         logins = [c.post("/v1/auth/login", json={"username": "alice", "password": "wrong password!"}).status_code
                   for _ in range(3)]
         assert logins == [401, 401, 429]
+
+
+def test_rate_limits_are_shared_by_every_api_process_over_redis(svc, backend):
+    """Two apps (two API processes) over one Redis count into one window; with no Redis, each its own."""
+    svc.settings = svc.settings.with_(rate_limit_per_minute=3)
+    _, key = make_user(svc, "alice")
+    with TestClient(create_app(services=svc)) as a, TestClient(create_app(services=svc)) as b:
+        codes = [c.get("/v1/videos", headers=bearer(key)).status_code for c in (a, b, a, b)]
+    assert codes == ([200, 200, 200, 429] if backend == "postgres" else [200] * 4)
+
+
+def test_rate_limits_count_in_the_process_while_redis_is_unreachable(caplog):
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    limiter = make_limiter(f"redis://127.0.0.1:{port}/0", limit=2, name="api")
+    waits = [limiter.hit("alice") for _ in range(3)]
+    assert waits[:2] == [0.0, 0.0] and 0 < waits[2] <= 60
+    assert limiter.hit("bob") == 0.0  # per key, as before
+    assert "Redis unreachable" in caplog.text
 
 
 def test_session_cookie_and_csrf(app_client, svc):

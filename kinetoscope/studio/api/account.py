@@ -64,8 +64,9 @@ def set_session_cookie(response, svc, token: str) -> None:
 
 
 # --- auth -----------------------------------------------------------------------------------------
-def login_limited(request: Request, username: str) -> None:
-    wait = request.app.state.login_limiter.hit(f"{client_ip(request)}|{username.strip().lower()}")
+async def login_limited(request: Request, username: str) -> None:
+    key = f"{client_ip(request)}|{username.strip().lower()}"
+    wait = await run_in_threadpool(request.app.state.login_limiter.hit, key)  # may ask Redis
     if wait:
         raise ApiError(429, f"too many login attempts: retry in {wait:.0f} s", "rate_limit_exceeded",
                        headers={"Retry-After": str(max(1, round(wait)))})
@@ -77,7 +78,7 @@ async def login(request: Request):
     fields, _ = await forms.read_body(request, 64 * 1024)
     username = forms.text(fields, "username", required=True)
     password = forms.text(fields, "password", required=True)
-    login_limited(request, username)
+    await login_limited(request, username)
     user = await _call(accounts.authenticate, svc.sessions, username, password, client_ip(request))
     token, csrf = await run_in_threadpool(accounts.start_session, svc.sessions, user)
     resp = JSONResponse({"user": user_json(user), "csrf_token": csrf})

@@ -151,7 +151,7 @@ async def login_submit(request: Request):
     if missing:
         return _login_page(request, username, to, missing, 400)
     try:
-        account_api.login_limited(request, username)
+        await account_api.login_limited(request, username)
         user = await run_in_threadpool(accounts.authenticate, svc.sessions, username, password, client_ip(request))
     except ApiError as e:  # too many attempts
         return _login_page(request, username, to, {"": e.message}, e.status, e.headers)
@@ -254,7 +254,7 @@ async def change_password(request: Request):
     if new != form.get("new_password2", ""):
         return await _account_page(request, 400, errors={"new_password2": "the two new passwords differ: type the same one twice"})
     try:
-        account_api.login_limited(request, user.username)  # a password check like any other
+        await account_api.login_limited(request, user.username)  # a password check like any other
         await run_in_threadpool(accounts.change_password, svc.sessions, user, str(form.get("old_password", "")), new,
                                 client_ip(request))
     except (ApiError, accounts.AccountError) as e:
@@ -316,7 +316,7 @@ async def delete_account(request: Request):
         return _not_logged_in(request)
     form = await _form(request)
     try:
-        account_api.login_limited(request, user.username)  # a password check like any other
+        await account_api.login_limited(request, user.username)  # a password check like any other
         await run_in_threadpool(accounts.authenticate, svc.sessions, user.username, str(form.get("password", "")),
                                 client_ip(request))
     except (ApiError, accounts.AccountError) as e:
