@@ -1,5 +1,5 @@
 """Per-account quotas, checked atomically when a job is created: concurrent jobs, videos and
-seconds of video per day, stored bytes. The check runs inside the transaction that inserts the
+seconds of video per day, stored bytes (each video's files and the upload it was made from). The check runs inside the transaction that inserts the
 job and first bumps the user's row, which serialises two concurrent creators for one account on
 both SQLite (one writer at a time) and PostgreSQL (row lock): they cannot both take the last unit."""
 
@@ -40,8 +40,8 @@ def usage(s: Session, user_id: str) -> dict:
     }
 
 
-def guard(user_id: str, seconds: float, settings: Settings):
-    """A check to run inside the job-creating transaction."""
+def guard(user_id: str, seconds: float, settings: Settings, upload_bytes: int = 0):
+    """A check to run inside the job-creating transaction; `upload_bytes`: what the request stores now."""
 
     def check(s: Session) -> None:
         s.execute(update(User).where(User.id == user_id).values(lock_version=User.lock_version + 1))
@@ -59,6 +59,10 @@ def guard(user_id: str, seconds: float, settings: Settings):
                                 "daily_seconds_exceeded")
         if use["storage_bytes"] >= lim["storage_bytes"]:
             raise QuotaExceeded(f"your videos take {use['storage_bytes']} bytes: the limit is {lim['storage_bytes']}; "
+                                "delete some to make more", "storage_exceeded")
+        if use["storage_bytes"] + upload_bytes > lim["storage_bytes"]:
+            raise QuotaExceeded(f"this upload ({upload_bytes} bytes) would bring your videos and uploads to "
+                                f"{use['storage_bytes'] + upload_bytes} bytes: the limit is {lim['storage_bytes']}; "
                                 "delete some to make more", "storage_exceeded")
 
     return check

@@ -175,6 +175,8 @@ class Worker:
                 self.svc.storage.put_file(key, tmp / fname)
                 files[variant] = key
                 size += (tmp / fname).stat().st_size
+        if row.input_key and (upload := self.svc.storage.path(row.input_key)).is_file():
+            size += upload.stat().st_size  # the upload it was made from stays stored with it
         return files, size
 
 

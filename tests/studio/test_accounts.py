@@ -16,6 +16,7 @@ from kinetoscope.studio.app import create_app
 from kinetoscope.studio.models import Base
 from kinetoscope.studio.ratelimit import make_limiter
 from kinetoscope.studio.worker import Worker
+from tests.studio.helpers import png_bytes, work
 from tests.studio.live import live_server
 
 PASSWORD = "correct horse battery staple"
@@ -143,6 +144,29 @@ def test_daily_seconds_quota(app_client, svc):
     assert r.status_code == 429 and "3 s" in r.json()["error"]["message"]
     me = app_client.get("/v1/me", headers=bearer(key)).json()
     assert me["usage"]["seconds_today"] == 2.0 and me["quotas"]["seconds_per_day"] == 3.0
+
+
+def test_uploads_count_toward_the_storage_quota(app_client, svc):
+    user, key = make_user(svc, "alice")
+    me = lambda: app_client.get("/v1/me", headers=bearer(key)).json()["usage"]["storage_bytes"]  # noqa: E731
+
+    def create(colour):
+        return app_client.post("/v1/videos", data={"prompt": "a square", "size": "64x64", "seconds": "1"},
+                               files={"input_reference": ("first.png", png_bytes(colour, (64, 64)), "image/png")},
+                               headers=bearer(key))
+
+    r = create((200, 30, 30))
+    assert r.status_code == 200, r.text
+    upload = me()
+    assert upload == (svc.settings.files_dir / r.json()["id"] / "input.png").stat().st_size > 0  # queued: its upload
+    accounts.set_quotas(svc.sessions, accounts.User(id="test"), user.id, storage_bytes=upload + 10)
+    refused = create((30, 30, 200))
+    assert refused.status_code == 429 and refused.json()["error"]["code"] == "storage_exceeded"
+    assert "upload" in refused.json()["error"]["message"]
+    assert sorted(p.name for p in svc.settings.files_dir.iterdir()) == [r.json()["id"]]  # nothing kept of it
+    assert work(svc) == 1
+    files = sum(p.stat().st_size for p in (svc.settings.files_dir / r.json()["id"]).iterdir())
+    assert me() == files  # completed: its video, thumbnail, spritesheet and the upload
 
 
 def test_rate_limits_answer_429_with_retry_after(svc):

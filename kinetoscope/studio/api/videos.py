@@ -158,8 +158,9 @@ def _create_job(svc, **kw):
     try:
         moderate(svc, owner, kw["prompt"], "prompt")
         moderate(svc, owner, req.get("negative_prompt") or "", "negative_prompt")
-        return jobs.create(svc.sessions, svc.queue, svc.settings, duration=duration,
-                           guard=guard(owner, duration, svc.settings) if owner else None, **kw)
+        stored = svc.storage.path(kw["input_key"]).stat().st_size if kw.get("input_key") else 0  # the upload counts
+        return jobs.create(svc.sessions, svc.queue, svc.settings, duration=duration, size_bytes=stored,
+                           guard=guard(owner, duration, svc.settings, stored) if owner else None, **kw)
     except Exception as e:
         svc.storage.delete_prefix(kw["video_id"])  # an upload stored for it
         if isinstance(e, QuotaExceeded):
