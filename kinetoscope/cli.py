@@ -47,6 +47,7 @@ def cmd_generate(args) -> int:
         raise UserError(f"--out {out}: the extension must be one of .mp4 .webm .gif .png")
     from kinetoscope.tasks.command import run_task_command, wants_task
 
+    check_policy(args, ("prompt", args.prompt), ("negative_prompt", args.negative))
     if wants_task(args):  # loop, edit, storyboard, recut, remix; i2v, interpolate, extend on the built-in model
         return run_task_command(args, req, out, UserError)
     try:
@@ -79,6 +80,22 @@ def cmd_generate(args) -> int:
     print(f"wrote {out} ({t} frames, {w}x{h}, {video.fps} fps, {video.seconds:.2f} s) in "
           f"{video.metadata['seconds_to_generate']:.1f} s")
     return 0
+
+
+def check_policy(args, *texts: tuple[str, str | None]) -> None:
+    """The studio's content policy, on the command line too: --policy FILE, else $KINETOSCOPE_POLICY,
+    else the shipped one (kinetoscope/safety/default_policy.yaml); --no-policy skips it."""
+    if args.no_policy:
+        return
+    from kinetoscope.safety import PolicyError, PolicyRefusal, enforce, load_policy
+
+    try:
+        policy = load_policy(args.policy)
+        for param, text in texts:
+            if text:
+                enforce(text, policy, param)
+    except (PolicyError, PolicyRefusal, OSError) as e:
+        raise UserError(str(e)) from None
 
 
 def engine_spec(args) -> str:
@@ -352,6 +369,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "two continued across the cut and dissolved over 1 s; continue: each shot goes on from the last "
                         "(one scene); cut: none. A shot in a --storyboard file may set its own `transition`")
     g.add_argument("--keep", default=None, metavar="START:END", help="recut: seconds of --video to keep, e.g. 1:3")
+    g.add_argument("--policy", default=None, metavar="FILE",
+                   help="content policy for the prompts (default: KINETOSCOPE_POLICY or the shipped policy, as the studio)")
+    g.add_argument("--no-policy", action="store_true", help="do not check the prompts against a content policy")
     g.add_argument("--no-watermark", action="store_true", help="do not embed the invisible watermark (the C2PA manifest is still signed)")
     g.add_argument("--sign-prompt", action="store_true", help="name the prompt in the signed C2PA manifest (default: only a keyed hash)")
     g.add_argument("--visible-mark", action="store_true", help="draw a small 'AI' mark in the bottom-right corner")

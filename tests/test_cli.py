@@ -52,3 +52,25 @@ def test_empty_prompt_and_missing_weights(tiny_model_dir, tmp_path, capsys):
 def test_help_reads_well():
     r = run_cli("--help")
     assert r.returncode == 0 and "generate" in r.stdout and "train" in r.stdout
+
+
+@pytest.mark.parametrize("args", [["a school shooting"], ["a calm lake", "--negative", "P O R N"],
+                                  ["--at", "0s", "a calm lake", "--at", "1s", "a terrorist attack on a crowded market"]])
+def test_the_content_policy_applies_on_the_command_line_as_in_the_studio(tiny_model_dir, tmp_path, capsys, args):
+    code = main(["generate", *args, "--weights", str(tiny_model_dir), "--out", str(tmp_path / "v.mp4")])
+    assert code == 2
+    assert "refused by the content policy" in capsys.readouterr().err
+    assert not (tmp_path / "v.mp4").exists()
+
+
+def test_policy_file_and_no_policy(tiny_model_dir, tmp_path, capsys):
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("version: 1\ncategories:\n  fruit:\n    reason: no fruit here\n    terms: [banana]\n")
+    base = ["generate", "--weights", str(tiny_model_dir), "--out", str(tmp_path / "v.mp4"), "--size", "32x32",
+            "--frames", "1", "--steps", "1", "--quiet"]
+    assert main([*base, "a banana", "--policy", str(policy)]) == 2
+    assert "no fruit here" in capsys.readouterr().err and not (tmp_path / "v.mp4").exists()
+    assert main([*base, "a banana", "--policy", str(tmp_path / "missing.yaml")]) == 2
+    assert "missing.yaml" in capsys.readouterr().err
+    assert main([*base, "a school shooting", "--no-policy"]) == 0
+    assert (tmp_path / "v.mp4").exists()

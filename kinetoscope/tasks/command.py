@@ -107,7 +107,7 @@ def run_task_command(args, req, out: Path, error) -> int:
     from tqdm import tqdm
 
     from kinetoscope import tasks
-    from kinetoscope.cli import engine_spec
+    from kinetoscope.cli import check_policy, engine_spec
     from kinetoscope.engines import load_engine
     from kinetoscope.media import MediaError, read_image, read_metadata, read_video
     from kinetoscope.pipeline import RequestError
@@ -142,6 +142,7 @@ def run_task_command(args, req, out: Path, error) -> int:
             inputs, files = {}, {}
             if task == "storyboard":
                 params["shots"], seconds, inputs, files = _timeline(args, error)
+                check_policy(args, *(("storyboard", shot["prompt"]) for shot in params["shots"]))
                 seconds = args.seconds if args.seconds is not None else seconds
                 if seconds is not None:
                     params["seconds"] = seconds
