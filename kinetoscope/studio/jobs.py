@@ -142,9 +142,13 @@ def _finish(sf, video_id: str, worker_id: str, settings: Settings, event: str, v
         return True
 
 
-def complete(sf, video_id: str, worker_id: str, files: dict, settings: Settings, size_bytes: int = 0) -> bool:
-    return _finish(sf, video_id, worker_id, settings, "video.completed",
-                   {"status": "completed", "progress": 100, "files": json.dumps(files), "size_bytes": size_bytes})
+def complete(sf, video_id: str, worker_id: str, files: dict, settings: Settings, size_bytes: int = 0,
+             seconds: float | None = None) -> bool:
+    """`seconds`: the video's length where it was known only once made (a loop's), for its label and quota."""
+    values = {"status": "completed", "progress": 100, "files": json.dumps(files), "size_bytes": size_bytes}
+    if seconds is not None:
+        values.update(seconds=f"{seconds:g}", duration=seconds)
+    return _finish(sf, video_id, worker_id, settings, "video.completed", values)
 
 
 def fail(sf, video_id: str, worker_id: str, code: str, message: str, settings: Settings) -> bool:

@@ -10,7 +10,7 @@ import json
 from kinetoscope.pipeline import GenerationRequest, RequestError, Video
 
 REQUEST_FIELDS = tuple(f.name for f in dataclasses.fields(GenerationRequest) if f.name not in ("given_frames", "given_mask", "init_frames"))
-TASKS = ("t2v", "image", "i2v", "extend", "edit", "remix")
+TASKS = ("t2v", "image", "i2v", "loop", "storyboard", "extend", "edit", "remix")
 
 
 def recipe_of(req: GenerationRequest, **options) -> dict:
@@ -38,10 +38,17 @@ def build_request(svc, row, engine, progress) -> Video:
         if getattr(engine, "pipeline", None) is not None:  # the built-in model: the image dissolves into the motion
             return tasks.i2v(engine.pipeline, image, req.prompt, progress=progress, **kw)
         return engine.generate(tasks.i2v_request(engine, image, req.prompt, **kw), progress=progress)
+    pipe = getattr(engine, "pipeline", None)  # the built-in model: the tasks below run on its Pipeline
+    if pipe is None:
+        raise RequestError(f"model {row.model!r} cannot do task {row.task!r}")
+    if row.task == "loop":
+        kw = {k: getattr(req, k) for k in REQUEST_FIELDS if k != "prompt"}
+        return tasks.loop(pipe, req.prompt, progress=progress, **kw)
+    if row.task == "storyboard":
+        kw = {k: getattr(req, k) for k in ("negative_prompt", "width", "height", "fps", "steps", "guidance", "seed", "sampler")}
+        return tasks.storyboard(pipe, recipe["shots"], seconds=recipe["storyboard_seconds"],
+                                transition=recipe["transition"], progress=progress, **kw)
     if row.task in ("extend", "edit"):
-        pipe = getattr(engine, "pipeline", None)
-        if pipe is None:
-            raise RequestError(f"model {row.model!r} cannot {row.task} videos")
         source = source_frames(svc, row)
         kw = {k: getattr(req, k) for k in ("negative_prompt", "steps", "guidance", "seed", "sampler")}
         if row.task == "edit":

@@ -129,7 +129,8 @@ class Worker:
                 svc.storage.delete_prefix(video_id)
                 return jobs.fail(svc.sessions, video_id, self.worker_id, "internal_error",
                                  f"{type(e).__name__}: {e}", settings)
-        if lease.lost or not jobs.complete(svc.sessions, video_id, self.worker_id, files, settings, size_bytes):
+        seconds = len(video.frames) / video.fps if row.task == "loop" else None  # its length: the bridge's crossfade decides
+        if lease.lost or not jobs.complete(svc.sessions, video_id, self.worker_id, files, settings, size_bytes, seconds):
             if jobs.get(svc.sessions, video_id) is None:
                 svc.storage.delete_prefix(video_id)
             return False

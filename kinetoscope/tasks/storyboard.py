@@ -90,6 +90,20 @@ def parse_timeline(data) -> tuple[list[dict], float | None]:
     return shots, seconds
 
 
+def parse_shot_lines(text: str) -> list[dict]:
+    """One shot per line, "TIME PROMPT" ("0s a red circle", "2.5 it turns blue", "0:03 ..."); blank
+    lines are skipped. The list parse_timeline takes."""
+    shots = []
+    for n, line in enumerate(str(text).splitlines(), 1):
+        if not line.strip():
+            continue
+        at, _, prompt = line.strip().partition(" ")
+        if not prompt.strip():
+            raise RequestError(f"line {n} ({line.strip()!r}) needs a time and a prompt, e.g. 0s a red circle")
+        shots.append({"at": parse_time(at), "prompt": prompt.strip()})
+    return shots
+
+
 def _eaten(k: int, mode: str | None, image) -> tuple[int, int]:
     """Frames a transition into a shot takes (from the shot before, from the shot itself)."""
     if mode is None or mode == "cut" or (mode == "continue" and image is None):
@@ -125,13 +139,10 @@ def check_timeline(shots: list[Shot], seconds: float, fps: int, k: int, modes: l
     return starts
 
 
-def storyboard(pipe: Pipeline, shots: list[Shot], seconds: float | None = None, transition: str = TRANSITION,
-               overlap_latents: int = OVERLAP_LATENTS, release: float = RELEASE, progress=None, **kw) -> Video:
-    """One video through `shots`; `seconds` defaults to the last shot + one clip. `transition`
-    is how each shot is reached where the shot does not say ("dissolve", "continue" or "cut").
-    Every window that continues frames (a shot longer than a window, a dissolve's continuations,
-    "continue") is given up to `overlap_latents` latent frames of them, released below `release`,
-    as extend does (tasks/windows.py)."""
+def plan(pipe: Pipeline, shots: list, seconds: float | None = None, transition: str = TRANSITION,
+         overlap_latents: int = OVERLAP_LATENTS, release: float = RELEASE, **kw):
+    """Every check a storyboard makes before any work: (shots, each shot's transition, the first
+    shot's resolved request, the length in seconds, each shot's first frame). Raises RequestError."""
     shots = [s if isinstance(s, Shot) else Shot(**s) for s in shots]
     if not shots:
         raise RequestError("a storyboard needs at least one shot")
@@ -141,9 +152,20 @@ def storyboard(pipe: Pipeline, shots: list[Shot], seconds: float | None = None, 
     check_release(release)
     overlap_frames(pipe, overlap_latents)  # checks its range
     req = pipe.resolve(GenerationRequest(prompt=shots[0].prompt, **kw))
-    k = pipe.vae.config.time_factor
     seconds = shots[-1].at + pipe.config.seconds if seconds is None else seconds
-    starts = check_timeline(shots, seconds, req.fps, k, modes)
+    starts = check_timeline(shots, seconds, req.fps, pipe.vae.config.time_factor, modes)
+    return shots, modes, req, seconds, starts
+
+
+def storyboard(pipe: Pipeline, shots: list[Shot], seconds: float | None = None, transition: str = TRANSITION,
+               overlap_latents: int = OVERLAP_LATENTS, release: float = RELEASE, progress=None, **kw) -> Video:
+    """One video through `shots`; `seconds` defaults to the last shot + one clip. `transition`
+    is how each shot is reached where the shot does not say ("dissolve", "continue" or "cut").
+    Every window that continues frames (a shot longer than a window, a dissolve's continuations,
+    "continue") is given up to `overlap_latents` latent frames of them, released below `release`,
+    as extend does (tasks/windows.py)."""
+    shots, modes, req, seconds, starts = plan(pipe, shots, seconds, transition, overlap_latents, release, **kw)
+    k = pipe.vae.config.time_factor
     total = round(seconds * req.fps)
     ends = starts[1:] + [total]
     images = [None if s.image is None else fit(s.image, req.width, req.height, f"shot {i + 1}'s image")

@@ -60,7 +60,7 @@ def test_multipart_create_with_image_is_i2v(client, svc):
     ({"prompt": "a ball", "seconds": "soon"}, "seconds", "number"),
     ({"prompt": "a ball", "steps": 0}, "steps", "out of range"),
     ({"prompt": "a ball", "model": "sora-9"}, "model", "kinetoscope-builtin"),
-    ({"prompt": "a ball", "task": "loop"}, "task", "t2v"),
+    ({"prompt": "a ball", "task": "recut"}, "task", "storyboard"),
     ({"prompt": "a ball", "task": "i2v"}, "input_reference", "input_reference"),
 ])
 def test_bad_input_is_a_clear_4xx_and_writes_nothing(client, svc, body, param, fragment):

@@ -155,6 +155,23 @@ def test_bad_input_rerenders_the_form_with_the_message_next_to_the_field(client,
     assert not any(svc.settings.files_dir.iterdir())
 
 
+def test_storyboard_from_the_form_takes_one_shot_per_line_and_remixes_from_them(client, svc):
+    assert '<option value="storyboard">' in client.get("/").text and '<option value="loop">' in client.get("/").text
+    r = post_form(client, {"prompt": "0s a red circle\n1.5s a blue square", "task": "storyboard", "seconds": "",
+                           "size": "32x32", "steps": "2"})
+    assert r.status_code == 303, r.text
+    vid = r.headers["location"].rsplit("/", 1)[1]
+    v = client.get(f"/v1/videos/{vid}").json()
+    assert v["task"] == "storyboard" and v["seconds"] == "3.5" and len(v["request"]["shots"]) == 2
+    assert work(svc) == 1
+    page = Page(client.get(f"/videos/{vid}").text)
+    assert page.text_of["f-prompt"] == "0s a red circle\n1.5s a blue square"  # the remix form starts from the shots
+
+    bad = post_form(client, {"prompt": "0s a red circle\n0.5s a blue square", "task": "storyboard", "size": "32x32"})
+    assert bad.status_code == 400
+    assert "needs at least" in Page(bad.text).text_of["e-prompt"]
+
+
 def test_non_image_upload_is_shown_at_the_upload_field(client):
     r = post_form(client, {"prompt": "a ball"}, files={"input_reference": ("x.png", b"not an image", "image/png")})
     assert r.status_code == 400 and "not a readable image" in Page(r.text).text_of["e-input_reference"]

@@ -22,6 +22,7 @@ from kinetoscope.studio.recipes import recipe_of, request_of
 from kinetoscope.studio.worker import VARIANTS
 
 router = APIRouter(prefix="/v1", tags=["videos"])
+CREATE_TASKS = ("t2v", "image", "i2v", "loop", "storyboard")  # what POST /v1/videos makes
 
 CREATE_FIELDS = {
     "prompt": {"type": "string", "description": "what the video shows"},
@@ -33,12 +34,15 @@ CREATE_FIELDS = {
     "steps": {"type": "integer"},
     "guidance": {"type": "number"},
     "fps": {"type": "integer"},
-    "task": {"type": "string", "enum": ["t2v", "image", "i2v"]},
+    "task": {"type": "string", "enum": ["t2v", "image", "i2v", "loop", "storyboard"]},
+    "shots": {"type": "string", "description": "storyboard: one shot per line, \"TIME PROMPT\" (0s a red circle), or a "
+              "JSON list of {at, prompt, transition}"},
+    "transition": {"type": "string", "enum": ["dissolve", "continue", "cut"], "description": "storyboard: how each shot is reached"},
     "input_reference": {"type": "string", "format": "binary", "description": "an image: the first frame"},
     "input_training_consent": {"type": "boolean", "description": "allow the upload to be used for training (default false)"},
 }
-_SCHEMA = {"type": "object", "required": ["prompt"], "properties": CREATE_FIELDS}
-_JSON_SCHEMA = {"type": "object", "required": ["prompt"],
+_SCHEMA = {"type": "object", "properties": CREATE_FIELDS}  # prompt: required, except for a storyboard (shots)
+_JSON_SCHEMA = {"type": "object",
                 "properties": {k: v for k, v in CREATE_FIELDS.items() if k != "input_reference"}}
 CREATE_BODY = {"requestBody": {"required": True, "content": {"application/json": {"schema": _JSON_SCHEMA},
                                                              "multipart/form-data": {"schema": _SCHEMA}}}}
@@ -155,6 +159,8 @@ def _create_job(svc, **kw):
     duration = (req["frames"] - 1) / req["fps"] if req.get("frames", 1) > 1 else 0.0
     if kw.get("task") == "extend":
         duration = float(req.get("extend_seconds", 0.0))
+    if kw.get("task") == "storyboard":
+        duration = float(req["storyboard_seconds"])
     try:
         moderate(svc, owner, kw["prompt"], "prompt")
         moderate(svc, owner, req.get("negative_prompt") or "", "negative_prompt")
@@ -171,12 +177,14 @@ def _create_job(svc, **kw):
 def create_from_fields(svc, owner, fields: dict, files: dict[str, bytes]):
     model, engine = _engine(svc, forms.text(fields, "model"))
     task = forms.text(fields, "task", "i2v" if "input_reference" in files else "t2v")
-    if task not in ("t2v", "image", "i2v"):
-        raise ApiError(400, f"task {task!r} is not allowed here: use t2v, image or i2v "
+    if task not in CREATE_TASKS:
+        raise ApiError(400, f"task {task!r} is not allowed here: use {', '.join(CREATE_TASKS)} "
                             "(extend: POST /v1/videos/extensions, remix: POST /v1/videos/{id}/remix)", "invalid_value", "task")
     if task not in engine.capabilities.tasks:
         raise ApiError(400, f"model {model!r} cannot do task {task!r}: it supports {', '.join(engine.capabilities.tasks)}",
                        "unsupported_task", "task")
+    if task == "storyboard":
+        return _storyboard_job(svc, owner, model, engine, fields, files)
     if isinstance(fields.get("input_reference"), dict):
         raise ApiError(400, "input_reference must be an uploaded image file (multipart/form-data)", "invalid_value",
                        "input_reference")
@@ -194,6 +202,63 @@ def create_from_fields(svc, owner, fields: dict, files: dict[str, bytes]):
                        request=recipe_of(req), seconds=_seconds_label(req), size=f"{req.width}x{req.height}",
                        owner_id=owner, input_key=input_key, video_id=video_id,
                        input_consent=consent)
+
+
+def _shots(fields: dict) -> tuple[list[dict], str]:
+    """The storyboard's `shots`: lines of "TIME PROMPT", or a JSON list (a JSON body may send the list
+    itself). Without `shots`, `prompt` holds the lines (the web form; a remix's new prompt). Returns
+    (shots, the field they came from)."""
+    from kinetoscope.tasks.storyboard import parse_shot_lines, parse_timeline
+
+    param = "shots" if fields.get("shots") not in (None, "", []) else "prompt"
+    raw = fields.get(param)
+    if raw is None or raw == "" or raw == []:
+        raise ApiError(400, "a storyboard needs shots: one per line, \"TIME PROMPT\" (e.g. 0s a red circle)",
+                       "missing_required_parameter", "shots")
+    try:
+        if isinstance(raw, str) and raw.lstrip()[:1] in ("[", "{"):
+            try:
+                raw = json.loads(raw)
+            except ValueError as e:
+                raise RequestError(f"shots is not valid JSON: {e}") from None
+        shots, _ = parse_timeline(parse_shot_lines(raw) if isinstance(raw, str) else raw)
+    except RequestError as e:
+        raise ApiError(400, f"{param}: {e}", "invalid_value", param) from None
+    for i, shot in enumerate(shots):
+        if shot.get("image") is not None:
+            raise ApiError(400, f"shot {i + 1} has an image: keyframe images are for the command line "
+                                "(kinetoscope generate --storyboard FILE)", "invalid_value", param)
+        shot.pop("image")
+    return shots, param
+
+
+def _storyboard_job(svc, owner, model, engine, fields: dict, files: dict[str, bytes], remixed_from: str | None = None):
+    from kinetoscope.tasks.storyboard import TRANSITION, plan
+
+    if files:
+        raise ApiError(400, f"a storyboard takes no upload ({', '.join(files)})", "invalid_value", next(iter(files)))
+    shots, param = _shots(fields)
+    for shot in shots:
+        moderate(svc, owner, shot["prompt"], param)
+    transition = forms.text(fields, "transition", TRANSITION)
+    seconds = forms.number(fields, "seconds", float)
+    own = {k: v for k, v in fields.items() if k not in ("shots", "transition", "seconds", "task", "prompt")}
+    req = _generation_request(svc, {**own, "prompt": shots[0]["prompt"]}, engine)  # size, seed, steps, ...
+    kw = {k: getattr(req, k) for k in ("negative_prompt", "width", "height", "fps", "steps", "guidance", "seed", "sampler")}
+    try:
+        _, _, _, seconds, _ = plan(engine.pipeline, shots, seconds, transition, **kw)
+    except RequestError as e:
+        where = "transition" if str(e).startswith("transition") else "seconds" if "length" in str(e) else param
+        raise ApiError(400, str(e), "invalid_value", where) from None
+    frames = round(seconds * req.fps)
+    if frames > engine.capabilities.max_frames:
+        raise ApiError(400, f"seconds {seconds:g} is out of range: a storyboard may be at most "
+                            f"{engine.capabilities.max_frames / req.fps:g} s ({engine.capabilities.max_frames} frames)",
+                       "invalid_value", "seconds")
+    return _create_job(svc, model=model, task="storyboard", prompt=" → ".join(s["prompt"] for s in shots),
+                       request=recipe_of(req, shots=shots, transition=transition, storyboard_seconds=seconds),
+                       seconds=f"{seconds:g}", size=f"{req.width}x{req.height}", owner_id=owner,
+                       video_id=jobs.new_id(), remixed_from=remixed_from)
 
 
 async def _submit(request: Request, service) -> JSONResponse:
@@ -269,13 +334,27 @@ def remix_from_fields(svc, owner, source, fields: dict):
         raise ApiError(409, f"video {source.id} is {source.status}: only completed videos can be remixed",
                        "video_not_ready", "id")
     model, engine = _engine(svc, forms.text(fields, "model", source.model))
+    if source.task in ("loop", "storyboard") and source.task not in engine.capabilities.tasks:
+        raise ApiError(400, f"model {model!r} cannot do task {source.task!r}: it supports "
+                            f"{', '.join(engine.capabilities.tasks)}", "unsupported_task", "model")
+    if source.task == "storyboard":  # the source's shots and settings, with the caller's changes
+        old = json.loads(source.request)
+        kept = {"shots": old["shots"], "transition": old["transition"], "size": f"{old['width']}x{old['height']}",
+                **{k: old[k] for k in ("negative_prompt", "fps", "steps", "guidance", "seed", "sampler") if old.get(k) is not None}}
+        if not fields.get("shots") and not fields.get("prompt"):
+            kept["seconds"] = old["storyboard_seconds"]
+        if fields.get("prompt") and not fields.get("shots"):
+            kept.pop("shots")  # the new prompt holds the shots, one per line
+        return _storyboard_job(svc, owner, model, engine, {**kept, **fields, "task": "storyboard"}, {},
+                               remixed_from=source.id)
     req = _generation_request(svc, fields, engine, base=_source_request(svc, source))
     video_id = jobs.new_id()
     input_key = None
     if source.input_key and source.task in ("i2v", "remix"):
         input_key = f"{video_id}/input.png"
         svc.storage.put_file(input_key, svc.storage.path(source.input_key))
-    return _create_job(svc, model=model, task="remix" if source.task != "image" else "image",
+    task = {"image": "image", "loop": "loop"}.get(source.task, "remix")  # a loop's remix loops too
+    return _create_job(svc, model=model, task=task,
                        prompt=req.prompt, request=recipe_of(req), seconds=_seconds_label(req),
                        size=f"{req.width}x{req.height}", owner_id=owner, input_key=input_key, video_id=video_id,
                        remixed_from=source.id, input_consent=source.input_consent)
@@ -286,8 +365,9 @@ async def remix_video(request: Request, video_id: str):
     svc = svc_of(request)
     source = _owned(request, video_id)
     fields, _ = await forms.read_body(request, svc.settings.max_upload_bytes)
-    if not forms.text(fields, "prompt"):
-        raise ApiError(400, "prompt is required", "missing_required_parameter", "prompt")
+    if not forms.text(fields, "prompt") and not (source.task == "storyboard" and fields.get("shots")):
+        raise ApiError(400, "prompt is required" + (" (or shots)" if source.task == "storyboard" else ""),
+                       "missing_required_parameter", "prompt")
     row = await run_in_threadpool(remix_from_fields, svc, owner_of(request), source, fields)
     return _video_response(svc, row)
 

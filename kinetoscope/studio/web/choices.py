@@ -11,6 +11,8 @@ TASKS = {
     "t2v": "Text → video",
     "i2v": "Image → video",
     "image": "Still image (one frame)",
+    "loop": "Seamless loop",
+    "storyboard": "Storyboard (one shot per line)",
 }
 RATIOS = (1.0, 3 / 4, 9 / 16)  # short side / long side, besides the model's own default shape
 ORIENTATIONS = ("Square", "Landscape", "Portrait")

@@ -102,7 +102,14 @@ def _video_context(svc, row, errors: dict | None = None, remix_prompt: str | Non
     done = v["status"] in jobs.TERMINAL
     return {"v": v, "done": done, "recipe": v["request"], "recipe_json": json.dumps(v["request"], indent=2, sort_keys=True),
             "refresh_seconds": max(1, round(svc.settings.poll_after_ms / 1000)), "variants": list(videos.VARIANTS),
-            "errors": errors or {}, "remix_prompt": v["prompt"] if remix_prompt is None else remix_prompt}
+            "errors": errors or {}, "remix_prompt": _remix_prompt(v) if remix_prompt is None else remix_prompt}
+
+
+def _remix_prompt(v: dict) -> str:
+    """What the remix form starts from: the prompt, or a storyboard's shots one per line."""
+    if v["task"] == "storyboard":
+        return "\n".join(f"{s['at']:g}s {s['prompt']}" for s in v["request"].get("shots", []))
+    return v["prompt"]
 
 
 @router.get("/videos/{video_id}", response_class=HTMLResponse)

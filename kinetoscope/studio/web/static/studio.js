@@ -48,6 +48,12 @@
       if (file.files.length && task.value === "t2v" && task.querySelector("option[value=i2v]")) task.value = "i2v";
     });
   }
+  var seconds = document.getElementById("f-seconds");
+  if (task && seconds) {  // a storyboard's length defaults to its last shot + one clip: do not keep a clip's 2 s
+    task.addEventListener("change", function () {
+      if (task.value === "storyboard" && seconds.value === seconds.defaultValue) seconds.value = "";
+    });
+  }
 
   document.querySelectorAll("[data-copy]").forEach(function (button) {
     var source = document.getElementById(button.getAttribute("data-copy"));
