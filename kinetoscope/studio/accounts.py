@@ -227,6 +227,29 @@ def revoke_key(sf, user: User, key_id: str, ip: str | None = None) -> None:
         audit.record(s, user.id, "key.revoke", key_id, ip)
 
 
+def set_webhook(sf, user: User, url: str, allow_private: bool = False, ip: str | None = None) -> str:
+    """Point the account's webhook at `url` with a new signing secret (returned; rotating it is
+    setting the URL again). Raises AccountError naming `url` if the studio will not call it."""
+    from kinetoscope.studio import webhooks
+
+    try:
+        webhooks.check_url(url, allow_private)
+    except webhooks.WebhookUrlError as e:
+        raise AccountError(str(e), "url") from None
+    secret = webhooks.new_secret()
+    with sf.begin() as s:
+        s.execute(update(User).where(User.id == user.id).values(webhook_url=url, webhook_secret=secret))
+        audit.record(s, user.id, "webhook.set", user.id, ip, url=url)
+    return secret
+
+
+def remove_webhook(sf, user: User, ip: str | None = None) -> None:
+    """Stop sending this account's events (deliveries not yet sent are given up)."""
+    with sf.begin() as s:
+        s.execute(update(User).where(User.id == user.id).values(webhook_url=None, webhook_secret=None))
+        audit.record(s, user.id, "webhook.remove", user.id, ip)
+
+
 @dataclass(frozen=True)
 class KeyCheck:
     user: User

@@ -15,10 +15,10 @@ import time
 from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from kinetoscope.studio import webhooks
 from kinetoscope.studio.models import VideoRow, WebhookDelivery
 from kinetoscope.studio.queue import JobQueue
 from kinetoscope.studio.settings import Settings
-from kinetoscope.studio.webhooks import new_delivery
 
 TERMINAL = ("completed", "failed")
 
@@ -137,8 +137,7 @@ def _finish(sf, video_id: str, worker_id: str, settings: Settings, event: str, v
                         .values(lease_until=None, completed_at=int(now()), **values))
         if res.rowcount != 1:
             return False
-        if settings.webhook_url:  # the outbox: the event is recorded with the state change, delivered later
-            s.add(new_delivery(video_id, event, settings.webhook_url))
+        webhooks.record(s, video_id, event, settings)  # the outbox: recorded with the state change, delivered later
         return True
 
 
@@ -176,9 +175,8 @@ def reap(sf: sessionmaker[Session], queue: JobQueue, settings: Settings) -> dict
             .returning(VideoRow.id)
         ).scalars().all()
         counts["failed"] = len(gave_up)
-        if settings.webhook_url:
-            for vid in gave_up:
-                s.add(new_delivery(vid, "video.failed", settings.webhook_url))
+        for vid in gave_up:
+            webhooks.record(s, vid, "video.failed", settings)
         lost = [and_(VideoRow.status == "in_progress", VideoRow.lease_until < t)]
         if queue_empty:
             lost.append(and_(VideoRow.status == "queued", VideoRow.enqueued_at < stale))

@@ -59,6 +59,7 @@ class WebhookDelivery(Base):
     next_attempt_at: Mapped[float] = mapped_column(Float)
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[int] = mapped_column(BigInteger)
+    owner_id: Mapped[str | None] = mapped_column(String(64))  # None: the installation's endpoint; else this account's
 
 
 # --- accounts (issue: several people sharing one studio) ---------------------------------------
@@ -77,6 +78,8 @@ class User(Base):
     videos_per_day: Mapped[int | None] = mapped_column(Integer)
     seconds_per_day: Mapped[float | None] = mapped_column(Float)
     storage_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    webhook_url: Mapped[str | None] = mapped_column(Text)  # this account's own endpoint for its videos' events
+    webhook_secret: Mapped[str | None] = mapped_column(String(100))  # whsec_...: signs them
 
 
 class Invite(Base):

@@ -10,6 +10,8 @@
     KINETOSCOPE_DEFAULT_MODEL   the model used when a request names none (default: the built-in model)
     KINETOSCOPE_WEBHOOK_URL     POST video.completed / video.failed events here
     KINETOSCOPE_WEBHOOK_SECRET  whsec_... secret used to sign them (Standard Webhooks)
+    KINETOSCOPE_WEBHOOK_ALLOW_PRIVATE  1 lets accounts' own webhooks (PUT /v1/me/webhook) call
+                                loopback and private addresses (default: public addresses only)
     KINETOSCOPE_POLICY          the prompt/upload policy file (default: kinetoscope/safety/default_policy.yaml)
     KINETOSCOPE_SIGN_PROMPT     name the prompt in the signed C2PA manifest (default: only a keyed hash of the recipe)
     KINETOSCOPE_WATERMARK       0 turns the invisible watermark off
@@ -53,6 +55,7 @@ class Settings:
     builtin_spec: str = "builtin"  # the folder behind the built-in model name (tests use a tiny one)
     webhook_url: str = ""
     webhook_secret: str = ""
+    webhook_allow_private: bool = False  # let accounts' webhooks call loopback/private addresses
     max_upload_bytes: int = 20 * 1024 * 1024
     max_upload_pixels: int = 4096 * 4096
     lease_seconds: float = 30.0  # a job whose worker has not beaten its heart for this long is retried
@@ -99,6 +102,7 @@ _ENV = {
     "builtin_spec": ("KINETOSCOPE_BUILTIN", str),
     "webhook_url": ("KINETOSCOPE_WEBHOOK_URL", str),
     "webhook_secret": ("KINETOSCOPE_WEBHOOK_SECRET", str),
+    "webhook_allow_private": ("KINETOSCOPE_WEBHOOK_ALLOW_PRIVATE", lambda v: v.lower() in ("1", "true", "yes")),
     "max_upload_bytes": ("KINETOSCOPE_MAX_UPLOAD_BYTES", int),
     "lease_seconds": ("KINETOSCOPE_LEASE_SECONDS", float),
     "max_attempts": ("KINETOSCOPE_MAX_ATTEMPTS", int),

@@ -99,9 +99,8 @@ class Worker:
         counts = jobs.reap(self.svc.sessions, self.svc.queue, self.svc.settings)
         for vid in counts["expired"]:
             self.svc.storage.delete_prefix(vid)
-        if self.svc.settings.webhook_url:
-            for d in jobs.pending_deliveries(self.svc.sessions):
-                webhooks.deliver(self.svc.sessions, d, self.svc.settings.webhook_secret)
+        for d in jobs.pending_deliveries(self.svc.sessions):
+            webhooks.deliver(self.svc.sessions, d, self.svc.settings)
 
     # --- one job -------------------------------------------------------------------------------
     def process(self, video_id: str) -> bool:

@@ -183,6 +183,25 @@ def test_revoking_a_key_from_the_page(client, app, svc):
     assert client.get("/v1/videos", headers=bearer(bobs_key)).status_code == 200
 
 
+def test_webhook_from_the_account_page(client, svc):
+    alice = user(svc, "alice")
+    log_in(client, "alice")
+    r = post(client, "/account/webhook", {"url": "http://127.0.0.1:9/hook"})  # the studio's own network
+    assert r.status_code == 400 and "private" in Page(r.text).text_of["e-url"]
+    assert Page(r.text).ids["f-url"][1]["value"] == "http://127.0.0.1:9/hook"  # what was typed is kept
+    svc.settings = svc.settings.with_(webhook_allow_private=True)
+    r = post(client, "/account/webhook", {"url": "http://127.0.0.1:9/hook"})
+    assert r.status_code == 200 and r.headers["cache-control"] == "no-store"
+    assert_every_control_labelled(r.text)
+    secret = Page(r.text).text_of["webhook-secret"]
+    assert secret.startswith("whsec_") and accounts.get_user(svc.sessions, alice.id).webhook_secret == secret
+    again = client.get("/account").text
+    assert secret not in again and 'value="http://127.0.0.1:9/hook"' in again
+    r = post(client, "/account/webhook/remove")
+    assert r.status_code == 303 and "no longer sent" in client.get(r.headers["location"]).text
+    assert accounts.get_user(svc.sessions, alice.id).webhook_url is None
+
+
 def test_changing_the_password(client, app, svc):
     user(svc, "alice")
     log_in(client, "alice")

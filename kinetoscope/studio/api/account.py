@@ -157,6 +157,35 @@ async def revoke_key(request: Request, key_id: str):
     return {"id": key_id, "object": "api_key.revoked", "revoked": True}
 
 
+def webhook_json(u, secret: str | None = None) -> dict:
+    out = {"object": "webhook", "url": u.webhook_url, "events": ["video.completed", "video.failed"]}
+    if secret:
+        out["secret"] = secret  # shown once: in the answer that set it
+    return out
+
+
+@router.get("/me/webhook", summary="My webhook: where my videos' events go (never its secret)")
+def get_webhook(request: Request):
+    return webhook_json(_user(request))
+
+
+@router.put("/me/webhook", summary="Send my videos' events to `url`, signed with a new secret (in this response only)")
+async def set_webhook(request: Request):
+    svc = _svc(request)
+    fields, _ = await forms.read_body(request, 64 * 1024)
+    user = _user(request)
+    secret = await _call(accounts.set_webhook, svc.sessions, user, forms.text(fields, "url", required=True),
+                         svc.settings.webhook_allow_private, client_ip(request))
+    return webhook_json(accounts.get_user(svc.sessions, user.id), secret)
+
+
+@router.delete("/me/webhook", summary="Stop sending my videos' events")
+async def remove_webhook(request: Request):
+    svc = _svc(request)
+    await _call(accounts.remove_webhook, svc.sessions, _user(request), client_ip(request))
+    return {"object": "webhook.deleted", "deleted": True}
+
+
 @router.get("/me/export", summary="All my data as a zip: videos, recipes, metadata, account, audit entries",
             responses={200: {"content": {"application/zip": {}}}})
 async def export_me(request: Request):

@@ -32,6 +32,7 @@ DONE = {  # ?done=WORD after a 303: what just happened (fixed texts; nothing fro
     "quotas": "The quotas are saved.",
     "deleted": "Your account, your videos and their files are deleted.",
     "logout": "You are logged out.",
+    "webhook": "The webhook is removed: your videos' events are no longer sent.",
 }
 # (quota, usage, label, unit) in the order the pages show them; the numbers come from quotas.py
 QUOTAS = (("max_concurrent_jobs", "active_jobs", "Videos queued or making at once", ""),
@@ -225,7 +226,8 @@ async def invite_submit(request: Request, token: str):
 def _account_context(svc, user, **extra) -> dict:
     me = account_api.user_json(user, svc)
     keys = [account_api.key_json(k) for k in accounts.list_keys(svc.sessions, user.id)]
-    base = {"me": me, "keys": keys, "now": accounts.now(), "errors": {}, "values": {}, "new_key": None}
+    base = {"me": me, "keys": keys, "now": accounts.now(), "errors": {}, "values": {}, "new_key": None,
+            "webhook_url": user.webhook_url, "new_webhook_secret": None}
     return {**base, **extra}
 
 
@@ -299,6 +301,32 @@ async def revoke_key(request: Request, key_id: str):
     except accounts.AccountError:
         return _not_found(request, f"active API key {key_id}")
     return RedirectResponse("/account?done=revoked#keys", status_code=303)
+
+
+@router.post("/account/webhook", response_class=HTMLResponse)
+async def set_webhook(request: Request):
+    svc = request.app.state.svc
+    user = await run_in_threadpool(_user, request)
+    if user is None:
+        return _not_logged_in(request)
+    url = str((await _form(request)).get("url", "")).strip()
+    try:
+        secret = await run_in_threadpool(accounts.set_webhook, svc.sessions, user, url, svc.settings.webhook_allow_private,
+                                         client_ip(request))
+    except accounts.AccountError as e:
+        status, errors = _problem(e)
+        return await _account_page(request, status, errors=errors, values={"url": url})
+    return await _account_page(request, 200, NO_STORE, new_webhook_secret=secret)
+
+
+@router.post("/account/webhook/remove", response_class=HTMLResponse)
+async def remove_webhook(request: Request):
+    svc = request.app.state.svc
+    user = await run_in_threadpool(_user, request)
+    if user is None:
+        return _not_logged_in(request)
+    await run_in_threadpool(accounts.remove_webhook, svc.sessions, user, client_ip(request))
+    return RedirectResponse("/account?done=webhook#webhook", status_code=303)
 
 
 @router.get("/account/export")
