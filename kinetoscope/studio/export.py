@@ -26,7 +26,8 @@ def export_zip(svc, user: User) -> Path:
     account = {"id": user.id, "username": user.username, "is_admin": user.is_admin, "created_at": user.created_at,
                "keys": [{"id": k.id, "name": k.name, "prefix": k.prefix, "scopes": k.scopes.split(),
                          "created_at": k.created_at, "expires_at": k.expires_at, "revoked_at": k.revoked_at}
-                        for k in list_keys(svc.sessions, user.id)]}
+                        for k in list_keys(svc.sessions, user.id)],
+               "webhook_url": user.webhook_url}  # never its secret, as never the keys
     with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as z:
         z.writestr("account.json", json.dumps(account, indent=2))
         z.writestr("audit.jsonl", "".join(json.dumps(e, sort_keys=True) + "\n" for e in entries))

@@ -1,8 +1,10 @@
 """Each account's own webhook: only its videos' events, signed with its own secret, beside the
 installation's; URLs into the studio's network refused unless the operator allows them."""
 
+import io
 import json
 import threading
+import zipfile
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
@@ -74,8 +76,10 @@ def test_an_account_gets_its_own_videos_events_signed_with_its_own_secret(svc, r
         a = c.post("/v1/videos", json=body, headers=bearer(alice)).json()["id"]
         b = c.post("/v1/videos", json=body, headers=bearer(bob)).json()["id"]
         run_jobs(svc, 2)
-        audit = c.get("/v1/me/export", headers=bearer(alice))
-        assert audit.status_code == 200
+        export = c.get("/v1/me/export", headers=bearer(alice))
+        z = zipfile.ZipFile(io.BytesIO(export.content))
+        assert json.loads(z.read("account.json"))["webhook_url"] == mine.url
+        assert not any(secret.encode() in z.read(n) for n in z.namelist())  # never the secret
     assert len(mine.got) == 1  # alice's video only
     headers, raw = mine.got[0]
     assert json.loads(raw)["data"]["id"] == a and json.loads(raw)["type"] == "video.completed"
