@@ -9,6 +9,7 @@ import re
 import secrets
 import time
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -239,7 +240,7 @@ def set_webhook(sf, user: User, url: str, allow_private: bool = False, ip: str |
     secret = webhooks.new_secret()
     with sf.begin() as s:
         s.execute(update(User).where(User.id == user.id).values(webhook_url=url, webhook_secret=secret))
-        audit.record(s, user.id, "webhook.set", user.id, ip, url=url)
+        audit.record(s, user.id, "webhook.set", user.id, ip, host=urlsplit(url).hostname)  # a URL may hold a token
     return secret
 
 
