@@ -337,14 +337,10 @@ def remix_from_fields(svc, owner, source, fields: dict):
     if source.task in ("loop", "storyboard") and source.task not in engine.capabilities.tasks:
         raise ApiError(400, f"model {model!r} cannot do task {source.task!r}: it supports "
                             f"{', '.join(engine.capabilities.tasks)}", "unsupported_task", "model")
-    if source.task == "storyboard":  # the source's shots and settings, with the caller's changes
+    if source.task == "storyboard":  # new shots (`shots`, or the prompt's lines) on the source's settings
         old = json.loads(source.request)
-        kept = {"shots": old["shots"], "transition": old["transition"], "size": f"{old['width']}x{old['height']}",
+        kept = {"transition": old["transition"], "size": f"{old['width']}x{old['height']}",
                 **{k: old[k] for k in ("negative_prompt", "fps", "steps", "guidance", "seed", "sampler") if old.get(k) is not None}}
-        if not fields.get("shots") and not fields.get("prompt"):
-            kept["seconds"] = old["storyboard_seconds"]
-        if fields.get("prompt") and not fields.get("shots"):
-            kept.pop("shots")  # the new prompt holds the shots, one per line
         return _storyboard_job(svc, owner, model, engine, {**kept, **fields, "task": "storyboard"}, {},
                                remixed_from=source.id)
     req = _generation_request(svc, fields, engine, base=_source_request(svc, source))
