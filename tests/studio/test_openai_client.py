@@ -81,3 +81,10 @@ def test_openai_client_edit(client, tmp_path):
     client.videos.download_content(src.id).write_to_file(tmp_path / "src.mp4")
     ed = client.videos.poll(client.videos.edit(prompt="a blue circle", video=tmp_path / "src.mp4").id)
     assert ed.status == "completed" and ed.seconds == "1" and ed.size == "64x64"
+
+
+def test_openai_client_storyboard(client):
+    """A storyboard through videos.create: the prompt holds the shots, extra_body names the task."""
+    v = client.videos.create_and_poll(prompt="0s a red circle\n1.5s a blue square", size="32x32", seconds="3",
+                                      extra_body={"task": "storyboard", "steps": 2})
+    assert v.status == "completed" and v.seconds == "3" and v.prompt == "a red circle → a blue square"
