@@ -6,7 +6,8 @@ same prompts and seeds.
 
 Rows, all in the same process: the full model at its default steps and guidance (the
 reference); the full model at the fast setting's step count, plain Euler with guidance (what
-fewer steps give without distillation); the distilled denoiser (`generate --fast`: its steps,
+fewer steps give without distillation; the fast setting itself when it names no distilled
+denoiser); the distilled denoiser, if the fast setting has one (`generate --fast`: its steps,
 guidance folded in, so one model call per step at batch 1). Each row also times one larger clip
 (4 s at 128x128), where the denoiser, not the decoder, takes most of the time.
 Writes benchmarks/results/fast.json.
@@ -61,11 +62,15 @@ def run(args) -> dict:
     for p in (full, fast):  # text encoder and caches loaded before timing
         p.generate(GenerationRequest(prompt="warm up", steps=2))
     c, n = full.config, fast.config.steps
+    distilled = bool(c.fast.get("denoiser"))  # else the fast setting is the full model at n steps: row 2
     rows = [
         score_row(f"full, {c.steps} steps", full, prompts, not args.no_large, steps=c.steps, guidance=c.guidance),
-        score_row(f"full, {n} steps", full, prompts, not args.no_large, steps=n, guidance=c.guidance),
-        score_row(f"distilled, {n} steps", fast, prompts, not args.no_large, steps=n, guidance=fast.config.guidance),
+        score_row(f"full, {n} steps" + ("" if distilled else " (fast)"), full, prompts, not args.no_large, steps=n,
+                  guidance=c.guidance),
     ]
+    if distilled:
+        rows.append(score_row(f"distilled, {n} steps", fast, prompts, not args.no_large, steps=n,
+                              guidance=fast.config.guidance))
     compare(rows)
     for r in rows:
         if r["large_clip_s"]:

@@ -346,7 +346,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="skip denoiser calls while the latents change less than T (0 off, 0.1-0.2 saves 30-60%%)")
     g.add_argument("--out", default="video.mp4", help="output file: .mp4, .webm, .gif or .png (contact sheet)")
     g.add_argument("--weights", default=None, help="model folder (default: the built-in model)")
-    g.add_argument("--fast", action="store_true", help="the model's distilled few-step denoiser (its own steps, no guidance)")
+    g.add_argument("--fast", action="store_true", help="the model's fast setting (pipeline.json \"fast\"): a distilled few-step denoiser, or the full one at fewer steps; the built-in model: 4 steps")
     g.add_argument("--engine", default=None, metavar="SPEC",
                    help="builtin[:FOLDER] or diffusers:FOLDER[?dtype=bf16&offload=model&tiling=1] (Wan 2.x, "
                         "LTX-Video, CogVideoX, HunyuanVideo); the built-in model when not given")
@@ -396,7 +396,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "flicker, time per clip and autoencoder PSNR; write report.json/.md/.html.")
     v.add_argument("--weights", default=None, help="model folder (default: the built-in model)")
     v.add_argument("--quick", action="store_true", help="the quick suite (36 prompts, 1 seed; minutes on 2 cores)")
-    v.add_argument("--fast", action="store_true", help="score the model's distilled few-step denoiser")
+    v.add_argument("--fast", action="store_true", help="score the model's fast setting (distilled denoiser, or fewer steps)")
     v.add_argument("--out", default="eval-report", help="report folder (default: eval-report)")
     v.add_argument("--seeds", type=int, default=None, help="seeds per prompt, 0..N-1 (default: 2, or 1 with --quick)")
     v.add_argument("--steps", type=int, default=None, help="denoising steps (model default)")

@@ -47,7 +47,8 @@ class PipelineConfig:
     step_cache: float = 0.0  # TeaCache-style step caching threshold; 0 keeps every model call
     shift: float | None = None  # None: from the token count
     threads: int | None = None
-    # the distilled "fast" setting, if the folder ships one: {"denoiser": subfolder, "steps": n, "guidance": 1.0}
+    # the "fast" setting, if the folder has one: {"denoiser": subfolder, "steps": n, "guidance": 1.0} for a
+    # distilled denoiser, or {"steps": n, "guidance": g} for the full denoiser (and its experts) at fewer steps
     fast: dict | None = None
     # denoisers for parts of the noise levels, if the folder ships them: [{"denoiser": subfolder, "from": t0, "below": t1}]
     # (models/experts.py); denoiser/ takes the noise levels none of them covers
@@ -111,8 +112,9 @@ class Pipeline:
     # --- loading -----------------------------------------------------------------------------
     @classmethod
     def from_pretrained(cls, folder: str | Path | None = None, text_encoder=None, fast: bool = False) -> "Pipeline":
-        """`fast`: the folder's distilled denoiser (kinetoscope train --stage distill), with the
-        steps and guidance it was distilled for, instead of the full one."""
+        """`fast`: the folder's fast setting: its distilled denoiser (kinetoscope train --stage
+        distill) with the steps and guidance it was distilled for, or, where the entry names no
+        denoiser, the full one at the entry's steps (and guidance)."""
         folder = Path(folder) if folder else BUILTIN_WEIGHTS
         if not (folder / "pipeline.json").is_file():
             hint = (
@@ -124,14 +126,15 @@ class Pipeline:
             raise FileNotFoundError(f"no model at {folder}: {hint}")
         cfg = config_from_dict(PipelineConfig, json.loads((folder / "pipeline.json").read_text()))
         vae = CausalVAE.from_pretrained(folder / "vae")
-        if fast:
-            if not cfg.fast:
-                raise FileNotFoundError(f"{folder} has no fast (distilled) denoiser: its pipeline.json has no \"fast\" entry")
+        if fast and not cfg.fast:
+            raise FileNotFoundError(f"{folder} has no fast (distilled) denoiser: its pipeline.json has no \"fast\" entry")
+        if fast and cfg.fast.get("denoiser"):
             den = load_denoiser(folder / cfg.fast["denoiser"])
-            cfg = dataclasses.replace(cfg, name=f"{cfg.name}-fast", steps=int(cfg.fast["steps"]),
-                                      guidance=float(cfg.fast["guidance"]), fast=None)
         else:
             den = with_experts(load_denoiser(folder / "denoiser"), folder, cfg.experts)
+        if fast:
+            cfg = dataclasses.replace(cfg, name=f"{cfg.name}-fast", steps=int(cfg.fast["steps"]),
+                                      guidance=float(cfg.fast.get("guidance", cfg.guidance)), fast=None)
         return cls(vae, den, cfg, text_encoder=text_encoder, folder=folder)
 
     def save_pretrained(self, folder: str | Path) -> Path:

@@ -93,10 +93,17 @@ def test_levers_give_the_eager_output():
 
 
 @pytest.mark.slow
-def test_fast_benchmark_scores_the_distilled_setting_against_the_full_one(tmp_path, capsys):
+def test_fast_benchmark_scores_the_distilled_setting_against_the_full_one(tmp_path, capsys, tiny_model_dir):
+    import shutil
+
     from benchmarks import fast
 
-    fast.main(["--limit", "2", "--threads", "1", "--no-large", "--out", str(tmp_path / "fast.json")])
+    folder = tmp_path / "model"  # a model whose fast setting is a distilled denoiser
+    shutil.copytree(tiny_model_dir, folder)
+    shutil.copytree(folder / "denoiser", folder / "denoiser-fast")
+    cfg = json.loads((folder / "pipeline.json").read_text())
+    (folder / "pipeline.json").write_text(json.dumps({**cfg, "fast": {"denoiser": "denoiser-fast", "steps": 2, "guidance": 1.0}}))
+    fast.main(["--weights", str(folder), "--limit", "2", "--threads", "1", "--no-large", "--out", str(tmp_path / "fast.json")])
     saved = json.loads((tmp_path / "fast.json").read_text())
     full, few, distilled = saved["rows"]
     assert full["speedup"] == 1.0 and full["score_change_points"] == 0.0
@@ -106,3 +113,7 @@ def test_fast_benchmark_scores_the_distilled_setting_against_the_full_one(tmp_pa
     for r in saved["rows"]:
         assert positive(r["seconds_per_clip"]) and 0 <= r["mean_score"] <= 1 and r["large_clip_s"] is None
     assert "distilled" in capsys.readouterr().out
+
+    fast.main(["--limit", "1", "--threads", "1", "--no-large", "--out", str(tmp_path / "builtin.json")])  # no student:
+    full, few = json.loads((tmp_path / "builtin.json").read_text())["rows"]  # its fast setting is row 2
+    assert few["setting"] == "full, 4 steps (fast)" and few["guidance"] == full["guidance"]

@@ -15,7 +15,7 @@ def builtin(text_encoder):
 
 def test_card_and_config_ship_with_the_weights():
     for name in ("pipeline.json", "README.md", "vae/model.safetensors", "denoiser/model.safetensors",
-                 "denoiser-fast/model.safetensors", "denoiser-fast/training.json"):
+                 "denoiser-t0-0.6/model.safetensors", "denoiser-t0-0.6/training.json"):
         assert (BUILTIN_WEIGHTS / name).is_file(), name
     size = sum(p.stat().st_size for p in BUILTIN_WEIGHTS.rglob("*") if p.is_file())
     assert size < 100 * 2**20
@@ -36,8 +36,13 @@ def test_background_and_object_colours_follow_the_prompt(builtin, prompt, backgr
 
 @pytest.mark.slow
 def test_the_fast_setting_ships_and_draws_the_background_too(text_encoder):
+    """The shipped fast setting is the full model (with its low-noise expert) at 4 steps: it scored
+    4.5 points above the distilled student (README, "Fast setting")."""
+    from kinetoscope.models.experts import NoiseExperts
+
     fast = Pipeline.from_pretrained(text_encoder=text_encoder, fast=True)
-    assert fast.config.guidance == 1.0 and fast.config.steps <= 8 and fast.config.name.endswith("-fast")
+    assert fast.config.steps == 4 and fast.config.guidance == 3.5 and fast.config.name.endswith("-fast")
+    assert isinstance(fast.denoiser, NoiseExperts)
     v = fast.generate(GenerationRequest(prompt="a large red circle moving right on a blue background", seed=0))
     assert v.metadata["model_calls"] == fast.config.steps
     assert analyze(v.frames).background == "blue"

@@ -77,3 +77,16 @@ def test_save_load_gives_identical_video(pipe, tmp_path, text_encoder):
 def test_missing_weights_say_how_to_get_them(tmp_path):
     with pytest.raises(FileNotFoundError, match="pipeline.json"):
         Pipeline.from_pretrained(tmp_path / "nowhere")
+
+
+def test_a_fast_setting_without_a_distilled_denoiser_is_the_full_one_at_fewer_steps(pipe, tmp_path, text_encoder):
+    import json
+
+    pipe.save_pretrained(tmp_path)
+    cfg = json.loads((tmp_path / "pipeline.json").read_text())
+    (tmp_path / "pipeline.json").write_text(json.dumps({**cfg, "fast": {"steps": 2}}))
+    fast = Pipeline.from_pretrained(tmp_path, text_encoder=text_encoder, fast=True)
+    assert (fast.config.steps, fast.config.guidance, fast.config.name) == (2, cfg["guidance"], f"{cfg['name']}-fast")
+    req = GenerationRequest(prompt="a green star", frames=5, seed=1, steps=2)
+    assert np.array_equal(fast.generate(req).frames, pipe.generate(req).frames)  # the same denoiser
+    assert fast.generate(GenerationRequest(prompt="a green star", frames=5, seed=1)).metadata["model_calls"] == 2

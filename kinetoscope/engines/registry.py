@@ -93,7 +93,7 @@ def configured(value: str | None = None) -> dict[str, EngineConfig]:
 
 
 def ships_fast(spec: str = BUILTIN) -> bool:
-    """Whether a `builtin[:FOLDER]` spec's model folder ships a distilled fast setting."""
+    """Whether a `builtin[:FOLDER]` spec's model folder has a fast setting (distilled, or fewer steps)."""
     from kinetoscope.pipeline import BUILTIN_WEIGHTS
 
     kind, path, _ = parse_spec(spec)

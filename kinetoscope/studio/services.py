@@ -20,7 +20,7 @@ class Engines(Registry):
     @classmethod
     def from_settings(cls, settings: Settings) -> "Engines":
         configs = {BUILTIN_MODEL: EngineConfig(BUILTIN_MODEL, settings.builtin_spec)}
-        if ships_fast(settings.builtin_spec):  # its distilled few-step denoiser, as a model of its own
+        if ships_fast(settings.builtin_spec):  # its fast setting (distilled, or fewer steps), as a model of its own
             fast = f"{BUILTIN_MODEL}-fast"
             configs[fast] = EngineConfig(fast, f"{settings.builtin_spec}?fast=1")
         for name, value in settings.engines.items():
