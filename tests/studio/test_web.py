@@ -166,6 +166,8 @@ def test_storyboard_from_the_form_takes_one_shot_per_line_and_remixes_from_them(
     assert work(svc) == 1
     page = Page(client.get(f"/videos/{vid}").text)
     assert page.text_of["f-prompt"] == "0s a red circle\n1.5s a blue square"  # the remix form starts from the shots
+    assert page.text_of["c-prompt"] == "a blue square"  # extending goes on from the last shot
+    assert "3.5 s at 8 fps, 2 shots (dissolve)" in client.get(f"/videos/{vid}").text
 
     bad = post_form(client, {"prompt": "0s a red circle\n0.5s a blue square", "task": "storyboard", "size": "32x32"})
     assert bad.status_code == 400
