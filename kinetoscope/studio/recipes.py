@@ -11,6 +11,8 @@ from kinetoscope.pipeline import GenerationRequest, RequestError, Video
 
 REQUEST_FIELDS = tuple(f.name for f in dataclasses.fields(GenerationRequest) if f.name not in ("given_frames", "given_mask", "init_frames"))
 TASKS = ("t2v", "image", "i2v", "loop", "storyboard", "extend", "edit", "remix")
+# the request settings a storyboard's windows share (its shots hold the prompts, its recipe the length)
+STORYBOARD_SETTINGS = ("negative_prompt", "width", "height", "fps", "steps", "guidance", "seed", "sampler")
 
 
 def recipe_of(req: GenerationRequest, **options) -> dict:
@@ -45,7 +47,7 @@ def build_request(svc, row, engine, progress) -> Video:
         kw = {k: getattr(req, k) for k in REQUEST_FIELDS if k != "prompt"}
         return tasks.loop(pipe, req.prompt, progress=progress, **kw)
     if row.task == "storyboard":
-        kw = {k: getattr(req, k) for k in ("negative_prompt", "width", "height", "fps", "steps", "guidance", "seed", "sampler")}
+        kw = {k: getattr(req, k) for k in STORYBOARD_SETTINGS}
         return tasks.storyboard(pipe, recipe["shots"], seconds=recipe["storyboard_seconds"],
                                 transition=recipe["transition"], progress=progress, **kw)
     if row.task in ("extend", "edit"):

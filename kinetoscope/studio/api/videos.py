@@ -18,7 +18,7 @@ from kinetoscope.pipeline import GenerationRequest, RequestError
 from kinetoscope.studio import audit, jobs
 from kinetoscope.studio.api import forms
 from kinetoscope.studio.api.errors import ApiError, not_found
-from kinetoscope.studio.recipes import recipe_of, request_of
+from kinetoscope.studio.recipes import STORYBOARD_SETTINGS, recipe_of, request_of
 from kinetoscope.studio.worker import VARIANTS
 
 router = APIRouter(prefix="/v1", tags=["videos"])
@@ -212,7 +212,7 @@ def _shots(fields: dict) -> tuple[list[dict], str]:
 
     param = "shots" if fields.get("shots") not in (None, "", []) else "prompt"
     raw = fields.get(param)
-    if raw is None or raw == "" or raw == []:
+    if raw in (None, "", []):
         raise ApiError(400, "a storyboard needs shots: one per line, \"TIME PROMPT\" (e.g. 0s a red circle)",
                        "missing_required_parameter", "shots")
     try:
@@ -244,7 +244,7 @@ def _storyboard_job(svc, owner, model, engine, fields: dict, files: dict[str, by
     seconds = forms.number(fields, "seconds", float)
     own = {k: v for k, v in fields.items() if k not in ("shots", "transition", "seconds", "task", "prompt")}
     req = _generation_request(svc, {**own, "prompt": shots[0]["prompt"]}, engine)  # size, seed, steps, ...
-    kw = {k: getattr(req, k) for k in ("negative_prompt", "width", "height", "fps", "steps", "guidance", "seed", "sampler")}
+    kw = {k: getattr(req, k) for k in STORYBOARD_SETTINGS}
     try:
         _, _, _, seconds, _ = plan(engine.pipeline, shots, seconds, transition, **kw)
     except RequestError as e:
@@ -340,7 +340,7 @@ def remix_from_fields(svc, owner, source, fields: dict):
     if source.task == "storyboard":  # new shots (`shots`, or the prompt's lines) on the source's settings
         old = json.loads(source.request)
         kept = {"transition": old["transition"], "size": f"{old['width']}x{old['height']}",
-                **{k: old[k] for k in ("negative_prompt", "fps", "steps", "guidance", "seed", "sampler") if old.get(k) is not None}}
+                **{k: old[k] for k in STORYBOARD_SETTINGS if k not in ("width", "height") and old.get(k) is not None}}
         return _storyboard_job(svc, owner, model, engine, {**kept, **fields, "task": "storyboard"}, {},
                                remixed_from=source.id)
     req = _generation_request(svc, fields, engine, base=_source_request(svc, source))
