@@ -1,9 +1,25 @@
 from kinetoscope.models.autoencoder import AutoencoderConfig, CausalVAE
+from kinetoscope.models.pixels import PixelSpace, PixelSpaceConfig
 from kinetoscope.models.transformer import DiT, TransformerConfig
 from kinetoscope.models.unet import ConvUNet, UNetConfig
 
 # Denoiser backbones: every one takes (x, t, text, text_mask, given) and predicts the same thing.
 BACKBONES = {"dit": DiT, "unet": ConvUNet}
+
+
+PIXELS = "pixels"  # the autoencoder setting that means "no autoencoder": train and sample on pixels
+
+
+def load_autoencoder(folder, device="cpu"):
+    """The autoencoder of a folder (config.json names its class), or pixel space for "pixels"."""
+    import json
+    from pathlib import Path
+
+    if str(folder) == PIXELS:
+        return PixelSpace().to(device)
+    name = json.loads((Path(folder) / "config.json").read_text()).get("class", "CausalVAE") \
+        if (Path(folder) / "config.json").is_file() else "CausalVAE"
+    return (PixelSpace if name == "PixelSpace" else CausalVAE).from_pretrained(folder, device=device)
 
 
 def load_denoiser(folder, device="cpu"):
@@ -30,5 +46,5 @@ def denoiser_from_config(config: dict):
     return cls(config_from_dict(cls.config_class, config))
 
 
-__all__ = ["AutoencoderConfig", "CausalVAE", "DiT", "TransformerConfig", "ConvUNet", "UNetConfig", "BACKBONES",
+__all__ = ["AutoencoderConfig", "CausalVAE", "PixelSpace", "PixelSpaceConfig", "PIXELS", "load_autoencoder", "DiT", "TransformerConfig", "ConvUNet", "UNetConfig", "BACKBONES",
            "load_denoiser", "denoiser_from_config"]

@@ -65,3 +65,15 @@ class TextEncoder(nn.Module):
 def default_text_encoder() -> TextEncoder:
     """One shared encoder per process (22.7M parameters, ~90 MB)."""
     return TextEncoder()
+
+
+def text_encoder(name: str = "minilm"):
+    """The text encoder by the name a run and its pipeline.json record: minilm (this module's frozen
+    sentence encoder) or words (models/words.py: a fixed vector per word)."""
+    if name == "words":
+        from kinetoscope.models.words import WordEncoder
+
+        return WordEncoder()
+    if name != "minilm":
+        raise ValueError(f"text encoder {name!r} is not one of minilm, words")
+    return default_text_encoder()

@@ -43,6 +43,11 @@ class UNetConfig:
     # tells the frames apart at pure noise, so the clean estimate cannot move the way the caption says
     space_pos: bool = False  # add an embedding of each cell's place in the frame (y, x in [-1, 1], zero-initialised):
     # a convolution knows where it is only from the zero padding (CoordConv, Liu et al. 2018)
+    stem: str = "conv"  # conv: a 3x3x3 conv from the folded input; linear: a 1x1x1 one (at a large fold the
+    # 3x3x3 stem dominated the step's cost)
+    head: str = "unfold"  # unfold: a 3x3x3 conv to the folded output, unfolded; concat: the features unfolded
+    # to full resolution, concatenated with the noisy input, then a zero-initialised 3x3x3 conv
+    head_channels: int = 16  # concat head: feature channels per full-resolution position
 
 
 def _norm(c):
@@ -117,13 +122,16 @@ class ConvUNet(PretrainedMixin, nn.Module):
         super().__init__()
         self.config = cfg = config
         c1, c2 = cfg.channels
-        if cfg.patch[0] != 1 or cfg.patch[1] != cfg.patch[2] or cfg.patch[1] % 2:
-            raise ValueError(f"UNet patch {tuple(cfg.patch)} must be (1, 2s, 2s)")
+        if cfg.patch[0] not in (1, 2) or cfg.patch[1] != cfg.patch[2] or cfg.patch[1] % 2:
+            raise ValueError(f"UNet patch {tuple(cfg.patch)} must be (1, 2s, 2s) or (2, 2s, 2s)")
+        if cfg.stem not in ("conv", "linear") or cfg.head not in ("unfold", "concat"):
+            raise ValueError(f"UNet stem {cfg.stem!r} / head {cfg.head!r}: allowed conv|linear / unfold|concat")
         self.fold = s = cfg.patch[1] // 2
-        cin = (cfg.in_channels + 1) * s * s  # +1: the "given" flag channel
+        self.tfold = pt = cfg.patch[0]
+        cin = (cfg.in_channels + 1) * s * s * pt  # +1: the "given" flag channel
         self.t_embed = nn.Sequential(nn.Linear(256, c2), nn.SiLU(), nn.Linear(c2, c2))
         self.pooled_proj = nn.Linear(cfg.text_dim, c2)
-        self.conv_in = Conv3d(cin, c1, (3, 3, 3), padding=1)
+        self.conv_in = Conv3d(cin, c1, (3, 3, 3), padding=1) if cfg.stem == "conv" else Conv3d(cin, c1, 1)
         if cfg.space_pos:
             self.space_pos = nn.Linear(2 * FRAME_POS_DIM, c1)
             nn.init.zeros_(self.space_pos.weight)
@@ -142,7 +150,11 @@ class ConvUNet(PretrainedMixin, nn.Module):
         n_fine = 2 * cfg.blocks if cfg.fine_cross else 0
         self.fine_cross = nn.ModuleList([CrossBlock(c1, cfg.heads, cfg.text_dim) for _ in range(n_fine)])
         self.norm_out = _norm(c1)
-        self.conv_out = Conv3d(c1, cfg.in_channels * s * s, (3, 3, 3), padding=1)
+        if cfg.head == "unfold":
+            self.conv_out = Conv3d(c1, cfg.in_channels * s * s * pt, (3, 3, 3), padding=1)
+        else:
+            self.to_full = Conv3d(c1, cfg.head_channels * s * s * pt, 1)
+            self.conv_out = Conv3d(cfg.head_channels + cfg.in_channels, cfg.in_channels, (3, 3, 3), padding=1)
         nn.init.zeros_(self.conv_out.weight)
         nn.init.zeros_(self.conv_out.bias)
 
@@ -153,13 +165,18 @@ class ConvUNet(PretrainedMixin, nn.Module):
             raise ValueError(f"latent grid {H}x{W} must be a multiple of {m} (UNet patch {tuple(self.config.patch)})")
         if given is None:
             given = torch.zeros(b, T, dtype=torch.bool, device=x.device)
+        if T % self.tfold:  # a time fold needs whole pairs: repeat the last frame, drop its prediction
+            pad = self.tfold - T % self.tfold
+            out = self.forward(torch.cat([x, x[:, :, -1:].expand(-1, -1, pad, -1, -1)], dim=2), t, text, text_mask,
+                               torch.cat([given, given[:, -1:].expand(-1, pad)], dim=1))
+            return out[:, :, :T]
         flag = given.to(x.dtype)[:, None, :, None, None].expand(b, 1, T, H, W)
         mask_f = text_mask.to(text.dtype).unsqueeze(-1)
         pooled = (text * mask_f).sum(1) / mask_f.sum(1).clamp(min=1)
         c = F.silu(self.t_embed(timestep_embedding(t, 256).to(x.dtype)) + self.pooled_proj(pooled))
-        h = self.conv_in(_fold(torch.cat([x, flag], dim=1), self.fold))
+        h = self.conv_in(_fold(torch.cat([x, flag], dim=1), self.fold, self.tfold))
         if self.config.frame_pos:
-            pos = frame_embedding(T, x.device).to(h.dtype)  # (T, FRAME_POS_DIM)
+            pos = frame_embedding(h.shape[2], x.device).to(h.dtype)  # (T / tfold, FRAME_POS_DIM)
             h = h + self.frame_pos(pos).t()[None, :, :, None, None]
         if self.config.space_pos:
             pos = space_embedding(h.shape[-2], h.shape[-1], x.device).to(h.dtype)  # (h, w, 2 * FRAME_POS_DIM)
@@ -179,7 +196,11 @@ class ConvUNet(PretrainedMixin, nn.Module):
         # unfold only: a head that also convolved the noisy input (with no timestep to weigh it)
         # was measured to learn to ignore the text (loss with the right or a shuffled caption
         # within 3% at t = 1 after 2,000 steps)
-        return _unfold(self.conv_out(F.silu(self.norm_out(h))), self.fold)
+        h = F.silu(self.norm_out(h))
+        if self.config.head == "unfold":
+            return _unfold(self.conv_out(h), self.fold, self.tfold)
+        # concat: full-resolution features beside the noisy input (B, head_channels + C, T, H, W)
+        return self.conv_out(torch.cat([_unfold(self.to_full(h), self.fold, self.tfold), x], dim=1))
 
     @staticmethod
     def _text(h, cross, text, mask):
@@ -213,18 +234,20 @@ def space_embedding(h: int, w: int, device=None) -> torch.Tensor:
     return torch.cat([ys[:, None].expand(h, w, -1), xs[None].expand(h, w, -1)], dim=-1)
 
 
-def _fold(x, s):
-    """(B, C, T, H, W) -> (B, C*s*s, T, H/s, W/s): space-to-depth."""
-    if s == 1:
+def _fold(x, s, pt=1):
+    """(B, C, T, H, W) -> (B, C*pt*s*s, T/pt, H/s, W/s): space-to-depth (and time-to-depth by pt)."""
+    if s == 1 and pt == 1:
         return x
     b, c, t, h, w = x.shape
-    x = x.reshape(b, c, t, h // s, s, w // s, s).permute(0, 1, 4, 6, 2, 3, 5)
-    return x.reshape(b, c * s * s, t, h // s, w // s)
+    x = x.reshape(b, c, t // pt, pt, h // s, s, w // s, s).permute(0, 1, 3, 5, 7, 2, 4, 6)
+    return x.reshape(b, c * pt * s * s, t // pt, h // s, w // s)
 
 
-def _unfold(x, s):
+def _unfold(x, s, pt=1):
     """Inverse of _fold."""
+    if s == 1 and pt == 1:
+        return x
     b, cs, t, h, w = x.shape
-    c = cs // (s * s)
-    x = x.reshape(b, c, s, s, t, h, w).permute(0, 1, 4, 5, 2, 6, 3)
-    return x.reshape(b, c, t, h * s, w * s)
+    c = cs // (pt * s * s)
+    x = x.reshape(b, c, pt, s, s, t, h, w).permute(0, 1, 5, 2, 6, 3, 7, 4)
+    return x.reshape(b, c, t * pt, h * s, w * s)

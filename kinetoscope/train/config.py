@@ -9,6 +9,8 @@ from pathlib import Path
 
 import yaml
 
+TEXT_ENCODERS = ("minilm", "words")
+
 
 @dataclass
 class TrainConfig:
@@ -23,6 +25,10 @@ class TrainConfig:
     max_objects: int = 1
     backgrounds: tuple[str, ...] = ("plain",)
     camera_prob: float = 0.0
+    world: dict = field(default_factory=dict)  # WorldConfig overrides: the vocabulary (colours, shapes, motions,
+    # speeds, sizes, background_colours) the world draws from
+    captions: str = "random"  # random: a fresh phrasing per sample; canonical: one fixed sentence per scene
+    text: str = "minilm"  # denoiser stage: minilm (the frozen sentence encoder) or words (a fixed vector per word)
     batch_size: int = 32  # global batch: split across torchrun processes
     steps: int = 3000
     lr: float = 1e-3
@@ -141,6 +147,10 @@ def load_config(path: str | None = None, overrides: list[str] = (), base: dict |
         raise ValueError(f"t_range {list(rng)} is out of range: need [from, below] with 0 <= from < below <= 1, "
                          f"and high_noise_prob 0 when below < 1 (an expert below pure noise never sees it)")
     cfg.t_range = (float(rng[0]), float(rng[1]))
+    if cfg.captions not in ("random", "canonical"):
+        raise ValueError(f"captions {cfg.captions!r} is not one of random, canonical")
+    if cfg.text not in TEXT_ENCODERS:
+        raise ValueError(f"text {cfg.text!r} is not one of {', '.join(TEXT_ENCODERS)}")
     if cfg.temporal_loss not in ("l1", "l2"):
         raise ValueError(f"temporal_loss {cfg.temporal_loss!r} is not one of l1, l2")
     if cfg.stage == "distill" and not cfg.teacher:

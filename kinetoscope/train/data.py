@@ -42,6 +42,7 @@ def world_config(cfg: TrainConfig, frames: int | None = None):
     return WorldConfig(
         width=cfg.width, height=cfg.height, frames=frames or cfg.frames,
         max_objects=cfg.max_objects, backgrounds=tuple(cfg.backgrounds), camera_prob=cfg.camera_prob,
+        **{k: tuple(v) if isinstance(v, list) else v for k, v in cfg.world.items()},
     )
 
 
@@ -64,14 +65,19 @@ def world_clips(cfg: TrainConfig, step: int, indices, frames: int | None = None)
 def world_batch(cfg: TrainConfig, step: int, indices, frames: int | None = None):
     """-> video (B, 3, T, H, W) in [-1, 1], captions list[str]. One batch has one frame count."""
     clips = world_clips(cfg, step, indices, frames)
+    if cfg.captions == "canonical":
+        from kinetoscope.data.captions import canonical_caption
+
+        return torch.stack([to_tensor(c.frames) for c in clips]), [canonical_caption(c.scene) for c in clips]
     return torch.stack([to_tensor(c.frames) for c in clips]), [c.caption for c in clips]
 
 
-def scene_caption(scene, rng: np.random.Generator) -> str:
-    """A fresh random phrasing of a stored scene (the latent pool re-captions every time)."""
-    from kinetoscope.data.captions import random_caption
+def scene_caption(scene, rng: np.random.Generator, style: str = "random") -> str:
+    """A fresh random phrasing of a stored scene (the latent pool re-captions every time), or its
+    one canonical sentence."""
+    from kinetoscope.data.captions import canonical_caption, random_caption
 
-    return random_caption(scene, rng)
+    return canonical_caption(scene) if style == "canonical" else random_caption(scene, rng)
 
 
 def motion_counterfactual(scene, rng: np.random.Generator):

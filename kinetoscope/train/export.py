@@ -10,10 +10,11 @@ from pathlib import Path
 import torch
 
 from kinetoscope.diffusion.distill import student_setting
-from kinetoscope.models import AutoencoderConfig, CausalVAE, load_denoiser
+from kinetoscope.models import PIXELS, AutoencoderConfig, CausalVAE, load_autoencoder, load_denoiser
 from kinetoscope.models.io import config_from_dict
 from kinetoscope.train import checkpoint as ckpt
 from kinetoscope.train.config import TrainConfig
+from kinetoscope.train.data import FIXED_BATCH
 
 
 @torch.no_grad()
@@ -29,6 +30,18 @@ def same_encoder(a: CausalVAE, b: CausalVAE) -> bool:
     sa, sb = a.encoder.state_dict(), b.encoder.state_dict()
     same_norm = (a.config.scaling_factor, a.config.shift_factor) == (b.config.scaling_factor, b.config.shift_factor)
     return same_norm and sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+def training_vocabulary(cfg: TrainConfig, n: int = 3000) -> list[str]:
+    """The words of the captions a run trained on (n scenes of its world, captioned its way), sorted."""
+    from kinetoscope.data.captions import canonical_caption
+    from kinetoscope.models.words import words_of
+    from kinetoscope.train.data import world_clips
+
+    words: set[str] = set()
+    for clip in world_clips(cfg, FIXED_BATCH + 2, range(n), frames=2):
+        words.update(words_of(canonical_caption(clip.scene) if cfg.captions == "canonical" else clip.caption))
+    return sorted(words)
 
 
 def load_run(run: Path) -> tuple[dict, TrainConfig, dict]:
@@ -81,13 +94,15 @@ def export(run: str | Path, out: str | Path, vae: str | Path | None = None) -> P
     else:
         from kinetoscope.pipeline import Pipeline, PipelineConfig
 
-        vae = CausalVAE.from_pretrained(cfg.vae)
+        vae = load_autoencoder(cfg.vae)
         if vae_override := vae_path:
             other = CausalVAE.from_pretrained(vae_override)
             if not same_encoder(vae, other):
                 raise ValueError(f"{vae_override} has a different encoder from {cfg.vae}: its latents do not match the denoiser's")
             vae = other
-        pcfg = PipelineConfig(width=cfg.width, height=cfg.height, seconds=(cfg.frames - 1) / 8, fps=8)
+        pcfg = PipelineConfig(width=cfg.width, height=cfg.height, seconds=(cfg.frames - 1) / 8, fps=8, text=cfg.text,
+                              shift=cfg.shift or None, world=dict(cfg.world) or None,
+                              vocabulary=training_vocabulary(cfg) if cfg.text == "words" else None)
         if cfg.stage == "distill":  # sample as it was taught: half the teacher's steps, guidance folded in
             dit = distilled_student(cfg, state)
             pcfg = dataclasses.replace(pcfg, **student_setting(cfg.teacher_steps))
@@ -95,7 +110,7 @@ def export(run: str | Path, out: str | Path, vae: str | Path | None = None) -> P
             dit = trained_denoiser(cfg, state)
         Pipeline(vae, dit, pcfg, folder=out).save_pretrained(out)
         vae_training = Path(vae_path or cfg.vae) / "training.json"
-        if vae_training.is_file():
+        if cfg.vae != PIXELS and vae_training.is_file():
             shutil.copy(vae_training, out / "vae" / "training.json")
     (out / "training.json").write_text(json.dumps(training, indent=2, default=list) + "\n")
     return out

@@ -23,7 +23,7 @@ from tqdm import tqdm
 from kinetoscope.diffusion import flow_loss, motion_contrast_loss, shift_t, token_shift
 from kinetoscope.diffusion.distill import distill_loss, student_grid, student_setting
 from kinetoscope.hardware import choose_precision, default_threads, device
-from kinetoscope.models import BACKBONES, AutoencoderConfig, CausalVAE, load_denoiser
+from kinetoscope.models import BACKBONES, PIXELS, AutoencoderConfig, CausalVAE, load_autoencoder, load_denoiser
 from kinetoscope.models.io import config_from_dict, config_to_dict
 from kinetoscope.train import checkpoint as ckpt
 from kinetoscope.train.card import write_dataset_card
@@ -62,11 +62,11 @@ def build_model(cfg: TrainConfig):
         return CausalVAE(config_from_dict(AutoencoderConfig, cfg.vae_model))
     if cfg.stage == "distill":  # the student starts as a copy of its teacher
         return load_denoiser(teacher_folder(cfg.teacher)).train()
-    vae_cfg = json.loads((Path(cfg.vae) / "config.json").read_text())
+    latent_channels = 3 if cfg.vae == PIXELS else json.loads((Path(cfg.vae) / "config.json").read_text())["latent_channels"]
     if cfg.backbone not in BACKBONES:
         raise ValueError(f"backbone {cfg.backbone!r} is not one of {', '.join(BACKBONES)}")
     cls = BACKBONES[cfg.backbone]
-    over = {"in_channels": vae_cfg["latent_channels"], **model_overrides(cfg)}
+    over = {"in_channels": latent_channels, **model_overrides(cfg)}
     return cls(config_from_dict(cls.config_class, over))
 
 
@@ -134,10 +134,10 @@ class Trainer:
         if cfg.stage == "distill":
             self.teacher = load_teacher(cfg.teacher, self.device).eval().requires_grad_(False)
         if cfg.stage in ("denoiser", "distill"):
-            self.vae = CausalVAE.from_pretrained(cfg.vae, device=self.device).requires_grad_(False)
-            from kinetoscope.models.text import default_text_encoder
+            self.vae = load_autoencoder(cfg.vae, device=self.device).requires_grad_(False)
+            from kinetoscope.models.text import text_encoder
 
-            self.text = default_text_encoder()
+            self.text = text_encoder(cfg.text)
 
     def _wrap(self, model):
         if self.world == 1:
@@ -179,12 +179,13 @@ class Trainer:
             idx = [int(sample_rng(cfg, step, i).integers(len(self.pool["scenes"]))) for i in self.indices()]
             z = self.pool["latents"][idx]
             scenes = [self.pool["scenes"][k] for k in idx]
-            caps = [scene_caption(s, sample_rng(cfg, step, i, 5)) for s, i in zip(scenes, self.indices())]
+            caps = [scene_caption(s, sample_rng(cfg, step, i, 5), cfg.captions) for s, i in zip(scenes, self.indices())]
             if frames == 1:  # causal VAE: latent frame 0 is the first frame as an image
                 z = z[:, :, :1]
             elif cfg.motion_contrast:  # the same phrasing (same rng seed) with another motion
                 alt = [motion_counterfactual(s, sample_rng(cfg, step, i, 9)) for s, i in zip(scenes, self.indices())]
-                cf = [None if a is None else scene_caption(a, sample_rng(cfg, step, i, 5)) for a, i in zip(alt, self.indices())]
+                cf = [None if a is None else scene_caption(a, sample_rng(cfg, step, i, 5), cfg.captions)
+                      for a, i in zip(alt, self.indices())]
         else:
             video, caps = source_batch(cfg, step, self.indices(), frames)
             with torch.no_grad():

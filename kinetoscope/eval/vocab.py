@@ -1,0 +1,45 @@
+"""The eval suite over a model's own vocabulary (pipeline.json's "world"): every (colour, shape,
+motion) the world can draw, one clip each on a background colour it allows, canonical captions;
+compositions training never shows (HELD_OUT) form the "heldout" group, and every third seen one
+captioned with held-out words and templates the "paraphrase" group. A model trained on a narrow
+world is scored on what it was taught, with the same analyzer and scoring as the full suite."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+
+from kinetoscope.data.captions import canonical_caption, paraphrase_caption
+from kinetoscope.data.world import HELD_OUT_SET, SPIN_INVARIANT, WorldConfig, scene_from_spec
+from kinetoscope.eval.suite import SuitePrompt
+
+
+def world_of(world: dict, **geometry) -> WorldConfig:
+    return WorldConfig(**geometry, **{k: tuple(v) if isinstance(v, list) else v for k, v in (world or {}).items()})
+
+
+def vocabulary_suite(world: dict, paraphrase_every: int = 3) -> list[SuitePrompt]:
+    """One single-object prompt per (colour, shape, motion) of `world` (WorldConfig overrides)."""
+    cfg = world_of(world)
+    prompts: list[SuitePrompt] = []
+    n_seen = n_held = 0
+    for k, (colour, shape, motion) in enumerate(itertools.product(cfg.colours, cfg.shapes, cfg.motions)):
+        if motion == "spin" and shape in SPIN_INVARIANT:
+            continue
+        bgs = [c for c in cfg.background_colours if c != colour]
+        spec = {"objects": [{"shape": shape, "colour": colour, "size": cfg.sizes[k % len(cfg.sizes)], "motion": motion,
+                             "speed": None if motion == "still" else cfg.speeds[k % len(cfg.speeds)]}],
+                "background": {"kind": "plain", "colour": bgs[k % len(bgs)]}, "camera": "none", "seed": k}
+        scene = scene_from_spec(spec, cfg)
+        if (colour, shape, motion) in HELD_OUT_SET:
+            prompts.append(SuitePrompt(f"heldout-{n_held:02d}", "heldout", canonical_caption(scene), spec))
+            n_held += 1
+            continue
+        prompts.append(SuitePrompt(f"seen-{n_seen:02d}", "seen", canonical_caption(scene), spec))
+        if n_seen % paraphrase_every == 0:
+            rng = np.random.default_rng(1000 + k)
+            prompts.append(SuitePrompt(f"paraphrase-{n_seen // paraphrase_every:02d}", "paraphrase",
+                                       paraphrase_caption(scene, rng), spec))
+        n_seen += 1
+    return prompts

@@ -1,0 +1,58 @@
+"""A bag-of-words text encoder: every word is a fixed random 384-d vector, the same on every machine
+(seeded by the word's hash), so a caption's tokens are its words and nothing else.
+
+With captions written from a small vocabulary this is class-label conditioning in the text
+encoder's interface (the pooled mean of the word vectors is a sum of one embedding per word,
+which the denoiser's projections learn). It knows no synonyms: a word never seen in training is a
+vector the denoiser never learned, which `unknown_words` names so callers can warn.
+"""
+
+from __future__ import annotations
+
+import re
+import zlib
+
+import torch
+from torch import nn
+
+TEXT_DIM = 384
+START = "<s>"  # every caption starts with it, so an empty caption (dropped for guidance) is one token
+_WORD = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+
+
+def words_of(prompt: str) -> list[str]:
+    return _WORD.findall(prompt.lower())
+
+
+def word_vector(word: str, dim: int = TEXT_DIM) -> torch.Tensor:
+    g = torch.Generator().manual_seed(zlib.crc32(word.encode()))
+    return torch.randn(dim, generator=g)
+
+
+class WordEncoder(nn.Module):
+    def __init__(self, dim: int = TEXT_DIM, max_tokens: int = 64):
+        super().__init__()
+        self.dim, self.max_tokens = dim, max_tokens
+        self._cache: dict[str, torch.Tensor] = {}
+
+    def _vec(self, word: str) -> torch.Tensor:
+        if word not in self._cache:
+            self._cache[word] = word_vector(word, self.dim)
+        return self._cache[word]
+
+    @torch.no_grad()
+    def forward(self, prompts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        """prompts -> states (B, L, dim), mask (B, L) bool (True = real token)."""
+        toks = [[START] + words_of(p)[: self.max_tokens - 1] for p in prompts]
+        L = max(len(t) for t in toks)
+        states = torch.zeros(len(prompts), L, self.dim)
+        mask = torch.zeros(len(prompts), L, dtype=torch.bool)
+        for i, t in enumerate(toks):
+            states[i, : len(t)] = torch.stack([self._vec(w) for w in t])
+            mask[i, : len(t)] = True
+        return states, mask
+
+
+def unknown_words(prompt: str, vocabulary: set[str]) -> list[str]:
+    """The prompt's words that are not in `vocabulary`, in order, once each."""
+    return list(dict.fromkeys(w for w in words_of(prompt) if w not in vocabulary))
