@@ -48,6 +48,10 @@ class UNetConfig:
     head: str = "unfold"  # unfold: a 3x3x3 conv to the folded output, unfolded; concat: the features unfolded
     # to full resolution, concatenated with the noisy input, then a zero-initialised 3x3x3 conv
     head_channels: int = 16  # concat head: feature channels per full-resolution position
+    text_whiten: bool = False  # whiten the pooled caption (ZCA over the training captions, buffers set by
+    # the trainer): a frozen sentence encoder puts captions that differ in one word at cosine ~0.93, so a
+    # word's signal is a small offset on a large shared vector; whitened, every direction the captions
+    # vary in has unit variance
 
 
 def _norm(c):
@@ -131,6 +135,9 @@ class ConvUNet(PretrainedMixin, nn.Module):
         cin = (cfg.in_channels + 1) * s * s * pt  # +1: the "given" flag channel
         self.t_embed = nn.Sequential(nn.Linear(256, c2), nn.SiLU(), nn.Linear(c2, c2))
         self.pooled_proj = nn.Linear(cfg.text_dim, c2)
+        if cfg.text_whiten:
+            self.register_buffer("pool_mean", torch.zeros(cfg.text_dim))
+            self.register_buffer("pool_whiten", torch.eye(cfg.text_dim))
         self.conv_in = Conv3d(cin, c1, (3, 3, 3), padding=1) if cfg.stem == "conv" else Conv3d(cin, c1, 1)
         if cfg.space_pos:
             self.space_pos = nn.Linear(2 * FRAME_POS_DIM, c1)
@@ -173,6 +180,8 @@ class ConvUNet(PretrainedMixin, nn.Module):
         flag = given.to(x.dtype)[:, None, :, None, None].expand(b, 1, T, H, W)
         mask_f = text_mask.to(text.dtype).unsqueeze(-1)
         pooled = (text * mask_f).sum(1) / mask_f.sum(1).clamp(min=1)
+        if self.config.text_whiten:
+            pooled = (pooled - self.pool_mean) @ self.pool_whiten
         c = F.silu(self.t_embed(timestep_embedding(t, 256).to(x.dtype)) + self.pooled_proj(pooled))
         h = self.conv_in(_fold(torch.cat([x, flag], dim=1), self.fold, self.tfold))
         if self.config.frame_pos:
@@ -251,3 +260,16 @@ def _unfold(x, s, pt=1):
     c = cs // (pt * s * s)
     x = x.reshape(b, c, pt, s, s, t, h, w).permute(0, 1, 5, 2, 6, 3, 7, 4)
     return x.reshape(b, c, t * pt, h * s, w * s)
+
+
+@torch.no_grad()
+def whitening(pooled: torch.Tensor, shrink: float = 0.01) -> tuple[torch.Tensor, torch.Tensor]:
+    """(N, D) pooled captions -> mean (D,), ZCA matrix (D, D): the centred captions' covariance made the
+    identity along every direction whose variance is above `shrink` x the largest (shrunk below it, so
+    directions the captions never vary in are not blown up)."""
+    mean = pooled.mean(0)
+    x = (pooled - mean).double()
+    lam, vec = torch.linalg.eigh(x.T @ x / max(1, len(x) - 1))
+    lam = lam.clamp(min=0)
+    w = vec @ torch.diag(1 / torch.sqrt(lam + shrink * lam.max())) @ vec.T
+    return mean.float(), w.float()

@@ -32,15 +32,17 @@ def same_encoder(a: CausalVAE, b: CausalVAE) -> bool:
     return same_norm and sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
 
 
-def training_vocabulary(cfg: TrainConfig, n: int = 3000) -> list[str]:
-    """The words of the captions a run trained on (n scenes of its world, captioned its way), sorted."""
+def training_vocabulary(cfg: TrainConfig, n: int = 4000) -> list[str]:
+    """The words of the captions a run trains on (n scenes of its world captioned its way, and as
+    many images where it trains on images), sorted: what the model can have learned to read."""
     from kinetoscope.data.captions import canonical_caption
     from kinetoscope.models.words import words_of
     from kinetoscope.train.data import world_clips
 
     words: set[str] = set()
-    for clip in world_clips(cfg, FIXED_BATCH + 2, range(n), frames=2):
-        words.update(words_of(canonical_caption(clip.scene) if cfg.captions == "canonical" else clip.caption))
+    for frames in (2, 1) if cfg.image_prob > 0 else (2,):
+        for clip in world_clips(cfg, FIXED_BATCH + 2, range(n), frames=frames):
+            words.update(words_of(canonical_caption(clip.scene) if cfg.captions == "canonical" else clip.caption))
     return sorted(words)
 
 
@@ -102,7 +104,7 @@ def export(run: str | Path, out: str | Path, vae: str | Path | None = None) -> P
             vae = other
         pcfg = PipelineConfig(width=cfg.width, height=cfg.height, seconds=(cfg.frames - 1) / 8, fps=8, text=cfg.text,
                               shift=cfg.shift or None, world=dict(cfg.world) or None,
-                              vocabulary=training_vocabulary(cfg) if cfg.text == "words" else None)
+                              vocabulary=training_vocabulary(cfg))
         if cfg.stage == "distill":  # sample as it was taught: half the teacher's steps, guidance folded in
             dit = distilled_student(cfg, state)
             pcfg = dataclasses.replace(pcfg, **student_setting(cfg.teacher_steps))

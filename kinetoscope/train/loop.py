@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from kinetoscope.diffusion import flow_loss, motion_contrast_loss, shift_t, token_shift
 from kinetoscope.diffusion.distill import distill_loss, student_grid, student_setting
-from kinetoscope.hardware import choose_precision, default_threads, device
+from kinetoscope.hardware import default_threads, device, precision
 from kinetoscope.models import BACKBONES, PIXELS, AutoencoderConfig, CausalVAE, load_autoencoder, load_denoiser
 from kinetoscope.models.io import config_from_dict, config_to_dict
 from kinetoscope.train import checkpoint as ckpt
@@ -114,7 +114,8 @@ class Trainer:
         self.per_rank = cfg.batch_size // self.world
         torch.set_num_threads(cfg.threads or max(1, default_threads() // int(os.environ.get("LOCAL_WORLD_SIZE", "1"))))
         self.device = device()
-        self.dtype = choose_precision(cfg.precision)
+        self.precision = precision(cfg.precision)  # dtype, and why (auto: measured on this machine)
+        self.dtype = self.precision.dtype
         self.run = Path(cfg.run_dir)
         torch.manual_seed(cfg.seed)  # identical initial weights on every rank
         self.model = build_model(cfg).to(self.device)
@@ -138,6 +139,21 @@ class Trainer:
             from kinetoscope.models.text import text_encoder
 
             self.text = text_encoder(cfg.text)
+            if getattr(self.model.config, "text_whiten", False) and not cfg.init_from:
+                self._fit_whitening()
+
+    def _fit_whitening(self, n: int = 2048) -> None:
+        """Set the denoiser's pooled-caption whitening from n training captions (a resumed run loads its own)."""
+        from kinetoscope.models.unet import whitening
+        from kinetoscope.train.data import FIXED_BATCH
+
+        caps = [c for i in range(0, n, 64) for c in source_batch(self.cfg, FIXED_BATCH + 3 + i, range(64))[1]]
+        states, mask = self.text(caps)
+        m = mask.float().unsqueeze(-1)
+        mean, w = whitening((states * m).sum(1) / m.sum(1))
+        for model in (self.model, self.ema.model):
+            model.pool_mean.copy_(mean)
+            model.pool_whiten.copy_(w)
 
     def _wrap(self, model):
         if self.world == 1:
@@ -157,6 +173,10 @@ class Trainer:
         self.step, self.elapsed = state["step"], state["elapsed"]
 
     def save(self) -> None:
+        bad = [k for k, v in self.model.state_dict().items() if v.is_floating_point() and not torch.isfinite(v).all()]
+        if bad:  # every rank holds the same weights, so every rank stops here
+            raise FloatingPointError(f"weights {', '.join(bad[:3])} are not finite at step {self.step}: "
+                                     f"not writing a checkpoint of them")
         if self.rank == 0:
             ckpt.save(self.run, self.state())
         if self.world > 1:
@@ -219,20 +239,26 @@ class Trainer:
         self.pool = torch.load(path, weights_only=False)
 
     # --- one step ---------------------------------------------------------------------------------
+    def encode_text(self, caps):
+        """The frozen text encoder, in fp32 also inside a bf16 step: its states are cached per caption
+        and shared by every run in the process, so they must not depend on the run's precision."""
+        with torch.autocast(self.device.type, enabled=False):
+            return self.text(caps)
+
     def loss(self, x, caps, step, counterfactual=None):
         cfg, idx = self.cfg, self.indices()
         if cfg.stage == "vae":
             lat_shape = (self.model.config.latent_channels, *self.model.latent_shape(x.shape[2], x.shape[3], x.shape[4])[1:])
             noise, _ = sample_noise(cfg, step, idx, lat_shape)
             noise = noise.to(x) if cfg.vae_sample else torch.zeros_like(noise, dtype=x.dtype)
-            rec, mean, logvar = self.net(x, noise=noise)
+            rec, mean, logvar = (v.float() for v in self.net(x, noise=noise))  # the loss in fp32 under autocast too
             kl = 0.5 * (mean.pow(2) + logvar.exp() - 1 - logvar).mean()
             loss = (rec - x).abs().mean() + cfg.kl_weight * kl
             if cfg.temporal_weight and x.shape[2] > 1:
                 err = rec.diff(dim=2) - x.diff(dim=2)
                 loss = loss + cfg.temporal_weight * (err.abs() if cfg.temporal_loss == "l1" else err.pow(2)).mean()
             return loss, {"psnr": psnr(rec, x)}
-        text, mask = self.text(caps)
+        text, mask = self.encode_text(caps)
         given = torch.stack([random_given(cfg, x.shape[2], sample_rng(cfg, step, i, 3)) for i in idx])
         pt, ph, pw = self.model.config.patch
         shift = token_shift(x.shape[2] // pt * x.shape[3] // ph * x.shape[4] // pw)
@@ -241,7 +267,7 @@ class Trainer:
             ts_teacher, _ = student_grid(cfg.teacher_steps, cfg.shift or shift)
             n = student_setting(cfg.teacher_steps)["steps"]
             i = torch.tensor([int(sample_rng(cfg, step, k, 7).integers(n)) for k in idx])
-            uncond = self.text([""] * len(caps)) if cfg.teacher_guidance != 1.0 else None
+            uncond = self.encode_text([""] * len(caps)) if cfg.teacher_guidance != 1.0 else None
             dev = self.device
             loss = distill_loss(self.net, self.teacher, x, noise.to(x), i.to(dev), ts_teacher.to(dev), (text.to(dev), mask.to(dev)),
                                 None if uncond is None else (uncond[0].to(dev), uncond[1].to(dev)), cfg.teacher_guidance,
@@ -262,7 +288,7 @@ class Trainer:
         sel = [j for j, c in enumerate(counterfactual or []) if c is not None and float(t[j]) >= cfg.motion_contrast_from]
         if not sel:
             return loss, {}
-        cf_text, cf_mask = self.text([counterfactual[j] for j in sel])
+        cf_text, cf_mask = self.encode_text([counterfactual[j] for j in sel])
         j = torch.tensor(sel, device=self.device)
         hinge, gap = motion_contrast_loss(self.net, x[j], out["x_t"][j], t[j], out["pred"][j], cf_text.to(self.device),
                                           cf_mask.to(self.device), given[j].to(self.device), cfg.motion_margin)
@@ -275,7 +301,8 @@ class Trainer:
             self.load(ckpt.load(self.run))
         if self.rank == 0:
             save_config(cfg, self.run / "config.json", {"git_commit": git_commit(), "world_size": self.world,
-                                                        "precision_used": str(self.dtype), "threads_used": torch.get_num_threads()})
+                                                        "precision_used": str(self.dtype), "precision_reason": self.precision.reason,
+                                                        "threads_used": torch.get_num_threads()})
             write_dataset_card(cfg, self.run)  # sources, licences, consent counts, what was refused
         if cfg.stage in ("denoiser", "distill") and cfg.latent_pool:
             self.build_pool()
@@ -295,6 +322,7 @@ class Trainer:
                 self.opt.zero_grad(set_to_none=True)
                 loss.backward()
                 gnorm = torch.nn.utils.clip_grad_norm_(self.params, cfg.grad_clip)
+                check_finite(loss, gnorm, self.step + 1, self.precision.name)  # before the weights take it in
                 self.opt.step()
                 self.ema.update(self.model, self.step)
                 self.step += 1
@@ -347,6 +375,15 @@ class Trainer:
         from kinetoscope.train.samples import write_samples
 
         write_samples(self)
+
+
+def check_finite(loss: torch.Tensor, grad_norm: torch.Tensor, step: int, precision: str) -> None:
+    """Stop a run whose loss or gradient went non-finite before the optimizer step: AdamW would
+    carry one NaN into every weight, and the checkpoint would keep them."""
+    for what, value in (("loss", float(loss)), ("gradient norm", float(grad_norm))):
+        if not math.isfinite(value):
+            raise FloatingPointError(f"training {what} is {value} at step {step} (precision {precision}): stopping "
+                                     f"without writing a checkpoint of non-finite weights (it keeps step {step - 1}'s)")
 
 
 def psnr(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:

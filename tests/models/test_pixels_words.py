@@ -63,3 +63,19 @@ def test_unet_with_a_time_fold_takes_odd_frame_counts(frames):
 def test_unet_names_the_allowed_stems_and_heads():
     with pytest.raises(ValueError, match="conv\\|linear"):
         ConvUNet(UNetConfig(stem="big"))
+
+
+def test_whitening_gives_the_captions_unit_covariance_where_they_vary():
+    from kinetoscope.models.unet import whitening
+
+    torch.manual_seed(0)
+    shared = 5 * torch.randn(384)
+    word = torch.randn(8, 384) * 0.1  # captions = one big shared vector + a small per-word offset
+    pooled = shared + word[torch.randint(0, 8, (512,))] + 0.001 * torch.randn(512, 384)
+    mean, w = whitening(pooled)
+    z = (pooled - mean) @ w
+    assert z.mean(0).abs().max() < 1e-3
+    top = torch.linalg.eigvalsh(torch.cov(z.T)).flip(0)[:7]
+    assert torch.allclose(top, torch.ones(7), atol=0.05)  # the 7 directions the words span: unit variance
+    cos = torch.nn.functional.cosine_similarity(z[None, 0], z[1:], dim=1)
+    assert cos.min() < 0  # no longer all ~1

@@ -39,8 +39,15 @@ def test_canary_trains_exports_and_generates_on_its_vocabulary(tmp_path):
     assert pipe_cfg["text"] == "words" and pipe_cfg["world"]["shapes"] == ["circle", "square", "triangle"]
     assert {"red", "circle", "left", "quickly"} <= set(pipe_cfg["vocabulary"]) and "star" not in pipe_cfg["vocabulary"]
     pipe = Pipeline.from_pretrained(model)
+    assert pipe.unknown_words("a medium red orb moving left") == ["orb"]
     video = pipe.generate(GenerationRequest(prompt="a medium red circle moving left quickly on a black background", steps=2))
     assert video.frames.shape == (16, 32, 32, 3)
     prompts = vocabulary_suite(pipe_cfg["world"])
     assert sum(p.group == "seen" for p in prompts) == 6 * 3 * 4 - 1  # (pink, square, down) is held out
     assert [p.group for p in prompts].count("heldout") == 1
+
+
+def test_the_shipped_model_names_the_words_it_never_saw():
+    pipe = Pipeline.from_pretrained()
+    assert pipe.unknown_words("a red circle bouncing on a blue background") == []
+    assert pipe.unknown_words("a crimson dragon flying", "a red circle") == ["crimson", "dragon", "flying"]
