@@ -8,6 +8,10 @@ if "KINETOSCOPE_DATA_DIR" not in os.environ:  # signing keys and studio files: n
     import tempfile
 
     os.environ["KINETOSCOPE_DATA_DIR"] = tempfile.mkdtemp(prefix="kinetoscope-test-data-")
+if "KINETOSCOPE_CACHE_DIR" not in os.environ:  # the measured precision choice: never the user's cache
+    import tempfile
+
+    os.environ["KINETOSCOPE_CACHE_DIR"] = tempfile.mkdtemp(prefix="kinetoscope-test-cache-")
 torch.set_num_threads(int(os.environ.get("KINETOSCOPE_TEST_THREADS", "2")))
 
 from kinetoscope.models import AutoencoderConfig, CausalVAE, DiT, TransformerConfig  # noqa: E402

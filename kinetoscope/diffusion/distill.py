@@ -62,7 +62,7 @@ def distill_loss(student, teacher, x0, noise, i, ts_teacher, cond, uncond, guida
     """Student clean-sample error against the two-teacher-step target, weighted min(1/t^2, cap)
     like flow_loss (the velocity error is the clean-sample error over t)."""
     x_t, t, target = distill_target(teacher, x0, noise, i, ts_teacher, cond, uncond, guidance, given)
-    pred = student(x_t, t, cond[0], cond[1], given)
+    pred = student(x_t, t, cond[0], cond[1], given).float()  # the loss in fp32, also under bf16 autocast
     tt = t.view(-1, *([1] * (x0.dim() - 1)))
     err = (pred - target).pow(2) * (1.0 / tt.pow(2)).clamp(max=weight_cap)
     return mean_over_generated(err, given)

@@ -68,7 +68,8 @@ def flow_loss(model, x0, text, text_mask, given=None, t=None, generator=None, sh
     if given is not None:
         keep = given[:, None, :, None, None]
         x_t = torch.where(keep, x0, x_t)
-    pred = model(x_t, t, text, text_mask, given)
+    # the loss, its 1/t weighting and the velocity in fp32, also when the model ran under bf16 autocast
+    pred = model(x_t, t, text, text_mask, given).float()
     if out is not None:
         out.update(x_t=x_t, pred=pred)
     tt = t.view(-1, *([1] * (x0.dim() - 1))).clamp(min=T_MIN)
@@ -99,7 +100,7 @@ def motion_contrast_loss(model, x0, x_t, t, pred, cf_text, cf_mask, given=None, 
     same for every direction of travel, and at low noise it shows the direction itself), and the
     built-in denoiser was measured to ignore them: the opposite direction raised its error by
     under 1% at every noise level, and generated clips moved the same way for "left" and "right"."""
-    pred_cf = model(x_t, t, cf_text, cf_mask, given)
+    pred, pred_cf = pred.float(), model(x_t, t, cf_text, cf_mask, given).float()  # the loss in fp32 (see flow_loss)
     if model.config.prediction == "velocity":  # compare clean estimates either way
         tt = t.view(-1, *([1] * (x_t.dim() - 1)))
         pred, pred_cf = x_t - tt * pred, x_t - tt * pred_cf

@@ -65,7 +65,7 @@ class TrainConfig:
     freeze_encoder: bool = False  # VAE stage: train the decoder only, so latents (and a denoiser on them) stay valid
     vae_sample: bool = False  # decode a sampled latent (True) or the mean; sampling slowed learning ~10x here
     seed: int = 0
-    precision: str = "auto"  # auto | fp32 | bf16
+    precision: str = "auto"  # auto | fp32 | bf16; auto: bf16 only where measured finite and faster (hardware.precision)
     threads: int = 0  # 0: all cores (split across local processes)
     vae: str = ""  # denoiser stage: folder of the frozen autoencoder
     latent_pool: int = 0  # denoiser stage: encode this many clips once and train on them (0: encode each batch)
@@ -109,7 +109,7 @@ def _coerce(name: str, current, text: str):
 
 # What a run adds to the config.json it writes (not options): ignored when that file is read back,
 # so `--config RUN/config.json --resume` continues a run from its own record.
-RUN_RECORD = ("git_commit", "world_size", "precision_used", "threads_used")
+RUN_RECORD = ("git_commit", "world_size", "precision_used", "precision_reason", "threads_used")
 
 
 def load_config(path: str | None = None, overrides: list[str] = (), base: dict | None = None) -> TrainConfig:

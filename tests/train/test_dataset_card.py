@@ -33,7 +33,7 @@ def manifest(folder, rows):
 
 def vae_cfg(run, data):
     over = [f"run_dir={run}", f"data={data}", f"vae_model={TINY_VAE_OPT}", "batch_size=1", "steps=1", "threads=1",
-            "sample_every=0", "eval_every=0", "log_every=1", "warmup=1", "image_prob=0"]
+            "sample_every=0", "eval_every=0", "log_every=1", "warmup=1", "image_prob=0", "precision=fp32"]
     return load_config(None, over, base={"stage": "vae"})
 
 

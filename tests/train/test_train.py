@@ -1,4 +1,5 @@
 import json
+import math
 import os
 import signal
 import subprocess
@@ -31,10 +32,27 @@ def vae_dir(tmp_path_factory):
 
 
 def denoiser_cfg(run, vae_dir, steps, **kw):
+    """A tiny denoiser run, in fp32 unless `precision` says otherwise: the same test on every CPU."""
     over = [f"run_dir={run}", f"vae={vae_dir}", f"dit_model={TINY_DIT}", "batch_size=2", "frames=5", "width=32",
             "height=32", f"steps={steps}", "sample_every=0", "log_every=5", "threads=1", "warmup=5", "given_prob=0.5",
-            "image_prob=0.2"]
+            "image_prob=0.2", "precision=fp32"]
     return load_config(None, over + [f"{k}={v}" for k, v in kw.items()], base={"stage": "denoiser"})
+
+
+def trained(cfg) -> Trainer:
+    """Train `cfg`'s run; its logged losses and its weights must come out finite."""
+    trainer = Trainer(cfg)
+    trainer.train()
+    assert_finite(trainer)
+    return trainer
+
+
+def assert_finite(trainer: Trainer) -> None:
+    rows = [json.loads(x) for x in (trainer.run / "metrics.jsonl").read_text().splitlines()]
+    assert rows and all(math.isfinite(r["loss"]) for r in rows if "loss" in r), rows
+    for model in (trainer.model, trainer.ema.model):
+        for k, v in model.state_dict().items():
+            assert torch.isfinite(v).all(), f"{k} is not finite after {trainer.cfg.precision} training"
 
 
 def test_resume_continues_bit_for_bit(tmp_path, vae_dir):
@@ -51,10 +69,37 @@ def test_resume_continues_bit_for_bit(tmp_path, vae_dir):
     # the run folder records what is needed to reproduce it
     cfg = json.loads((tmp_path / "whole" / "config.json").read_text())
     assert cfg["steps"] == 20 and "git_commit" in cfg
+    assert (cfg["precision_used"], cfg["precision_reason"]) == ("torch.float32", "fp32: asked for")
     again = load_config(str(tmp_path / "whole" / "config.json"))  # a run resumes from its own record
     assert again.to_dict() == whole.cfg.to_dict()
     lines = (tmp_path / "whole" / "metrics.jsonl").read_text().splitlines()
     assert [json.loads(x)["step"] for x in lines] == [5, 10, 15, 20]
+
+
+def test_a_non_finite_loss_stops_the_run_naming_the_step(tmp_path, vae_dir):
+    trainer = Trainer(denoiser_cfg(tmp_path, vae_dir, 10, checkpoint_every=2))
+    real = trainer.loss
+
+    def loss(x, caps, step, cf=None):
+        value, extra = real(x, caps, step, cf)
+        return (value * float("nan") if step == 4 else value), extra  # the fifth step's loss
+
+    trainer.loss = loss
+    with pytest.raises(FloatingPointError, match=r"training loss is nan at step 5 \(precision fp32\): stopping without "
+                                                 r"writing a checkpoint of non-finite weights"):
+        trainer.train()
+    state = ckpt.load(tmp_path)  # the checkpoint holds the last finite weights
+    assert state["step"] == 4 and all(torch.isfinite(v).all() for v in state["model"].values())
+    # a run that diverges on its own stops the same way, at the step where it happened
+    with pytest.raises(FloatingPointError, match=r"training (loss|gradient norm) is (nan|inf) at step \d+ \(precision fp32\)"):
+        Trainer(denoiser_cfg(tmp_path / "diverges", vae_dir, 10, lr=1e30, warmup=0)).train()
+    assert all(torch.isfinite(v).all() for v in ckpt.load(tmp_path / "diverges")["model"].values())
+    # and weights that are not finite are never written
+    with torch.no_grad():
+        next(trainer.model.parameters()).fill_(float("nan"))
+    with pytest.raises(FloatingPointError, match="not writing a checkpoint"):
+        trainer.save()
+    assert ckpt.load(tmp_path)["step"] == 4
 
 
 def test_export_gives_a_model_that_generates(tmp_path, vae_dir, text_encoder):
@@ -80,7 +125,7 @@ def cli(*args, **kw):
 
 
 VAE_ARGS = ["train", "--stage", "vae", "batch_size=4", "frames=5", "width=32", "height=32", "log_every=1",
-            "sample_every=0", f"vae_model={TINY_VAE_OPT}", "threads=1", "image_prob=0"]
+            "sample_every=0", f"vae_model={TINY_VAE_OPT}", "threads=1", "image_prob=0", "precision=fp32"]
 
 
 @pytest.mark.slow
@@ -144,19 +189,19 @@ def test_unet_backbone_trains_and_ships_with_a_finetuned_decoder(tmp_path, vae_d
         export(tmp_path / "unet", tmp_path / "model2", vae=tmp_path / "other")
 
 
-def test_distilled_student_ships_as_the_fast_setting(tmp_path, vae_dir, text_encoder):
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_distilled_student_ships_as_the_fast_setting(tmp_path, vae_dir, text_encoder, precision):
     from kinetoscope.train.export import attach_fast
 
-    over = {"backbone": "unet", "unet_model": "{channels: [16, 32], blocks: 1, heads: 2}"}
-    Trainer(denoiser_cfg(tmp_path / "teacher", vae_dir, 2, **over)).train()
+    over = {"backbone": "unet", "unet_model": "{channels: [16, 32], blocks: 1, heads: 2}", "precision": precision}
+    trained(denoiser_cfg(tmp_path / "teacher", vae_dir, 2, **over))
     model = export(tmp_path / "teacher", tmp_path / "model")
     with pytest.raises(FileNotFoundError, match="no fast"):
         Pipeline.from_pretrained(model, fast=True)
-    cfg = denoiser_cfg(tmp_path / "student", model / "vae", 3, teacher=model, teacher_steps=4, teacher_guidance=2.0)
+    cfg = denoiser_cfg(tmp_path / "student", model / "vae", 3, teacher=model, teacher_steps=4, teacher_guidance=2.0,
+                       precision=precision)
     cfg.stage = "distill"
-    student = Trainer(cfg)
-    student.train()
-    assert torch.isfinite(torch.tensor(json.loads((tmp_path / "student" / "metrics.jsonl").read_text().splitlines()[-1])["loss"]))
+    student = trained(cfg)
     teacher_w = Pipeline.from_pretrained(model).denoiser.state_dict()
     assert any(not torch.equal(v, teacher_w[k]) for k, v in student.ema.model.state_dict().items())  # it learned
     with pytest.raises(ValueError, match="only a distill run"):
@@ -174,20 +219,23 @@ def test_distilled_student_ships_as_the_fast_setting(tmp_path, vae_dir, text_enc
         load_config(None, [], base={"stage": "distill"})
 
 
-def test_init_from_grows_the_model_by_the_runs_architecture_fields(tmp_path, vae_dir):
-    small = {"backbone": "unet", "unet_model": "{channels: [16, 32], blocks: 1, heads: 2}"}
-    Trainer(denoiser_cfg(tmp_path / "a", vae_dir, 1, **small)).train()
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_init_from_grows_the_model_by_the_runs_architecture_fields(tmp_path, vae_dir, precision):
+    small = {"backbone": "unet", "unet_model": "{channels: [16, 32], blocks: 1, heads: 2}", "precision": precision}
+    trained(denoiser_cfg(tmp_path / "a", vae_dir, 1, **small))
     start = export(tmp_path / "a", tmp_path / "m") / "denoiser"
-    grown = {"backbone": "unet", "unet_model": "{channels: [16, 32], blocks: 1, heads: 2, fine_cross: true}"}
+    grown = {"backbone": "unet", "unet_model": "{channels: [16, 32], blocks: 1, heads: 2, fine_cross: true}",
+             "precision": precision}
     t = Trainer(denoiser_cfg(tmp_path / "b", vae_dir, 1, init_from=start, **grown))
     assert t.model.config.fine_cross and len(t.model.fine_cross) == 2
     before = load_denoiser_state(start)
     for k, v in before.items():  # everything the folder held is where training starts
         assert torch.equal(t.model.state_dict()[k], v)
     t.train()
+    assert_finite(t)
     assert load_denoiser_state(export(tmp_path / "b", tmp_path / "m2") / "denoiser").keys() > before.keys()
     # a run continuing the grown model need not repeat its fields: export builds what the run trained
-    Trainer(denoiser_cfg(tmp_path / "c", vae_dir, 1, init_from=tmp_path / "m2" / "denoiser", **small)).train()
+    trained(denoiser_cfg(tmp_path / "c", vae_dir, 1, init_from=tmp_path / "m2" / "denoiser", **small))
     out = export(tmp_path / "c", tmp_path / "m3") / "denoiser"
     assert json.loads((out / "config.json").read_text())["fine_cross"] is True
     assert load_denoiser_state(out).keys() == load_denoiser_state(tmp_path / "m2" / "denoiser").keys()
@@ -203,7 +251,7 @@ def load_denoiser_state(folder):
 def test_temporal_weight_adds_the_frame_difference_loss(tmp_path, norm):
     def cfg(w):
         over = [f"run_dir={tmp_path / str(w)}", f"vae_model={TINY_VAE_OPT}", "batch_size=2", "frames=5", "width=32",
-                "height=32", "threads=1", "image_prob=0", f"temporal_weight={w}", f"temporal_loss={norm}"]
+                "height=32", "threads=1", "image_prob=0", f"temporal_weight={w}", f"temporal_loss={norm}", "precision=fp32"]
         return load_config(None, over, base={"stage": "vae"})
 
     x, _, _ = Trainer(cfg(0.0)).batch(0)
@@ -244,7 +292,7 @@ def test_a_decoder_grown_to_look_ahead_trains_and_exports_with_the_same_encoder(
 
     over = [f"run_dir={tmp_path / 'run'}", f"init_from={vae_dir}", "vae_model={lookahead: 1}", "freeze_encoder=true",
             "batch_size=2", "frames=5", "width=32", "height=32", "threads=1", "steps=2", "sample_every=0", "eval_every=0",
-            "image_prob=0", "lr=1e-2", "warmup=0"]
+            "image_prob=0", "lr=1e-2", "warmup=0", "precision=fp32"]
     Trainer(load_config(None, over, base={"stage": "vae"})).train()
     start, out = CausalVAE.from_pretrained(vae_dir), CausalVAE.from_pretrained(export(tmp_path / "run", tmp_path / "out"))
     assert out.config.lookahead == 1 and same_encoder(start, out)  # latents (and a denoiser on them) still match
@@ -263,13 +311,14 @@ def test_a_config_file_reads_numbers_yaml_leaves_as_strings(tmp_path):
         load_config(None, ["steps=1.5"])
 
 
-def test_noise_level_experts_train_in_their_range_and_ship_beside_the_denoiser(tmp_path, vae_dir, text_encoder):
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_noise_level_experts_train_in_their_range_and_ship_beside_the_denoiser(tmp_path, vae_dir, text_encoder, precision):
     from kinetoscope.models.experts import NoiseExperts
     from kinetoscope.train.export import attach_expert, replace_main
     from kinetoscope.train.loop import load_teacher
 
-    over = {"backbone": "unet", "unet_model": "{channels: [16, 32], blocks: 1, heads: 2}"}
-    Trainer(denoiser_cfg(tmp_path / "all", vae_dir, 2, **over)).train()
+    over = {"backbone": "unet", "unet_model": "{channels: [16, 32], blocks: 1, heads: 2}", "precision": precision}
+    trained(denoiser_cfg(tmp_path / "all", vae_dir, 2, **over))
     model = export(tmp_path / "all", tmp_path / "model")
     plain = Pipeline.from_pretrained(model, text_encoder=text_encoder)
     low = Trainer(denoiser_cfg(tmp_path / "low", vae_dir, 2, **{"t_range": "[0, 0.4]"}, shift=1.0, init_from=model / "denoiser", **over))
@@ -282,14 +331,13 @@ def test_noise_level_experts_train_in_their_range_and_ship_beside_the_denoiser(t
     assert float(ts.max()) < 0.4 and float(ts.min()) > 0 and float(ts.std()) > 0.05  # spread over [0, 0.4)
     low.net = low.model
     low.train()
-    mid = Trainer(denoiser_cfg(tmp_path / "mid", vae_dir, 1, **{"t_range": "[0.4, 0.8]"}, **over))
-    mid.train()
+    assert_finite(low)  # the expert nearest the clean sample, where the 1/t weights are largest
+    mid = trained(denoiser_cfg(tmp_path / "mid", vae_dir, 1, **{"t_range": "[0.4, 0.8]"}, **over))
     with pytest.raises(ValueError, match="not an expert run"):
         attach_expert(tmp_path / "all", model)
     attach_expert(tmp_path / "mid", model)  # the main denoiser keeps [0, 0.4) and [0.8, 1] until experts cover them
     assert json.loads((model / "pipeline.json").read_text())["experts"] == [{"denoiser": "denoiser-t0.4-0.8", "from": 0.4, "below": 0.8}]
-    wide = Trainer(denoiser_cfg(tmp_path / "wide", vae_dir, 1, **{"t_range": "[0.3, 0.5]"}, **over))
-    wide.train()
+    wide = trained(denoiser_cfg(tmp_path / "wide", vae_dir, 1, **{"t_range": "[0.3, 0.5]"}, **over))
     with pytest.raises(ValueError, match=r"\[0.3, 0.5\) and \[0.4, 0.8\) overlap"):
         attach_expert(tmp_path / "wide", model)
     assert not (model / "denoiser-t0.3-0.5").exists()  # nothing half-written
