@@ -32,6 +32,7 @@ from benchmarks.step import precision, timed_pair
 from kinetoscope.data.world import WorldConfig, make_clip
 from kinetoscope.diffusion import flow_loss
 from kinetoscope.hardware import cpu_flags, fast_bf16
+from kinetoscope.hardware import precision as training_precision
 from kinetoscope.models import AutoencoderConfig, CausalVAE, DiT, TransformerConfig
 
 RESULTS = Path(__file__).resolve().parent / "results" / "train_step.json"
@@ -123,12 +124,14 @@ def run(args) -> dict:
     flags = sorted({"avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile"} & cpu_flags())
     torch.manual_seed(0)
     dit, vae = DiT(dit_cfg).train(), CausalVAE(vae_cfg).train()
+    auto = training_precision("auto")
     header = {
         "torch": torch.__version__,
         "cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "cpu_flags": flags,
         "fast_bf16": fast_bf16(),
-        "precision_auto": "bf16" if fast_bf16() else "fp32",
+        "precision_auto": auto.name,
+        "precision_auto_reason": auto.reason,
         "threads": torch.get_num_threads(),
         "tiny": args.tiny,
         "warmup": warmup,
@@ -142,8 +145,7 @@ def run(args) -> dict:
     }
     print(f"training throughput | torch {header['torch']} | CPU {header['cpu_capability']} "
           f"(flags: {', '.join(flags) or 'none of avx2/avx512/amx'}) | {header['threads']} threads")
-    print(f"kinetoscope.hardware.fast_bf16() = {header['fast_bf16']} -> training precision 'auto' picks "
-          f"{header['precision_auto']}")
+    print(f"training precision 'auto' picks {header['precision_auto']} ({header['precision_auto_reason']})")
     print(f"denoiser W={dit_cfg.width} D={dit_cfg.depth} H={dit_cfg.heads} ({header['denoiser']['params']:,} params) "
           f"on {tuple(header['denoiser']['batch'])} | VAE {tuple(vae_cfg.channels)} "
           f"({header['vae']['params']:,} params) on {tuple(header['vae']['batch'])} | warm-up {warmup}, median of {repeats}")
