@@ -31,25 +31,26 @@ def parse_size(text: str) -> tuple[int, int]:
 
 
 def cmd_generate(args) -> int:
-    from tqdm import tqdm
-
-    from kinetoscope.engines import load_engine
-    from kinetoscope.pipeline import GenerationRequest, RequestError
-
-    from kinetoscope.media.errors import MediaError
+    from kinetoscope.request import GenerationRequest, RequestError, new_seed
 
     width, height = parse_size(args.size) if args.size else (None, None)
     req = GenerationRequest(prompt=args.prompt, negative_prompt=args.negative or "", width=width, height=height,
-                            seconds=args.seconds, frames=args.frames, fps=args.fps, steps=args.steps,
-                            guidance=args.guidance, seed=args.seed or 0, sampler=args.sampler, step_cache=args.step_cache)
+                            seconds=args.seconds, frames=args.frames, fps=args.fps, steps=args.steps, guidance=args.guidance,
+                            seed=new_seed() if args.seed is None else args.seed, sampler=args.sampler, step_cache=args.step_cache)
     out = Path(args.out)
     if out.suffix.lower() not in (".mp4", ".webm", ".gif", ".png"):
         raise UserError(f"--out {out}: the extension must be one of .mp4 .webm .gif .png")
+    precheck(args, req)
+    check_policy(args, ("prompt", args.prompt), ("negative_prompt", args.negative))
+    # torch and the model only now, after every check that needs neither
     from kinetoscope.tasks.command import run_task_command, wants_task
 
-    check_policy(args, ("prompt", args.prompt), ("negative_prompt", args.negative))
     if wants_task(args):  # loop, edit, storyboard, recut, remix; i2v, interpolate, extend on the built-in model
         return run_task_command(args, req, out, UserError)
+    from kinetoscope.engines import load_engine
+    from kinetoscope.media.errors import MediaError
+    from kinetoscope.progress import Progress
+
     try:
         engine = load_engine(engine_spec(args))
         pipe = getattr(engine, "pipeline", engine)  # builtin: the tasks run on its Pipeline
@@ -60,26 +61,37 @@ def cmd_generate(args) -> int:
         raise UserError(str(e)) from None
     if args.extend:
         return write_extension(args, pipe, req, out)
-    bars: dict[str, tqdm] = {}
-
-    def progress(stage: str, i: int, n: int) -> None:
-        if stage not in bars:
-            bars[stage] = tqdm(total=n, desc=stage, unit="step", disable=args.quiet, leave=False)
-        bars[stage].n = i
-        bars[stage].refresh()
-
     try:
-        video = pipe.generate(req, progress=progress)
+        with Progress(quiet=args.quiet) as progress:
+            video = pipe.generate(req, progress=progress)
     except RequestError as e:  # a task the engine's model cannot do
         raise UserError(str(e)) from None
-    finally:
-        for b in bars.values():
-            b.close()
     save_output(args, video, out, inputs=[f for f in (args.image, args.last_image) if f])
     t, h, w, _ = video.frames.shape
-    print(f"wrote {out} ({t} frames, {w}x{h}, {video.fps} fps, {video.seconds:.2f} s) in "
+    print(f"wrote {out} ({t} frames, {w}x{h}, {video.fps} fps, {video.seconds:.2f} s, seed {req.seed}) in "
           f"{video.metadata['seconds_to_generate']:.1f} s")
     return 0
+
+
+def precheck(args, req) -> None:
+    """Refuse a bad value in a fraction of a second, before torch and the model load: the built-in
+    engine's request checked against the limits and the model folder's pipeline.json. The full check
+    (with the model's size multiple and frame rule) runs again once it is loaded."""
+    import dataclasses
+
+    from kinetoscope.request import RequestError, check_request, read_config
+
+    kind, _, folder = engine_spec(args).partition("?")[0].partition(":")
+    config = read_config(folder or None) if kind == "builtin" else None
+    if config is None:  # an open-weight engine checks against its own model; a missing folder is said on loading
+        return
+    if args.task or args.extend or args.video or args.storyboard or args.at or args.keep:
+        # the tasks' own lengths (an extension, a storyboard, a kept part) and prompts are theirs to check
+        req = dataclasses.replace(req, prompt=req.prompt or "-", seconds=None, frames=None)
+    try:
+        check_request(req, config)
+    except RequestError as e:
+        raise UserError(str(e)) from None
 
 
 def check_policy(args, *texts: tuple[str, str | None]) -> None:
@@ -142,7 +154,8 @@ def write_extension(args, pipe, req, out) -> int:
     except ValueError as e:
         raise UserError(str(e)) from None
     save_output(args, video, out, parent=args.extend)
-    print(f"wrote {out} ({len(video.frames)} frames: {len(frames)} given + {len(video.frames) - len(frames)} new)")
+    print(f"wrote {out} ({len(video.frames)} frames: {len(frames)} given + {len(video.frames) - len(frames)} new, "
+          f"seed {req.seed})")
     return 0
 
 
@@ -222,8 +235,6 @@ def cmd_export(args) -> int:
 
 
 def cmd_eval(args) -> int:
-    from tqdm import tqdm
-
     from kinetoscope.eval.report import markdown_table, write_report
     from kinetoscope.eval.suite import FULL, QUICK, build_suite, limit_suite, run_suite
     from kinetoscope.pipeline import GenerationRequest, Pipeline, RequestError
@@ -246,10 +257,13 @@ def cmd_eval(args) -> int:
     except (FileNotFoundError, RequestError, ValueError) as e:
         raise UserError(str(e)) from None
     prompts = limit_suite(build_suite(quick=args.quick), args.limit)
-    bar = tqdm(total=len(prompts) * seeds, desc="eval", unit="clip", disable=args.quiet, leave=False)
+    from kinetoscope.progress import Progress
+
+    bar, done = Progress(quiet=args.quiet), [0]
 
     def progress(i: int, n: int, rec: dict) -> None:
-        bar.update(1)
+        done[0] += 1
+        bar("eval", done[0], len(prompts) * seeds)
 
     try:
         report = run_suite(pipe, prompts, seeds=range(seeds), frames=req.frames, width=req.width,
@@ -331,20 +345,25 @@ def build_parser() -> argparse.ArgumentParser:
                                 epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    g = sub.add_parser("generate", help="make a video from a text prompt", formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    from kinetoscope.request import PipelineConfig, read_config
+
+    c = read_config() or PipelineConfig()  # the built-in model's defaults, as its pipeline.json states them
+    g = sub.add_parser("generate", help="make a video from a text prompt",
+                       description="Make a video from a text prompt. Defaults are the built-in model's; another "
+                                   "model (--weights, --engine) brings its own.")
     g.add_argument("prompt", nargs="?", default="", help="what the video shows (1 to 1000 characters; optional for remix and storyboard)")
-    g.add_argument("--seconds", type=float, default=None, help="length in seconds (model default: 2)")
+    g.add_argument("--seconds", type=float, default=None, help=f"length in seconds (default: {c.seconds:g})")
     g.add_argument("--frames", type=int, default=None, help="exact frame count 1+4k (overrides --seconds)")
-    g.add_argument("--size", default=None, help="WIDTHxHEIGHT, multiples of 16 (model default: 64x64)")
-    g.add_argument("--fps", type=int, default=None, help="frames per second (model default: 8)")
-    g.add_argument("--steps", type=int, default=None, help="denoising steps, 1 to 200 (model default: 20)")
-    g.add_argument("--guidance", type=float, default=None, help="classifier-free guidance, 0 to 20 (model default)")
-    g.add_argument("--sampler", default=None, choices=["euler", "heun"], help="ODE sampler")
-    g.add_argument("--seed", type=int, default=None, help="random seed: same seed, same video (default 0)")
+    g.add_argument("--size", default=None, help=f"WIDTHxHEIGHT, multiples of {limits.SIZE_MULTIPLE} from {c.min_size} to {c.max_size} (default: {c.width}x{c.height})")
+    g.add_argument("--fps", type=int, default=None, help=f"frames per second, {limits.FPS[0]} to {limits.FPS[1]} (default: {c.fps})")
+    g.add_argument("--steps", type=int, default=None, help=f"denoising steps, {limits.STEPS[0]} to {limits.STEPS[1]} (default: {c.steps})")
+    g.add_argument("--guidance", type=float, default=None, help=f"classifier-free guidance, {limits.GUIDANCE[0]:g} to {limits.GUIDANCE[1]:g} (default: {c.guidance:g})")
+    g.add_argument("--sampler", default=None, choices=["euler", "heun"], help=f"ODE sampler (default: {c.sampler})")
+    g.add_argument("--seed", type=int, default=None, help="random seed: same seed, same video (default: a new one each run, printed with the result)")
     g.add_argument("--negative", default=None, help="negative prompt: what to steer away from")
     g.add_argument("--step-cache", type=float, default=None, metavar="T",
-                   help="skip denoiser calls while the latents change less than T (0 off, 0.1-0.2 saves 30-60%%)")
-    g.add_argument("--out", default="video.mp4", help="output file: .mp4, .webm, .gif or .png (contact sheet)")
+                   help=f"skip denoiser calls while the latents change less than T; 0.1-0.2 saves 30-60%% (default: {c.step_cache:g}, off)")
+    g.add_argument("--out", default="video.mp4", help="output file: .mp4, .webm, .gif, or .png for a contact sheet of every frame (default: video.mp4)")
     g.add_argument("--weights", default=None, help="model folder (default: the built-in model)")
     g.add_argument("--fast", action="store_true", help="the model's fast setting (pipeline.json \"fast\"): a distilled few-step denoiser, or the full one at fewer steps; the built-in model: 4 steps")
     g.add_argument("--engine", default=None, metavar="SPEC",

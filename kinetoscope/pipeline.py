@@ -11,7 +11,7 @@ import dataclasses
 import hashlib
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -20,70 +20,15 @@ import torch
 
 from kinetoscope import __version__, limits
 from kinetoscope.diffusion import SAMPLERS, denoise, timesteps, token_shift
-from kinetoscope.models import CausalVAE, DiT, load_denoiser
+from kinetoscope.models import CausalVAE, DiT, load_autoencoder, load_denoiser
 from kinetoscope.models.io import config_from_dict
 from kinetoscope.models.experts import NoiseExperts, expert_folder, with_experts
+from kinetoscope.request import (BUILTIN_WEIGHTS, GenerationRequest, PipelineConfig, RequestError,  # noqa: F401
+                                 _in_range, check_request)
 
-BUILTIN_WEIGHTS = Path(__file__).parent / "weights" / "builtin"
-
-
-class RequestError(ValueError):
-    """A request a user can fix: the message names the value and the allowed range."""
-
-
-@dataclass
-class PipelineConfig:
-    name: str = "kinetoscope-builtin"
-    width: int = 64
-    height: int = 64
-    fps: int = 8
-    seconds: float = 2.0
-    min_size: int = 32
-    max_size: int = 256
-    max_frames: int = 257
-    steps: int = 20
-    guidance: float = 3.5
-    sampler: str = "euler"
-    step_cache: float = 0.0  # TeaCache-style step caching threshold; 0 keeps every model call
-    shift: float | None = None  # None: from the token count
-    threads: int | None = None
-    # the "fast" setting, if the folder has one: {"denoiser": subfolder, "steps": n, "guidance": 1.0} for a
-    # distilled denoiser, or {"steps": n, "guidance": g} for the full denoiser (and its experts) at fewer steps
-    fast: dict | None = None
-    # denoisers for parts of the noise levels, if the folder ships them: [{"denoiser": subfolder, "from": t0, "below": t1}]
-    # (models/experts.py); denoiser/ takes the noise levels none of them covers
-    experts: list | None = None
-
-
-@dataclass
-class GenerationRequest:
-    prompt: str
-    negative_prompt: str = ""
-    width: int | None = None
-    height: int | None = None
-    seconds: float | None = None
-    frames: int | None = None
-    fps: int | None = None
-    steps: int | None = None
-    guidance: float | None = None
-    seed: int = 0
-    sampler: str | None = None
-    given_frames: np.ndarray | None = field(default=None, repr=False)  # (T, H, W, 3) uint8, T = output frames
-    given_mask: list[bool] | None = None  # per output frame: keep this frame as given
-    init_frames: np.ndarray | None = field(default=None, repr=False)  # (T, H, W, 3) uint8: start from these (SDEdit)
-    strength: float | None = None  # with init_frames: noise level to start from, 0 (keep them) to 1 (ignore them)
-    step_cache: float | None = None  # skip model calls while latents change less than this (0: off)
-    # given latent frames next to generated ones are held only while the noise level is at least this,
-    # then denoised with the rest (0: held to the end); extend uses it so its overlap meets the new frames
-    given_release: float = 0.0
-
-    def to_dict(self) -> dict:
-        d = dataclasses.asdict(self)
-        d.pop("given_frames")
-        d.pop("init_frames")
-        d["has_given_frames"] = self.given_frames is not None
-        d["has_init_frames"] = self.init_frames is not None
-        return d
+# the request and its check live in kinetoscope/request.py (no torch), so that a command line can refuse a bad
+# value before the model loads; they are named here too, where the rest of the code has always found them
+__all__ = ["BUILTIN_WEIGHTS", "GenerationRequest", "Pipeline", "PipelineConfig", "RequestError", "Video", "recipe_hash"]
 
 
 @dataclass
@@ -95,11 +40,6 @@ class Video:
     @property
     def seconds(self) -> float:
         return len(self.frames) / self.fps
-
-
-def _in_range(name, value, lo, hi):
-    if not (lo <= value <= hi):
-        raise RequestError(f"{name} {value} is out of range: allowed {lo} to {hi}")
 
 
 class Pipeline:
@@ -125,7 +65,7 @@ class Pipeline:
             )
             raise FileNotFoundError(f"no model at {folder}: {hint}")
         cfg = config_from_dict(PipelineConfig, json.loads((folder / "pipeline.json").read_text()))
-        vae = CausalVAE.from_pretrained(folder / "vae")
+        vae = load_autoencoder(folder / "vae")
         if fast and not cfg.fast:
             raise FileNotFoundError(f"{folder} has no fast (distilled) denoiser: its pipeline.json has no \"fast\" entry")
         if fast and cfg.fast.get("denoiser"):
@@ -156,10 +96,20 @@ class Pipeline:
     @property
     def text_encoder(self):
         if self._text is None:
-            from kinetoscope.models.text import default_text_encoder
+            from kinetoscope.models.text import text_encoder
 
-            self._text = default_text_encoder()
+            self._text = text_encoder(self.config.text)
         return self._text
+
+    def unknown_words(self, *prompts: str) -> list[str]:
+        """Words of the prompts that no training caption of this model used (none if it records no
+        vocabulary): the model draws nothing reliable for them, so callers warn, naming them."""
+        if not self.config.vocabulary:
+            return []
+        from kinetoscope.models.words import unknown_words
+
+        known = set(self.config.vocabulary)
+        return list(dict.fromkeys(w for p in prompts if p for w in unknown_words(p, known)))
 
     @property
     def weights_hash(self) -> str:
@@ -173,65 +123,15 @@ class Pipeline:
         return self._weights_hash
 
     # --- validation ----------------------------------------------------------------------------
+    @property
+    def size_multiple(self) -> int:
+        """Widths and heights are multiples of this: one latent patch in pixels (at least limits.SIZE_MULTIPLE)."""
+        return max(limits.SIZE_MULTIPLE, self.vae.config.space_factor * self.denoiser.config.patch[1])
+
     def resolve(self, req: GenerationRequest) -> GenerationRequest:
         """Fill defaults and check every field; raise RequestError naming the bad value."""
-        c = self.config
-        prompt = (req.prompt or "").strip()
-        if not prompt:
-            raise RequestError("prompt is empty: give 1 to 1000 characters describing the video")
-        if len(prompt) > limits.PROMPT_MAX_CHARS:
-            raise RequestError(f"prompt has {len(prompt)} characters: allowed 1 to {limits.PROMPT_MAX_CHARS}")
-        if len(req.negative_prompt) > limits.PROMPT_MAX_CHARS:
-            raise RequestError(f"negative prompt has {len(req.negative_prompt)} characters: allowed 0 to {limits.PROMPT_MAX_CHARS}")
-        width, height = req.width or c.width, req.height or c.height
-        m = max(limits.SIZE_MULTIPLE, self.vae.config.space_factor * self.denoiser.config.patch[1])
-        for name, v in (("width", width), ("height", height)):
-            if v % m or not (c.min_size <= v <= c.max_size):
-                raise RequestError(f"{name} {v} is not allowed: use a multiple of {m} from {c.min_size} to {c.max_size}")
-        fps = req.fps or c.fps
-        _in_range("fps", fps, *limits.FPS)
-        k = self.vae.config.time_factor
-        if req.frames is not None:
-            frames = req.frames
-            if frames < 1 or (frames - 1) % k:
-                raise RequestError(f"frames {frames} is not allowed: use 1+{k}k (1, {1 + k}, {1 + 2 * k}, ...) up to {c.max_frames}")
-        else:
-            seconds = c.seconds if req.seconds is None else req.seconds
-            max_s = (c.max_frames - 1) / fps
-            if not (0 <= seconds <= max_s):
-                raise RequestError(f"seconds {seconds} is out of range: allowed 0 to {max_s:g} at {fps} fps")
-            frames = 1 + k * round(seconds * fps / k)
-        _in_range("frames", frames, 1, c.max_frames)
-        steps = c.steps if req.steps is None else req.steps
-        _in_range("steps", steps, *limits.STEPS)
-        guidance = c.guidance if req.guidance is None else req.guidance
-        _in_range("guidance", guidance, *limits.GUIDANCE)
-        _in_range("seed", req.seed, *limits.SEED)
-        step_cache = c.step_cache if req.step_cache is None else req.step_cache
-        _in_range("step_cache", step_cache, *limits.STEP_CACHE)
-        sampler = req.sampler or c.sampler
-        if sampler not in SAMPLERS:
-            raise RequestError(f"sampler {sampler!r} is not allowed: use one of {', '.join(SAMPLERS)}")
-        if req.given_frames is not None:
-            g = req.given_frames
-            if g.shape != (frames, height, width, 3) or g.dtype != np.uint8:
-                raise RequestError(f"given frames have shape {g.shape} {g.dtype}: need ({frames}, {height}, {width}, 3) uint8")
-            if req.given_mask is None or len(req.given_mask) != frames:
-                raise RequestError(f"given_mask must list {frames} booleans, one per frame")
-        _in_range("given_release", req.given_release, *limits.GIVEN_RELEASE)
-        strength = req.strength
-        if req.init_frames is not None:
-            g = req.init_frames
-            if g.shape != (frames, height, width, 3) or g.dtype != np.uint8:
-                raise RequestError(f"init frames have shape {g.shape} {g.dtype}: need ({frames}, {height}, {width}, 3) uint8")
-            strength = 1.0 if strength is None else strength
-            _in_range("strength", strength, *limits.STRENGTH)
-        elif strength not in (None, 1.0):
-            raise RequestError(f"strength {strength} needs init frames (a video to start from)")
-        return dataclasses.replace(
-            req, prompt=prompt, width=width, height=height, frames=frames, fps=fps, seconds=(frames - 1) / fps if frames > 1 else 0.0,
-            steps=steps, guidance=guidance, sampler=sampler, strength=strength, step_cache=step_cache,
-        )
+        return check_request(req, self.config, size_multiple=self.size_multiple,
+                             time_factor=self.vae.config.time_factor, samplers=SAMPLERS)
 
     # --- generation ----------------------------------------------------------------------------
     def _given_latents(self, req: GenerationRequest, latent_t: int):

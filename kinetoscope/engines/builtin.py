@@ -22,9 +22,9 @@ class BuiltinEngine:
     @property
     def capabilities(self) -> Capabilities:
         c, vae = self.pipeline.config, self.pipeline.vae.config
-        multiple = max(16, vae.space_factor * self.pipeline.denoiser.config.patch[1])
         return Capabilities(tasks=TASKS, width=c.width, height=c.height, seconds=c.seconds, fps=c.fps,
-                            min_size=c.min_size, max_size=c.max_size, size_multiple=multiple, max_frames=c.max_frames,
+                            min_size=c.min_size, max_size=c.max_size, size_multiple=self.pipeline.size_multiple,
+                            max_frames=c.max_frames,
                             extra={"frame_rule": f"1+{vae.time_factor}k"})
 
     def resolve(self, request: GenerationRequest) -> GenerationRequest:

@@ -8,6 +8,7 @@ from .errors import MediaError
 from .read import read_image, read_media, read_metadata, read_video, resize_frames
 from .write import (
     contact_sheet,
+    frame_sheet,
     save_contact_sheet,
     spritesheet,
     thumbnail,
@@ -19,6 +20,7 @@ from .write import (
 __all__ = [
     "MediaError",
     "contact_sheet",
+    "frame_sheet",
     "read_image",
     "read_media",
     "read_metadata",

@@ -38,7 +38,7 @@ from . import watermark as wm
 from .errors import MediaError
 from .keys import data_dir as resolve_data_dir
 from .keys import load_keys, trust_anchors
-from .write import atomic_path, contact_sheet, write_video
+from .write import atomic_path, frame_sheet, write_video
 
 log = logging.getLogger(__name__)
 
@@ -196,7 +196,7 @@ def save_video(video, path, *, data_dir=None, video_id: str | None = None, actio
     video_id = video_id or uuid.uuid4().hex
     frames = np.asarray(video.frames)
     if ext == ".png" and len(frames) > 1:  # the contact sheet is the picture: mark the sheet itself
-        frames = np.asarray(contact_sheet(frames))[None]
+        frames = np.asarray(frame_sheet(frames))[None]
     if visible_mark:
         frames = add_visible_mark(frames)
     mark = None

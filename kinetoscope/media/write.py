@@ -12,7 +12,8 @@ file extension:
 - ``.gif``  Pillow, loops forever, per-frame delays that add up to the exact
   length (GIF counts time in 1/100 s). Identical consecutive frames are
   merged by Pillow into one longer frame.
-- ``.png``  one frame -> that image; several frames -> the contact sheet.
+- ``.png``  one frame -> that image; several frames -> a contact sheet of every
+  frame, in order (``frame_sheet``).
 
 Every write is atomic: it goes to a hidden temp file in the same folder and
 is moved into place with ``os.replace`` only when complete, so a failure
@@ -42,6 +43,7 @@ MAX_FPS = 240.0
 MAX_GIF_FPS = 50.0  # GIF delays under 2/100 s are slowed down by browsers
 SHEET_GAP = 2  # pixels between contact-sheet tiles
 SHEET_BACKGROUND = (16, 16, 16)
+SHEET_MAX_SIDE = 4096  # a .png output's sheet of every frame stays within this, so that it reads back (read.MAX_PIXELS)
 CAPTION_FONT_SIZE = 12
 CAPTION_PADDING = 4
 METADATA_KEY = "comment"  # container tag (mp4/webm), PNG text chunk "Comment", GIF comment
@@ -105,7 +107,7 @@ def write_video(path, frames, fps: float, *, metadata: dict | None = None, crf: 
         elif ext == ".gif":
             _encode_gif(tmp, frames, fps, comment)
         else:
-            image = Image.fromarray(frames[0]) if len(frames) == 1 else contact_sheet(frames)
+            image = Image.fromarray(frames[0]) if len(frames) == 1 else frame_sheet(frames)
             _save_png(tmp, image, comment)
     return path
 
@@ -236,6 +238,22 @@ def contact_sheet(frames, cols: int | None = None, max_frames: int = 16, label: 
         text = _fit_text(draw, label, font, sheet.width - 2 * CAPTION_PADDING)
         draw.text((CAPTION_PADDING, CAPTION_PADDING - top), text, fill=(235, 235, 235), font=font)
     return sheet
+
+
+def frame_sheet(frames) -> Image.Image:
+    """What a .png output of several frames holds: every frame, in order, left to right and top to
+    bottom in a near-square grid with a 2 px gap. Tiles are scaled down (never up) only where the
+    sheet would pass SHEET_MAX_SIDE pixels on a side."""
+    frames = check_frames(frames)
+    t, h, w, _ = frames.shape
+    cols = math.ceil(math.sqrt(t))
+    rows = math.ceil(t / cols)
+    scale = min(1.0, (SHEET_MAX_SIDE - (cols - 1) * SHEET_GAP) / (cols * w),
+                (SHEET_MAX_SIDE - (rows - 1) * SHEET_GAP) / (rows * h))
+    if scale < 1.0:
+        size = (max(1, int(w * scale)), max(1, int(h * scale)))
+        frames = np.stack([np.asarray(Image.fromarray(f).resize(size, resample_for(scale))) for f in frames])
+    return contact_sheet(frames, cols=cols, max_frames=t)
 
 
 def save_contact_sheet(path, frames, **kw) -> Path:

@@ -104,25 +104,17 @@ def _keep(text: str, error):
 
 def run_task_command(args, req, out: Path, error) -> int:
     """Validate the options, run the task, write `out` with its recipe. `error` is the CLI's UserError."""
-    from tqdm import tqdm
-
     from kinetoscope import tasks
     from kinetoscope.cli import check_policy, engine_spec
     from kinetoscope.engines import load_engine
     from kinetoscope.media import MediaError, read_image, read_metadata, read_video
     from kinetoscope.pipeline import RequestError
+    from kinetoscope.progress import Progress
 
     task = pick_task(args, error)
     if not builtin_engine(args):
         raise error(f"--task {task} runs on the built-in engine only")
-    bars: dict = {}
-
-    def progress(stage: str, i: int, n: int) -> None:
-        if stage not in bars:
-            bars[stage] = tqdm(total=n, desc=stage, unit="step", disable=args.quiet, leave=False)
-        bars[stage].n = i
-        bars[stage].refresh()
-
+    progress = Progress(quiet=args.quiet)
     size = {"width": req.width, "height": req.height} if req.width else {}
     given = {k: v for k, v in (("negative_prompt", args.negative), ("fps", args.fps), ("steps", args.steps),
                                ("guidance", args.guidance), ("seed", args.seed), ("sampler", args.sampler)) if v is not None}
@@ -136,7 +128,7 @@ def run_task_command(args, req, out: Path, error) -> int:
                        "frames": args.frames, "seconds": args.seconds, "transition": args.transition}
             video = tasks.remix(pipe, meta, progress=progress, **changes)
         else:
-            params = {**given, **size, "seed": args.seed or 0}
+            params = {**given, **size, "seed": req.seed}  # --seed, or the one the command line picked
             if args.frames is not None:
                 params["frames"] = args.frames
             inputs, files = {}, {}
@@ -174,9 +166,9 @@ def run_task_command(args, req, out: Path, error) -> int:
     except (FileNotFoundError, ImportError, ValueError, RequestError, MediaError) as e:
         raise error(str(e)) from None
     finally:
-        for b in bars.values():
-            b.close()
+        progress.close()
     t, h, w, _ = video.frames.shape
-    print(f"wrote {out} ({task}: {t} frames, {w}x{h}, {video.fps} fps, {t / video.fps:.2f} s) in "
+    seed = video.metadata["recipe"]["params"].get("seed")  # a remix keeps its recipe's unless --seed is given
+    print(f"wrote {out} ({task}: {t} frames, {w}x{h}, {video.fps} fps, {t / video.fps:.2f} s, seed {seed}) in "
           f"{video.metadata['seconds_to_generate']:.1f} s")
     return 0
