@@ -163,7 +163,9 @@ def read_image(path_or_bytes, *, max_pixels: int = MAX_PIXELS, max_bytes: int = 
     except Image.DecompressionBombError as e:  # Pillow's own check, which runs inside Image.open
         limit = min(max_pixels, 2 * Image.MAX_IMAGE_PIXELS) if Image.MAX_IMAGE_PIXELS else max_pixels
         raise MediaError(f"is too large to decode safely ({e}); the limit is {limit} pixels", name) from e
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as e:
+    except UnidentifiedImageError as e:  # its message names the stream object: say what it means instead
+        raise MediaError("is not in an image format that can be read (PNG, JPEG, WebP, GIF, BMP, TIFF)", name) from e
+    except (OSError, SyntaxError, ValueError, EOFError) as e:
         raise MediaError(f"is not an image that can be read ({e})", name) from e
 
 

@@ -12,7 +12,7 @@ from fastapi.staticfiles import StaticFiles
 
 from kinetoscope import __version__
 from kinetoscope.studio import auth
-from kinetoscope.studio.api import account, errors, models, verify, videos
+from kinetoscope.studio.api import account, docs, errors, models, verify, videos
 from kinetoscope.studio.ratelimit import make_limiter
 from kinetoscope.studio.services import Services
 from kinetoscope.studio.settings import Settings, from_env
@@ -46,7 +46,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             if services is None:
                 svc.close()
 
-    app = FastAPI(title="kinetoscope studio", version=__version__, lifespan=lifespan,
+    app = FastAPI(title="kinetoscope studio", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Text-to-video on your own machine. The /v1 routes follow OpenAI's Videos API.")
     errors.install(app)
     auth.install(app)
@@ -60,6 +60,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.include_router(verify_page.router)
     app.include_router(account_pages.router)
     app.include_router(admin_pages.router)
+    docs.install(app)  # /docs and /redoc from installed files, not a CDN; before /static, under which it mounts
     app.mount("/static", StaticFiles(directory=web.STATIC_DIR), name="static")
 
     @app.get("/healthz", tags=["meta"], summary="Liveness and database check")

@@ -201,6 +201,7 @@ def pending_deliveries(sf: sessionmaker[Session], limit: int = 20) -> list[Webho
 
 # --- the API's view ----------------------------------------------------------------------------
 def to_api(row: VideoRow) -> dict:
+    request = json.loads(row.request)
     return {
         "id": row.id,
         "object": "video",
@@ -220,5 +221,6 @@ def to_api(row: VideoRow) -> dict:
         "source_video_id": row.source_video_id,
         "attempts": row.attempts,
         "input_training_consent": row.input_consent if row.input_key else None,
-        "request": json.loads(row.request),
+        "seed": request.get("seed"),  # the one given, or the one picked for it: the same seed makes the same video
+        "request": request,
     }

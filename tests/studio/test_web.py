@@ -176,7 +176,7 @@ def test_storyboard_from_the_form_takes_one_shot_per_line_and_remixes_from_them(
 
 def test_non_image_upload_is_shown_at_the_upload_field(client):
     r = post_form(client, {"prompt": "a ball"}, files={"input_reference": ("x.png", b"not an image", "image/png")})
-    assert r.status_code == 400 and "not a readable image" in Page(r.text).text_of["e-input_reference"]
+    assert r.status_code == 400 and "PNG, JPEG or WebP" in Page(r.text).text_of["e-input_reference"]
 
 
 def test_oversized_upload_is_a_413_page_with_the_limit(client):

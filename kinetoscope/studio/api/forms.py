@@ -12,6 +12,22 @@ from starlette.datastructures import UploadFile
 from kinetoscope.studio.api.errors import ApiError
 
 _NESTED = re.compile(r"^([A-Za-z_]+)\[([A-Za-z_]+)\]$")  # video[id] -> {"video": {"id": ...}}
+IMAGE_TYPES = "PNG, JPEG or WebP"  # what an image upload may be, as the pages and errors say it
+
+
+class Upload(bytes):
+    """An uploaded file's bytes, with the name and content type its sender gave (for messages)."""
+
+    filename: str | None = None
+    content_type: str | None = None
+
+
+def describe_upload(data: bytes) -> str:
+    """What was received, for a message: '"notes.txt" (text/plain, 23 bytes)'."""
+    name = getattr(data, "filename", None)
+    ctype = getattr(data, "content_type", None)
+    shown = json.dumps(name[:100] + ("..." if len(name) > 100 else "")) if name else "a file"
+    return f"{shown} ({ctype + ', ' if ctype else ''}{len(data)} bytes)"
 
 
 async def read_body(request: Request, max_bytes: int) -> tuple[dict, dict[str, bytes]]:
@@ -37,7 +53,8 @@ async def read_body(request: Request, max_bytes: int) -> tuple[dict, dict[str, b
                 if len(data) > max_bytes:
                     raise ApiError(413, f"{key} is larger than {max_bytes} bytes", "file_too_large", key)
                 if data:
-                    files[key] = data
+                    files[key] = Upload(data)
+                    files[key].filename, files[key].content_type = value.filename, value.content_type
                 continue
             m = _NESTED.match(key)
             if m:

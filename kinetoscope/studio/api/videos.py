@@ -7,7 +7,6 @@ import asyncio
 import dataclasses
 import io
 import json
-import secrets
 import weakref
 
 from fastapi import APIRouter, Query, Request
@@ -15,6 +14,7 @@ from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from kinetoscope.pipeline import GenerationRequest, RequestError
+from kinetoscope.request import new_seed
 from kinetoscope.studio import audit, jobs
 from kinetoscope.studio.api import forms
 from kinetoscope.studio.api.errors import ApiError, not_found
@@ -30,7 +30,8 @@ CREATE_FIELDS = {
     "seconds": {"type": "string", "description": "length in seconds, e.g. \"2\""},
     "size": {"type": "string", "description": "WIDTHxHEIGHT, e.g. 64x64"},
     "negative_prompt": {"type": "string"},
-    "seed": {"type": "integer"},
+    "seed": {"type": "integer", "description": "same seed, same video; without one, a new random seed, "
+             "returned as the video's `seed`"},
     "steps": {"type": "integer"},
     "guidance": {"type": "number"},
     "fps": {"type": "integer"},
@@ -99,8 +100,8 @@ def _generation_request(svc, fields: dict, engine, base: GenerationRequest | Non
         seed=forms.number(fields, "seed", int, None if base is None else b.seed),
         sampler=forms.text(fields, "sampler", b.sampler),
     )
-    if req.seed is None:  # pick one now so the recipe re-renders exactly
-        req = dataclasses.replace(req, seed=secrets.randbelow(2**31))
+    if req.seed is None:  # a new one each time, as on the command line; stored, so the recipe re-renders exactly
+        req = dataclasses.replace(req, seed=new_seed())
     try:
         return engine.resolve(req)
     except RequestError as e:
@@ -113,7 +114,10 @@ def _read_upload_image(svc, data: bytes, name: str, owner=None):
     try:
         image = read_image(data, max_pixels=svc.settings.max_upload_pixels, max_bytes=svc.settings.max_upload_bytes)
     except MediaError as e:
-        raise ApiError(400, f"{name} is not a readable image: {e}", "invalid_image", name) from None
+        problem = f", which {e.problem}" if e.problem.startswith("is ") else f": {e.problem}"
+        raise ApiError(400, f"{name}: received {forms.describe_upload(data)}{problem}. Accepted: a {forms.IMAGE_TYPES} "
+                            f"image of at most {svc.settings.max_upload_bytes} bytes and {svc.settings.max_upload_pixels} "
+                            "pixels", "invalid_image", name) from None
     moderate(svc, owner, "", name, frames=image[None])
     return image
 
