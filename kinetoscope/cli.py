@@ -40,8 +40,11 @@ def cmd_generate(args) -> int:
     out = Path(args.out)
     if out.suffix.lower() not in (".mp4", ".webm", ".gif", ".png"):
         raise UserError(f"--out {out}: the extension must be one of .mp4 .webm .gif .png")
-    precheck(args, req)
+    config = precheck(args, req)
     check_policy(args, ("prompt", args.prompt), ("negative_prompt", args.negative))
+    if config is not None and not args.storyboard:  # a storyboard file's shots are read (and warned of) with the task
+        prompts = [p for _, p in args.at] if args.at else [args.prompt]
+        warn_unknown_words(config.vocabulary, model_folder(args), *prompts, args.negative)
     # torch and the model only now, after every check that needs neither
     from kinetoscope.tasks.command import run_task_command, wants_task
 
@@ -73,18 +76,25 @@ def cmd_generate(args) -> int:
     return 0
 
 
-def precheck(args, req) -> None:
+def model_folder(args) -> str | None:
+    """The built-in engine's model folder (None: the shipped model); "" for any other engine."""
+    kind, _, folder = engine_spec(args).partition("?")[0].partition(":")
+    return (folder or None) if kind == "builtin" else ""
+
+
+def precheck(args, req):
     """Refuse a bad value in a fraction of a second, before torch and the model load: the built-in
     engine's request checked against the limits and the model folder's pipeline.json. The full check
-    (with the model's size multiple and frame rule) runs again once it is loaded."""
+    (with the model's size multiple and frame rule) runs again once it is loaded. Returns that
+    pipeline.json (None for an open-weight engine, or a folder without one)."""
     import dataclasses
 
     from kinetoscope.request import RequestError, check_request, read_config
 
-    kind, _, folder = engine_spec(args).partition("?")[0].partition(":")
-    config = read_config(folder or None) if kind == "builtin" else None
+    folder = model_folder(args)
+    config = read_config(folder) if folder != "" else None
     if config is None:  # an open-weight engine checks against its own model; a missing folder is said on loading
-        return
+        return None
     if args.task or args.extend or args.video or args.storyboard or args.at or args.keep:
         # the tasks' own lengths (an extension, a storyboard, a kept part) and prompts are theirs to check
         req = dataclasses.replace(req, prompt=req.prompt or "-", seconds=None, frames=None)
@@ -92,6 +102,17 @@ def precheck(args, req) -> None:
         check_request(req, config)
     except RequestError as e:
         raise UserError(str(e)) from None
+    return config
+
+
+def warn_unknown_words(vocabulary: list[str] | None, folder: str | None, *prompts: str | None) -> None:
+    """One line on stderr naming the prompts' words that the model never saw in training (a model
+    whose pipeline.json records its vocabulary, as the built-in one does); it still makes the video."""
+    from kinetoscope.vocabulary import unknown_in, warning, where_to_look
+
+    words = unknown_in(vocabulary, *prompts)
+    if words:
+        print(f"warning: {warning(words, vocabulary, where_to_look(folder))}", file=sys.stderr, flush=True)
 
 
 def check_policy(args, *texts: tuple[str, str | None]) -> None:
@@ -199,7 +220,10 @@ def cmd_train(args) -> int:
         cfg = load_config(args.config, args.overrides, base=base)
     except (ValueError, OSError) as e:
         raise UserError(str(e)) from None
-    metrics = Trainer(cfg).train(resume=args.resume)
+    try:
+        metrics = Trainer(cfg).train(resume=args.resume)
+    except FloatingPointError as e:  # a non-finite loss, gradient or weights: the message names the step
+        raise UserError(str(e)) from None
     print(f"run {cfg.run_dir}: step {metrics.get('step', '?')}, loss {metrics.get('loss', float('nan')):.4f}")
     return 0
 

@@ -104,12 +104,9 @@ class Pipeline:
     def unknown_words(self, *prompts: str) -> list[str]:
         """Words of the prompts that no training caption of this model used (none if it records no
         vocabulary): the model draws nothing reliable for them, so callers warn, naming them."""
-        if not self.config.vocabulary:
-            return []
-        from kinetoscope.models.words import unknown_words
+        from kinetoscope.vocabulary import unknown_in
 
-        known = set(self.config.vocabulary)
-        return list(dict.fromkeys(w for p in prompts if p for w in unknown_words(p, known)))
+        return unknown_in(self.config.vocabulary, *prompts)
 
     @property
     def weights_hash(self) -> str:

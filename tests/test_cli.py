@@ -74,3 +74,21 @@ def test_policy_file_and_no_policy(tiny_model_dir, tmp_path, capsys):
     assert "missing.yaml" in capsys.readouterr().err
     assert main([*base, "a school shooting", "--no-policy"]) == 0
     assert (tmp_path / "v.mp4").exists()
+
+
+def test_a_diverging_training_run_stops_with_a_clear_error_not_a_traceback(tmp_path, capsys):
+    """lr=1e30 makes the loss non-finite within a few steps: one line naming the step, exit 2."""
+    import torch
+
+    from kinetoscope.models import CausalVAE
+    from tests.conftest import TINY_VAE
+
+    torch.manual_seed(0)
+    CausalVAE(TINY_VAE).save_pretrained(tmp_path / "vae")
+    code = main(["train", "--stage", "denoiser", f"run_dir={tmp_path / 'run'}", f"vae={tmp_path / 'vae'}",
+                 "dit_model={width: 32, depth: 1, heads: 2}", "batch_size=2", "frames=5", "width=32", "height=32",
+                 "steps=10", "sample_every=0", "threads=1", "precision=fp32", "lr=1e30", "warmup=0"])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    last = err.strip().splitlines()[-1]  # after the progress bar
+    assert last.startswith("kinetoscope: error: training ") and "at step " in last and "Traceback" not in err, err

@@ -4,24 +4,21 @@
 With captions written from a small vocabulary this is class-label conditioning in the text
 encoder's interface (the pooled mean of the word vectors is a sum of one embedding per word,
 which the denoiser's projections learn). It knows no synonyms: a word never seen in training is a
-vector the denoiser never learned, which `unknown_words` names so callers can warn.
+vector the denoiser never learned, which `unknown_words` (kinetoscope/vocabulary.py) names so
+callers can warn.
 """
 
 from __future__ import annotations
 
-import re
 import zlib
 
 import torch
 from torch import nn
 
+from kinetoscope.vocabulary import unknown_words, words_of  # noqa: F401 (named here, where they were first)
+
 TEXT_DIM = 384
 START = "<s>"  # every caption starts with it, so an empty caption (dropped for guidance) is one token
-_WORD = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
-
-
-def words_of(prompt: str) -> list[str]:
-    return _WORD.findall(prompt.lower())
 
 
 def word_vector(word: str, dim: int = TEXT_DIM) -> torch.Tensor:
@@ -51,8 +48,3 @@ class WordEncoder(nn.Module):
             states[i, : len(t)] = torch.stack([self._vec(w) for w in t])
             mask[i, : len(t)] = True
         return states, mask
-
-
-def unknown_words(prompt: str, vocabulary: set[str]) -> list[str]:
-    """The prompt's words that are not in `vocabulary`, in order, once each."""
-    return list(dict.fromkeys(w for w in words_of(prompt) if w not in vocabulary))

@@ -105,7 +105,7 @@ def _keep(text: str, error):
 def run_task_command(args, req, out: Path, error) -> int:
     """Validate the options, run the task, write `out` with its recipe. `error` is the CLI's UserError."""
     from kinetoscope import tasks
-    from kinetoscope.cli import check_policy, engine_spec
+    from kinetoscope.cli import check_policy, engine_spec, model_folder, warn_unknown_words
     from kinetoscope.engines import load_engine
     from kinetoscope.media import MediaError, read_image, read_metadata, read_video
     from kinetoscope.pipeline import RequestError
@@ -135,6 +135,9 @@ def run_task_command(args, req, out: Path, error) -> int:
             if task == "storyboard":
                 params["shots"], seconds, inputs, files = _timeline(args, error)
                 check_policy(args, *(("storyboard", shot["prompt"]) for shot in params["shots"]))
+                if args.storyboard:  # --at's prompts were warned of before the model loaded
+                    warn_unknown_words(pipe.config.vocabulary, model_folder(args),
+                                       *(shot["prompt"] for shot in params["shots"]), args.negative)
                 seconds = args.seconds if args.seconds is not None else seconds
                 if seconds is not None:
                     params["seconds"] = seconds

@@ -1,0 +1,105 @@
+"""A model that knows only its training words (the built-in one) says which words of a prompt it never
+saw: one warning line from `kinetoscope generate`, read from pipeline.json before torch loads; the
+video is still made."""
+
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from kinetoscope.cli import main
+from kinetoscope.request import BUILTIN_WEIGHTS
+from kinetoscope.vocabulary import read_vocabulary, unknown_in, unknown_words, warning, words_of
+
+BUILTIN_VOCABULARY = json.loads((BUILTIN_WEIGHTS / "pipeline.json").read_text())["vocabulary"]
+QUICK = ["--size", "32x32", "--frames", "5", "--steps", "1", "--seed", "1", "--quiet"]
+
+
+@pytest.fixture(scope="module")
+def vocab_model(tiny_model_dir, tmp_path_factory):
+    """The tiny test model, told it knows the built-in model's words."""
+    folder = tmp_path_factory.mktemp("vocab-model") / "model"
+    shutil.copytree(tiny_model_dir, folder)
+    config = json.loads((folder / "pipeline.json").read_text())
+    (folder / "pipeline.json").write_text(json.dumps({**config, "vocabulary": BUILTIN_VOCABULARY}))
+    return folder
+
+
+def test_importing_the_vocabulary_loads_no_torch():
+    code = ("import sys\nimport kinetoscope.vocabulary as v\n"
+            "assert v.read_vocabulary() and v.unknown_in(v.read_vocabulary(), 'a crimson circle') == ['crimson']\n"
+            "print([m for m in ('torch', 'numpy') if m in sys.modules])")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert r.stdout.strip() == "[]", r.stdout + r.stderr
+
+
+def test_words_and_the_unknown_ones():
+    assert words_of("a Red-ish circle, 2s") == ["a", "red-ish", "circle", "2s"]
+    assert unknown_words("a crimson dragon and a crimson circle", {"a", "and", "circle"}) == ["crimson", "dragon"]
+    assert unknown_in(None, "anything at all") == [] and unknown_in(["a"], None, "", "a b") == ["b"]
+    from kinetoscope.models.words import unknown_words as old, words_of as old_words  # where they were first
+
+    assert (old, old_words) == (unknown_words, words_of)
+
+
+def test_a_folder_reads_its_vocabulary_or_none(tiny_model_dir, vocab_model, tmp_path):
+    assert read_vocabulary() == BUILTIN_VOCABULARY  # the shipped model's
+    assert read_vocabulary(vocab_model) == BUILTIN_VOCABULARY
+    assert read_vocabulary(tiny_model_dir) is None and read_vocabulary(tmp_path / "nowhere") is None
+
+
+def test_the_warning_names_the_words_and_what_the_model_knows():
+    line = warning(["crimson", "dragon"], BUILTIN_VOCABULARY)
+    assert "\n" not in line
+    assert "never saw these words in training" in line and "crimson, dragon" in line
+    assert "colours red, orange" in line and "circle" in line and "bounce" in line
+
+
+def test_generate_warns_of_unknown_words_and_still_writes_the_video(vocab_model, tmp_path, capsys):
+    out = tmp_path / "v.mp4"
+    assert main(["generate", "a crimson dragon circle", "--negative", "blurry", "--weights", str(vocab_model),
+                 "--out", str(out), *QUICK]) == 0
+    captured = capsys.readouterr()
+    warnings = [x for x in captured.err.splitlines() if x.startswith("warning:")]
+    assert len(warnings) == 1, captured.err
+    assert "draws nothing reliable for them: crimson, dragon, blurry (it knows: colours red" in warnings[0]
+    assert out.is_file() and f"wrote {out}" in captured.out
+
+
+def test_a_prompt_of_known_words_gives_no_warning(vocab_model, tiny_model_dir, tmp_path, capsys):
+    assert main(["generate", "a red circle bouncing", "--weights", str(vocab_model), "--out", str(tmp_path / "v.mp4"),
+                 *QUICK]) == 0
+    assert "warning" not in capsys.readouterr().err
+    # a model that records no vocabulary is not limited to one: no warning either
+    assert main(["generate", "a crimson dragon", "--weights", str(tiny_model_dir), "--out", str(tmp_path / "w.mp4"),
+                 *QUICK]) == 0
+    assert "warning" not in capsys.readouterr().err
+
+
+def test_other_engines_get_no_warning(tmp_path, capsys):
+    assert main(["generate", "a crimson dragon", "--engine", f"diffusers:{tmp_path / 'none'}",
+                 "--out", str(tmp_path / "v.mp4")]) == 2
+    assert "warning" not in capsys.readouterr().err
+
+
+def test_a_refused_value_gives_no_warning(vocab_model, tmp_path, capsys):
+    assert main(["generate", "a crimson dragon", "--weights", str(vocab_model), "--steps", "0",
+                 "--out", str(tmp_path / "v.mp4")]) == 2
+    err = capsys.readouterr().err
+    assert "steps 0 is out of range" in err and "warning" not in err
+
+
+def test_storyboard_shots_are_warned_of_too(vocab_model, tmp_path, capsys):
+    board = tmp_path / "board.json"
+    board.write_text(json.dumps({"shots": [{"at": "0s", "prompt": "a red circle"},
+                                           {"at": "1s", "prompt": "a teal hexagon"}]}))
+    base = ["generate", "--weights", str(vocab_model), "--size", "32x32", "--steps", "1", "--seed", "1", "--quiet",
+            "--seconds", "2"]
+    assert main([*base, "--storyboard", str(board), "--out", str(tmp_path / "a.mp4")]) == 0
+    err = capsys.readouterr().err
+    assert err.count("warning:") == 1 and "for them: teal, hexagon (" in err, err
+    assert main([*base, "--at", "0s", "a red circle", "--at", "1s", "a mauve circle", "--out", str(tmp_path / "b.mp4")]) == 0
+    err = capsys.readouterr().err
+    assert err.count("warning:") == 1 and "for them: mauve (" in err, err
