@@ -44,6 +44,7 @@ class VideoRow(Base):
     enqueued_at: Mapped[float | None] = mapped_column(Float)
     duration: Mapped[float] = mapped_column(Float, default=0.0)  # seconds of video asked for (quotas)
     size_bytes: Mapped[int] = mapped_column(BigInteger, default=0)  # bytes stored for it (quotas)
+    warnings: Mapped[str | None] = mapped_column(Text)  # JSON list: what the API said of a request it still made
 
 
 class WebhookDelivery(Base):

@@ -154,12 +154,25 @@ def moderate(svc, owner, text: str, param: str, frames=None, filename: str = "")
         raise ApiError(400, str(e), e.code, param) from None
 
 
+def word_warnings(svc, model: str, *texts: str | None) -> list[str]:
+    """The video object's warnings: the words of `texts` that the model never saw in training, where it
+    records its training words (the built-in model; open-weight engines record none)."""
+    from kinetoscope.vocabulary import unknown_in, warning
+
+    pipe = getattr(svc.engines.get(model), "pipeline", None)
+    vocabulary = pipe.config.vocabulary if pipe is not None else None
+    words = unknown_in(vocabulary, *texts)
+    return [warning(words, vocabulary)] if words else []
+
+
 def _create_job(svc, **kw):
-    """jobs.create with the owner's quota checked in the same transaction."""
+    """jobs.create with the owner's quota checked in the same transaction, and the video's warnings."""
     from kinetoscope.studio.quotas import QuotaExceeded, guard
 
     req = kw["request"]
     owner = kw.get("owner_id")
+    texts = [s["prompt"] for s in req["shots"]] if kw.get("task") == "storyboard" else [kw["prompt"]]
+    kw["warnings"] = word_warnings(svc, kw["model"], *texts, req.get("negative_prompt"))
     duration = (req["frames"] - 1) / req["fps"] if req.get("frames", 1) > 1 else 0.0
     if kw.get("task") == "extend":
         duration = float(req.get("extend_seconds", 0.0))

@@ -14,6 +14,10 @@ TASKS = {
     "loop": "Seamless loop",
     "storyboard": "Storyboard (one shot per line)",
 }
+# the example prompts the create page shows: only words the built-in model saw in training
+# (tests/studio/test_warnings.py checks every one against its vocabulary)
+EXAMPLE_PROMPT = "a red circle moving right"
+EXAMPLE_SHOTS = ("0s a red circle", "2s a blue square")  # a storyboard, one shot per line
 RATIOS = (1.0, 3 / 4, 9 / 16)  # short side / long side, besides the model's own default shape
 ORIENTATIONS = ("Square", "Landscape", "Portrait")
 
@@ -69,4 +73,6 @@ def form_options(caps: Capabilities, engine_names: list[str], current: dict) -> 
         "steps_range": limits.STEPS,
         "guidance_range": limits.GUIDANCE,
         "prompt_max": limits.PROMPT_MAX_CHARS,
+        "example_prompt": EXAMPLE_PROMPT,
+        "example_shots": EXAMPLE_SHOTS,
     }
