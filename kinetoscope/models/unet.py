@@ -264,12 +264,13 @@ def _unfold(x, s, pt=1):
 
 @torch.no_grad()
 def whitening(pooled: torch.Tensor, shrink: float = 0.01) -> tuple[torch.Tensor, torch.Tensor]:
-    """(N, D) pooled captions -> mean (D,), ZCA matrix (D, D): the centred captions' covariance made the
-    identity along every direction whose variance is above `shrink` x the largest (shrunk below it, so
-    directions the captions never vary in are not blown up)."""
+    """(N, D) pooled captions -> mean (D,), matrix (D, D) that whitens the centred captions: each
+    principal direction of variance lam is scaled by lam^1.5 / (lam^2 + eps^2), eps = shrink x the
+    largest lam: about 1 / sqrt(lam) (unit variance) where the captions vary, falling to zero where
+    they never vary (a word no training caption used), which plain whitening would blow up."""
     mean = pooled.mean(0)
     x = (pooled - mean).double()
     lam, vec = torch.linalg.eigh(x.T @ x / max(1, len(x) - 1))
     lam = lam.clamp(min=0)
-    w = vec @ torch.diag(1 / torch.sqrt(lam + shrink * lam.max())) @ vec.T
+    w = vec @ torch.diag(lam.pow(1.5) / (lam.pow(2) + (shrink * lam.max()) ** 2)) @ vec.T
     return mean.float(), w.float()

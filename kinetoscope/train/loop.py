@@ -148,6 +148,8 @@ class Trainer:
         from kinetoscope.train.data import FIXED_BATCH
 
         caps = [c for i in range(0, n, 64) for c in source_batch(self.cfg, FIXED_BATCH + 3 + i, range(64))[1]]
+        p = self.cfg.caption_dropout
+        caps += [""] * round(len(caps) * p / (1 - p))  # the dropped caption is one of the inputs: whitened like the rest
         states, mask = self.text(caps)
         m = mask.float().unsqueeze(-1)
         mean, w = whitening((states * m).sum(1) / m.sum(1))

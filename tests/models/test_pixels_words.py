@@ -79,3 +79,5 @@ def test_whitening_gives_the_captions_unit_covariance_where_they_vary():
     assert torch.allclose(top, torch.ones(7), atol=0.05)  # the 7 directions the words span: unit variance
     cos = torch.nn.functional.cosine_similarity(z[None, 0], z[1:], dim=1)
     assert cos.min() < 0  # no longer all ~1
+    unseen = (mean + 0.1 * torch.randn(384)) @ w - mean @ w  # a new word's offset: directions no caption varied in
+    assert unseen.norm() < 0.5 * z.norm(dim=1).mean()
