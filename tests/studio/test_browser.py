@@ -132,7 +132,13 @@ def test_make_watch_play_download_delete(browser, base_url, svc, artifacts, tmp_
 
     page.get_by_role("link", name="Gallery").click()
     tile = page.locator(f'a[href="/videos/{video_id}"]')
-    assert tile.count() == 1 and tile.locator("img").evaluate("img => img.complete && img.naturalWidth > 0")
+    assert tile.count() == 1
+    # the poster loads after the page does (slower on a loaded machine): wait for it to load or fail
+    assert tile.locator("img").evaluate("""img => img.complete && img.naturalWidth > 0 ? true : new Promise(done => {
+        img.addEventListener('load', () => done(img.naturalWidth > 0));
+        img.addEventListener('error', () => done(false));
+        if (img.complete) done(img.naturalWidth > 0);
+    })""")
     shoot(page, artifacts, "04-gallery")
 
     tile.click()
