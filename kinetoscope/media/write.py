@@ -276,12 +276,24 @@ def _scaled_size(w: int, h: int, longest: int) -> tuple[int, int, float]:
     return max(1, round(w * scale)), max(1, round(h * scale)), scale
 
 
+def poster_frame(frames) -> int:
+    """The index of the frame that best shows the video: the one with the most content, measured as the
+    mean absolute difference of its pixels from its background (the median colour of its border).
+    A frame that is only background scores ~0; ties go to the earliest frame."""
+    content = []
+    for frame in check_frames(frames):  # one (H, W, 3) frame at a time: long videos stay small
+        frame = frame.astype(np.int16)
+        border = np.concatenate([frame[0], frame[-1], frame[:, 0], frame[:, -1]])  # (2W + 2H, 3)
+        content.append(np.abs(frame - np.median(border, axis=0)).mean())
+    return int(np.argmax(np.round(content, 3)))  # the first of equals
+
+
 def thumbnail(frames, size: int = 256) -> Image.Image:
-    """The middle frame, scaled so its longer side is ``size`` pixels (aspect kept)."""
+    """The poster frame (see ``poster_frame``), scaled so its longer side is ``size`` pixels (aspect kept)."""
     frames = check_frames(frames)
     t, h, w, _ = frames.shape
     tw, th, scale = _scaled_size(w, h, size)
-    return Image.fromarray(frames[t // 2]).resize((tw, th), resample_for(scale))
+    return Image.fromarray(frames[poster_frame(frames)]).resize((tw, th), resample_for(scale))
 
 
 def spritesheet(frames, cols: int = 8, tile: int = 64) -> Image.Image:

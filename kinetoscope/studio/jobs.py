@@ -220,6 +220,7 @@ def to_api(row: VideoRow) -> dict:
         "error": {"code": row.error_code, "message": row.error_message} if row.status == "failed" else None,
         # ours, beyond OpenAI's object
         "task": row.task,
+        "engine": request.get("engine", row.model),  # what made it, where `model` is an alias (KINETOSCOPE_MODEL_ALIASES)
         "source_video_id": row.source_video_id,
         "attempts": row.attempts,
         "input_training_consent": row.input_consent if row.input_key else None,

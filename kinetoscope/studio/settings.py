@@ -8,6 +8,12 @@
     KINETOSCOPE_STORAGE_DIR     where videos are written (default DATA_DIR/files)
     KINETOSCOPE_ENGINES         extra engines: "name=spec;name2=spec2" or a YAML file (see kinetoscope/engines/registry.py)
     KINETOSCOPE_DEFAULT_MODEL   the model used when a request names none (default: the built-in model)
+    KINETOSCOPE_MODEL_ALIASES   more names for engines: "name=engine,name2=engine", e.g.
+                                sora-2=kinetoscope-builtin,sora-2-pro=kinetoscope-builtin, so that code written
+                                for OpenAI's Videos API runs unchanged (its videos report the name it asked for)
+    KINETOSCOPE_ALLOW_REMOTE_REFERENCES  1 lets input_reference be an http(s) image URL, fetched by the studio
+                                from public addresses only (default: data: URLs and uploads only)
+    KINETOSCOPE_REMOTE_REFERENCE_TIMEOUT  seconds a remote input_reference may take to arrive (default 10)
     KINETOSCOPE_WEBHOOK_URL     POST video.completed / video.failed events here
     KINETOSCOPE_WEBHOOK_SECRET  whsec_... secret used to sign them (Standard Webhooks)
     KINETOSCOPE_WEBHOOK_ALLOW_PRIVATE  1 lets accounts' own webhooks (PUT /v1/me/webhook) call
@@ -26,6 +32,8 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 BUILTIN_MODEL = "kinetoscope-builtin"
+BUILTIN_FAST_MODEL = f"{BUILTIN_MODEL}-fast"  # the built-in model's fast setting, where its folder ships one
+ALIASES_ENV = "KINETOSCOPE_MODEL_ALIASES"
 
 
 def default_data_dir() -> Path:
@@ -44,6 +52,42 @@ def parse_engines(value: str) -> dict:
     return {n: c for n, c in configured(value).items() if n not in (BUILTIN, BUILTIN_FAST)}
 
 
+def parse_aliases(value: str) -> dict[str, str]:
+    """KINETOSCOPE_MODEL_ALIASES ("name=engine,name2=engine") -> {name: engine}."""
+    from kinetoscope.engines.registry import NAME
+
+    aliases: dict[str, str] = {}
+    for part in filter(None, (p.strip() for p in value.split(","))):
+        name, eq, engine = (x.strip() for x in part.partition("="))
+        if not eq or not name or not engine:
+            raise ValueError(f"{part!r} is not name=engine (entries are separated by ',')")
+        for word in (name, engine):
+            if not NAME.match(word):
+                raise ValueError(f"{word!r} in {part!r} is not a model name: use letters, digits, '.', '_' or '-' (1 to 64)")
+        if aliases.get(name, engine) != engine:
+            raise ValueError(f"{name!r} is given twice, as {aliases[name]!r} and as {engine!r}")
+        aliases[name] = engine
+    return aliases
+
+
+def check_aliases(aliases: dict[str, str], engines) -> None:
+    """Every alias names a configured engine (not another alias) and hides none."""
+    engines = list(engines)
+    for name, engine in aliases.items():
+        if name in engines:
+            raise ValueError(f"{ALIASES_ENV}: alias {name!r} is already an engine's name; pick another name")
+        if engine not in engines:
+            raise ValueError(f"{ALIASES_ENV}: alias {name!r} names engine {engine!r}, which is not configured: "
+                             f"engines are {', '.join(engines)}")
+
+
+def engine_names(s: "Settings") -> list[str]:
+    """The engines' model names: the built-in model, its fast setting where its folder ships one, KINETOSCOPE_ENGINES's."""
+    from kinetoscope.engines.registry import ships_fast
+
+    return [BUILTIN_MODEL, *([BUILTIN_FAST_MODEL] if ships_fast(s.builtin_spec) else []), *s.engines]
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path = field(default_factory=default_data_dir)
@@ -52,12 +96,15 @@ class Settings:
     storage_dir: Path | None = None  # None -> data_dir/files
     engines: dict = field(default_factory=dict)  # name -> spec or EngineConfig; the built-in model is always there
     default_model: str = BUILTIN_MODEL
+    model_aliases: dict = field(default_factory=dict)  # name -> engine name, e.g. {"sora-2": "kinetoscope-builtin"}
     builtin_spec: str = "builtin"  # the folder behind the built-in model name (tests use a tiny one)
     webhook_url: str = ""
     webhook_secret: str = ""
     webhook_allow_private: bool = False  # let accounts' webhooks call loopback/private addresses
     max_upload_bytes: int = 20 * 1024 * 1024
     max_upload_pixels: int = 4096 * 4096
+    allow_remote_references: bool = False  # input_reference may be an http(s) URL (public addresses only)
+    remote_reference_seconds: float = 10.0  # the most a remote input_reference may take to arrive
     lease_seconds: float = 30.0  # a job whose worker has not beaten its heart for this long is retried
     heartbeat_seconds: float = 2.0
     max_attempts: int = 3
@@ -99,11 +146,14 @@ _ENV = {
     "storage_dir": ("KINETOSCOPE_STORAGE_DIR", Path),
     "engines": ("KINETOSCOPE_ENGINES", parse_engines),
     "default_model": ("KINETOSCOPE_DEFAULT_MODEL", str),
+    "model_aliases": (ALIASES_ENV, parse_aliases),
     "builtin_spec": ("KINETOSCOPE_BUILTIN", str),
     "webhook_url": ("KINETOSCOPE_WEBHOOK_URL", str),
     "webhook_secret": ("KINETOSCOPE_WEBHOOK_SECRET", str),
     "webhook_allow_private": ("KINETOSCOPE_WEBHOOK_ALLOW_PRIVATE", lambda v: v.lower() in ("1", "true", "yes")),
     "max_upload_bytes": ("KINETOSCOPE_MAX_UPLOAD_BYTES", int),
+    "allow_remote_references": ("KINETOSCOPE_ALLOW_REMOTE_REFERENCES", lambda v: v.lower() in ("1", "true", "yes")),
+    "remote_reference_seconds": ("KINETOSCOPE_REMOTE_REFERENCE_TIMEOUT", float),
     "lease_seconds": ("KINETOSCOPE_LEASE_SECONDS", float),
     "max_attempts": ("KINETOSCOPE_MAX_ATTEMPTS", int),
     "retention_hours": ("KINETOSCOPE_RETENTION_HOURS", float),
@@ -132,4 +182,6 @@ def from_env(**overrides) -> Settings:
                 raise ValueError(f"{var}={os.environ[var]!r}: {e}") from None
     known = {f.name for f in fields(Settings)}
     kw.update({k: v for k, v in overrides.items() if k in known and v is not None})
-    return Settings(**kw)
+    settings = Settings(**kw)
+    check_aliases(settings.model_aliases, engine_names(settings))  # at startup, not at the first request
+    return settings

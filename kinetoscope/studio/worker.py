@@ -8,6 +8,7 @@ Run any number of them (`kinetoscope worker`) against the same database, queue a
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import socket
@@ -136,7 +137,7 @@ class Worker:
         return True
 
     def _generate(self, row, lease: _Lease) -> Video:
-        engine = self.svc.engines.get(row.model)
+        engine = self.svc.engines.get(json.loads(row.request).get("engine") or row.model)  # an alias's: as at create
         start = time.monotonic()
 
         def progress(stage: str, i: int, n: int) -> None:

@@ -120,6 +120,24 @@ def test_write_frames_and_sheets(tmp_path):
     assert spritesheet(frames, cols=8, tile=32).size == (8 * 32, 3 * 24)
 
 
+def test_thumbnail_is_the_frame_that_shows_the_most_not_the_middle_one():
+    """The poster and gallery picture: a clip whose middle frame is only background shows its object."""
+    frames = np.full((9, 48, 64, 3), (20, 40, 90), np.uint8)  # a plain blue background throughout
+    frames[2, 10:30, 8:28] = (240, 200, 30)  # a small yellow square in frame 2
+    frames[6, 8:40, 20:60] = (240, 200, 30)  # a bigger one in frame 6
+    frames[7] = frames[6]  # as big again: the earlier frame wins the tie
+    assert np.array_equal(np.asarray(thumbnail(frames, size=64)), frames[6])
+    frames[6:8] = frames[0]  # now only frame 2 shows anything
+    assert np.array_equal(np.asarray(thumbnail(frames, size=64)), frames[2])
+    # a gradient background with an object entering at the edge: the background is the border's colour,
+    # so the frame where the object is wholly in view wins
+    g = clip(t=5, h=32, w=32)
+    g[:, 8:16] = g[0, 8:16]  # (clip's square removed)
+    for i, x0 in enumerate((32, 28, 12, 28, 32)):
+        g[i, 10:22, x0:x0 + 12] = (255, 255, 255)
+    assert np.array_equal(np.asarray(thumbnail(g, size=32)), g[2])
+
+
 def test_unreadable_videos_are_refused_naming_the_file(tmp_path):
     junk = tmp_path / "junk.mp4"
     junk.write_bytes(np.random.default_rng(0).bytes(20_000))

@@ -18,6 +18,7 @@ from kinetoscope.request import new_seed
 from kinetoscope.studio import audit, jobs
 from kinetoscope.studio.api import forms
 from kinetoscope.studio.api.errors import ApiError, not_found
+from kinetoscope.studio.api.references import reference_image
 from kinetoscope.studio.recipes import STORYBOARD_SETTINGS, recipe_of, request_of
 from kinetoscope.studio.worker import VARIANTS
 
@@ -40,11 +41,15 @@ CREATE_FIELDS = {
               "JSON list of {at, prompt, transition}"},
     "transition": {"type": "string", "enum": ["dissolve", "continue", "cut"], "description": "storyboard: how each shot is reached"},
     "input_reference": {"type": "string", "format": "binary", "description": "an image: the first frame"},
+    "input_reference[image_url]": {"type": "string", "description": "the first frame as a data URL "
+                                   "(data:image/png;base64,...), or an http(s) URL where the operator allows them"},
     "input_training_consent": {"type": "boolean", "description": "allow the upload to be used for training (default false)"},
 }
 _SCHEMA = {"type": "object", "properties": CREATE_FIELDS}  # prompt: required, except for a storyboard (shots)
-_JSON_SCHEMA = {"type": "object",
-                "properties": {k: v for k, v in CREATE_FIELDS.items() if k != "input_reference"}}
+_JSON_SCHEMA = {"type": "object", "properties": {
+    **{k: v for k, v in CREATE_FIELDS.items() if not k.startswith("input_reference")},
+    "input_reference": {"type": "object", "description": "the first frame", "properties": {
+        "image_url": CREATE_FIELDS["input_reference[image_url]"]}}}}
 CREATE_BODY = {"requestBody": {"required": True, "content": {"application/json": {"schema": _JSON_SCHEMA},
                                                              "multipart/form-data": {"schema": _SCHEMA}}}}
 
@@ -68,9 +73,12 @@ def request_error(e: Exception) -> ApiError:
 
 
 def _engine(svc, model: str | None):
+    """(the model name asked for, its engine): the name may be an operator's alias, e.g. sora-2."""
     name = model or svc.settings.default_model
-    if name not in svc.engines.specs:
-        raise ApiError(400, f"model {name!r} is not available: use one of {', '.join(svc.engines.names())}",
+    if svc.engines.engine_of(name) is None:
+        aliases = svc.engines.aliases
+        also = f", or an alias: {', '.join(f'{a} ({e})' for a, e in aliases.items())}" if aliases else ""
+        raise ApiError(400, f"model {name!r} is not available: use one of {', '.join(svc.engines.names())}{also}",
                        "model_not_found", "model")
     try:
         return name, svc.engines.get(name)
@@ -171,6 +179,8 @@ def _create_job(svc, **kw):
 
     req = kw["request"]
     owner = kw.get("owner_id")
+    if svc.engines.engine_of(kw["model"]) != kw["model"]:  # an alias: the video says the name asked for,
+        req["engine"] = svc.engines.engine_of(kw["model"])  # its recipe the engine that makes it
     texts = [s["prompt"] for s in req["shots"]] if kw.get("task") == "storyboard" else [kw["prompt"]]
     kw["warnings"] = word_warnings(svc, kw["model"], *texts, req.get("negative_prompt"))
     duration = (req["frames"] - 1) / req["fps"] if req.get("frames", 1) > 1 else 0.0
@@ -193,7 +203,9 @@ def _create_job(svc, **kw):
 
 def create_from_fields(svc, owner, fields: dict, files: dict[str, bytes]):
     model, engine = _engine(svc, forms.text(fields, "model"))
-    task = forms.text(fields, "task", "i2v" if "input_reference" in files else "t2v")
+    reference = fields.get("input_reference") if "input_reference" not in files else None  # the JSON form
+    reference = None if reference in (None, "") else reference
+    task = forms.text(fields, "task", "i2v" if "input_reference" in files or reference is not None else "t2v")
     if task not in CREATE_TASKS:
         raise ApiError(400, f"task {task!r} is not allowed here: use {', '.join(CREATE_TASKS)} "
                             "(extend: POST /v1/videos/extensions, remix: POST /v1/videos/{id}/remix)", "invalid_value", "task")
@@ -201,11 +213,12 @@ def create_from_fields(svc, owner, fields: dict, files: dict[str, bytes]):
         raise ApiError(400, f"model {model!r} cannot do task {task!r}: it supports {', '.join(engine.capabilities.tasks)}",
                        "unsupported_task", "task")
     if task == "storyboard":
+        if reference is not None:
+            raise ApiError(400, "a storyboard takes no input_reference", "invalid_value", "input_reference")
         return _storyboard_job(svc, owner, model, engine, fields, files)
-    if isinstance(fields.get("input_reference"), dict):
-        raise ApiError(400, "input_reference must be an uploaded image file (multipart/form-data)", "invalid_value",
-                       "input_reference")
     req = _generation_request(svc, {**fields, "task": task}, engine)
+    if reference is not None and task == "i2v":  # {"image_url": "data:..."}: from here on, as if uploaded
+        files = {**files, "input_reference": reference_image(svc.settings, reference)}
     consent = forms.flag(fields, "input_training_consent")
     video_id = jobs.new_id()
     input_key = None
