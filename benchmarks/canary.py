@@ -7,8 +7,10 @@ scores last recorded for the canary (configs/canary.yaml, the recipe known to le
     python -m benchmarks.canary --record                # make this run's scores the recorded ones
 
 Scores are the eval suite's (eval/vocab.py over pipeline.json's world; analyzer, score_clip):
-per group (seen, heldout, paraphrase) colour, shape, motion, count, background and all five.
-The canary passes when seen motion (direction) reaches 90%. Writes benchmarks/results/canary.json
+per group (seen, heldout, paraphrase) colour, shape, motion (the analyzer's 15 motions), count,
+background and all five; and direction, MEASURED.md's figure: the way the object travels from the
+first to the last frame it is seen in, on the larger axis, against the prompt's (chance 25%).
+The canary passes when seen direction reaches 90% (MEASURED.md's run: 96%). Writes benchmarks/results/canary.json
 (the record) only with --record; every run writes benchmarks/results/canary-last.json.
 """
 
@@ -20,11 +22,13 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+
 RESULTS = Path(__file__).resolve().parent / "results"
 RECORD = RESULTS / "canary.json"
 CONFIG = Path(__file__).resolve().parent.parent / "configs" / "canary.yaml"
-ATTRS = ("colour", "shape", "motion", "count", "background", "all")
-PASS_MOTION = 0.90
+ATTRS = ("colour", "shape", "motion", "count", "background", "all", "direction")
+PASS_DIRECTION = 0.90
 
 
 def parse_args(argv):
@@ -62,6 +66,43 @@ def pipeline_of(path: Path):
     return Pipeline.from_pretrained(out), {"steps": training["steps"], "train_minutes": round(training["train_seconds"] / 60, 1)}
 
 
+STRAIGHT = {"left": (-1, 0), "right": (1, 0), "up": (0, -1), "down": (0, 1)}
+
+
+def direction(frames) -> tuple[int, int] | None:
+    """The way the first object found travels, first to last frame it is seen in, as one of
+    STRAIGHT's unit steps (the larger axis of the displacement wins); None if it is not found."""
+    from kinetoscope.eval.analyzer import analyze
+
+    rep = analyze(frames)
+    seen = [p for p in (rep.objects[0].track if rep.objects else []) if p is not None]
+    if len(seen) < 2:
+        return None
+    dx, dy = seen[-1][0] - seen[0][0], seen[-1][1] - seen[0][1]
+    return (int(np.sign(dx)), 0) if abs(dx) >= abs(dy) else (0, int(np.sign(dy)))
+
+
+class DirectionCounter:
+    """Wraps a pipeline: every clip it makes also has its direction of travel read (MEASURED.md's
+    4-way "direction" figure, chance 25%), beside the suite's stricter 15-way motion."""
+
+    def __init__(self, pipe, prompts):
+        self.pipe, self.config, self.folder, self.resolve = pipe, pipe.config, pipe.folder, pipe.resolve
+        self.want = {p.prompt: (p.group, p.spec["objects"][0]["motion"]) for p in prompts}
+        self.hits: dict[str, list[bool]] = {}
+
+    def generate(self, req, progress=None):
+        video = self.pipe.generate(req)
+        group, motion = self.want[req.prompt]
+        if motion in STRAIGHT:
+            self.hits.setdefault(group, []).append(direction(video.frames) == STRAIGHT[motion])
+        return video
+
+    def scores(self) -> dict:
+        every = [h for v in self.hits.values() for h in v]
+        return {g: round(float(np.mean(v)), 4) for g, v in {**self.hits, "overall": every}.items() if v}
+
+
 def evaluate(pipe, seeds: int, steps: int, guidance: float) -> dict:
     from kinetoscope.eval.suite import run_suite
     from kinetoscope.eval.vocab import vocabulary_suite
@@ -71,9 +112,11 @@ def evaluate(pipe, seeds: int, steps: int, guidance: float) -> dict:
     prompts = vocabulary_suite(pipe.config.world)
     frames = round(pipe.config.seconds * pipe.config.fps)
     t0 = time.perf_counter()
-    rep = run_suite(pipe, prompts, seeds=range(seeds), frames=frames, width=pipe.config.width, height=pipe.config.height,
+    counter = DirectionCounter(pipe, prompts)
+    rep = run_suite(counter, prompts, seeds=range(seeds), frames=frames, width=pipe.config.width, height=pipe.config.height,
                     steps=steps, guidance=guidance, psnr_clips=0, sensitivity_clips=0)
-    scores = {g: {a: rep["scores"][g][a] for a in ATTRS} | {"clips": rep["scores"][g]["clips"]}
+    dirs = counter.scores()
+    scores = {g: {a: rep["scores"][g][a] for a in ATTRS if a != "direction"} | {"direction": dirs.get(g), "clips": rep["scores"][g]["clips"]}
               for g in ("seen", "heldout", "paraphrase", "overall") if g in rep["scores"]}
     return {"scores": scores, "eval_seconds": round(time.perf_counter() - t0, 1), "seeds": seeds, "steps": steps,
             "guidance": guidance, "prompts": len(prompts)}
@@ -84,7 +127,7 @@ def table(result: dict, record: dict | None) -> str:
     for g, s in result["scores"].items():
         old = (record or {}).get("scores", {}).get(g, {})
         cells = [f"{100 * s[a]:.1f}" + (f" ({100 * old[a]:.1f})" if old.get(a) is not None else "")
-                 if s[a] is not None else "-" for a in ATTRS]
+                 if s.get(a) is not None else "-" for a in ATTRS]
         rows.append(f"| {g} | " + " | ".join(cells) + f" | {s['clips']} |")
     return "\n".join(rows)
 
@@ -110,9 +153,9 @@ def main(argv=None) -> int:
     print(table(result, record))
     if record:
         print(f"(in brackets: recorded {record.get('date', '?')}, {record.get('steps', '?')} steps, run {record.get('run')})")
-    motion = result["scores"]["seen"]["motion"]
-    print(f"canary {'PASSES' if motion >= PASS_MOTION else 'FAILS'}: seen motion {100 * motion:.1f}% "
-          f"(needs {100 * PASS_MOTION:.0f}%)")
+    d = result["scores"]["seen"]["direction"] or 0.0
+    print(f"canary {'PASSES' if d >= PASS_DIRECTION else 'FAILS'}: seen direction {100 * d:.1f}% "
+          f"(needs {100 * PASS_DIRECTION:.0f}%)")
     result["date"] = time.strftime("%Y-%m-%d")
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "canary-last.json").write_text(json.dumps(result, indent=2) + "\n")
