@@ -51,3 +51,24 @@ def test_the_shipped_model_names_the_words_it_never_saw():
     pipe = Pipeline.from_pretrained()
     assert pipe.unknown_words("a red circle bouncing on a blue background") == []
     assert pipe.unknown_words("a crimson dragon flying", "a red circle") == ["crimson", "dragon", "flying"]
+
+
+def test_canary_benchmark_scores_a_run_beside_the_record(tmp_path, monkeypatch, capsys):
+    import sys
+
+    sys.path.insert(0, str(CANARY.parents[1]))
+    from benchmarks import canary
+
+    cfg = load_config(str(CANARY), [f"run_dir={tmp_path / 'run'}", *TINY])
+    Trainer(cfg).train()
+    record = tmp_path / "record.json"
+    record.write_text(json.dumps({"scores": {"seen": {"colour": 0.5, "direction": 0.25}}, "train_steps": 9, "run": "x"}))
+    monkeypatch.setattr(canary, "RECORD", record)
+    monkeypatch.setattr(canary, "RESULTS", tmp_path)
+    monkeypatch.setattr("kinetoscope.eval.vocab.vocabulary_suite",
+                        lambda world, **kw: [p for p in vocabulary_suite(world, **kw) if p.prompt.startswith("a medium red circle")])
+    assert canary.main(["--run", str(tmp_path / "run"), "--no-train", "--seeds", "1", "--steps", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "| seen |" in out and "(50.0)" in out and "canary FAILS: seen direction" in out
+    last = json.loads((tmp_path / "canary-last.json").read_text())
+    assert last["train_steps"] == 3 and 0 <= last["scores"]["seen"]["direction"] <= 1 and last["scores"]["seen"]["clips"] == 4
