@@ -54,8 +54,19 @@ class UNetConfig:
     # vary in has unit variance
 
 
+class GroupNorm32(nn.GroupNorm):
+    """GroupNorm computed in float32 whatever the autocast dtype, output in the input's dtype (as
+    mixed-precision training keeps its norms); the same parameters and outputs in float32."""
+
+    def forward(self, x):
+        if x.dtype == torch.float32:
+            return super().forward(x)
+        with torch.autocast(x.device.type, enabled=False):
+            return super().forward(x.float()).to(x.dtype)
+
+
 def _norm(c):
-    return nn.GroupNorm(min(32, c // 4), c, eps=1e-6)
+    return GroupNorm32(min(32, c // 4), c, eps=1e-6)
 
 
 class ResBlock(nn.Module):
@@ -198,7 +209,7 @@ class ConvUNet(PretrainedMixin, nn.Module):
         for blk in self.mid:
             h = blk(h, c)
         h = self.mid2(self.attn(h, text, text_mask), c)
-        h = self.up(F.interpolate(h, scale_factor=(1, 2, 2), mode="nearest"))
+        h = self.up(F.interpolate(h, scale_factor=(1, 2, 2), mode="nearest"))  # (B, c2, T, H, W) -> (B, c1, ...)
         h = torch.cat([h, skip], dim=1)
         for blk in self.up1:
             h = self._text(blk(h, c), cross, text, text_mask)

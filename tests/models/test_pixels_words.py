@@ -81,3 +81,16 @@ def test_whitening_gives_the_captions_unit_covariance_where_they_vary():
     assert cos.min() < 0  # no longer all ~1
     unseen = (mean + 0.1 * torch.randn(384)) @ w - mean @ w  # a new word's offset: directions no caption varied in
     assert unseen.norm() < 0.5 * z.norm(dim=1).mean()
+
+
+def test_unet_norms_run_in_float32_under_bf16_autocast():
+    from kinetoscope.models.unet import GroupNorm32
+
+    norm = GroupNorm32(4, 16, eps=1e-6)
+    x = torch.randn(2, 16, 3, 4, 4) * 300 + 1000  # a large mean: bf16 statistics lose it
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        y = norm(x.bfloat16())
+    assert y.dtype == torch.bfloat16
+    ref = torch.nn.functional.group_norm(x.bfloat16().float(), 4, norm.weight, norm.bias, 1e-6)
+    assert torch.allclose(y.float(), ref, atol=0.05)
+    assert torch.equal(norm(x), torch.nn.functional.group_norm(x, 4, norm.weight, norm.bias, 1e-6))
