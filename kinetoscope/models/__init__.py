@@ -17,8 +17,8 @@ def load_autoencoder(folder, device="cpu"):
 
     if str(folder) == PIXELS:
         return PixelSpace().to(device)
-    name = json.loads((Path(folder) / "config.json").read_text()).get("class", "CausalVAE") \
-        if (Path(folder) / "config.json").is_file() else "CausalVAE"
+    config = Path(folder) / "config.json"
+    name = json.loads(config.read_text()).get("class") if config.is_file() else None
     return (PixelSpace if name == "PixelSpace" else CausalVAE).from_pretrained(folder, device=device)
 
 

@@ -39,6 +39,12 @@ def modulate(x, shift, scale):
     return x * (1 + scale.unsqueeze(1)) + shift.unsqueeze(1)
 
 
+def pool_text(text: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """(B, L, D) token states, (B, L) mask -> (B, D): the mean of the real tokens."""
+    m = mask.to(text.dtype).unsqueeze(-1)
+    return (text * m).sum(1) / m.sum(1).clamp(min=1)
+
+
 def timestep_embedding(t: torch.Tensor, dim: int, max_period: float = 10000.0) -> torch.Tensor:
     """t in [0, 1], (B,) -> (B, dim) sinusoidal features of 1000*t."""
     half = dim // 2
@@ -170,9 +176,7 @@ class DiT(PretrainedMixin, nn.Module):
             given = torch.zeros(b, T, dtype=torch.bool, device=x.device)
         flag = self.given_embed(given[:, ::pt].long())  # (B, T', w)
         h = h + flag[:, :, None, :].expand(-1, -1, grid[1] * grid[2], -1).reshape(b, -1, h.shape[-1])
-        mask_f = text_mask.to(text.dtype).unsqueeze(-1)
-        pooled = (text * mask_f).sum(1) / mask_f.sum(1).clamp(min=1)
-        cond = self.t_embed(timestep_embedding(t, 256).to(h.dtype)) + self.pooled_proj(pooled)
+        cond = self.t_embed(timestep_embedding(t, 256).to(h.dtype)) + self.pooled_proj(pool_text(text, text_mask))
         ctx = self.text_proj(text)
         angles = rope_angles(grid, self.config.width // self.config.heads, self.config.rope_theta, x.device)
         rope = torch.polar(torch.ones_like(angles), angles)  # computed once, used by every block

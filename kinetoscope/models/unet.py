@@ -26,7 +26,7 @@ from torch import nn
 
 from kinetoscope.models.conv import Conv3d
 from kinetoscope.models.io import PretrainedMixin
-from kinetoscope.models.transformer import Attention, timestep_embedding
+from kinetoscope.models.transformer import Attention, pool_text, timestep_embedding
 
 
 @dataclass
@@ -189,8 +189,7 @@ class ConvUNet(PretrainedMixin, nn.Module):
                                torch.cat([given, given[:, -1:].expand(-1, pad)], dim=1))
             return out[:, :, :T]
         flag = given.to(x.dtype)[:, None, :, None, None].expand(b, 1, T, H, W)
-        mask_f = text_mask.to(text.dtype).unsqueeze(-1)
-        pooled = (text * mask_f).sum(1) / mask_f.sum(1).clamp(min=1)
+        pooled = pool_text(text, text_mask)
         if self.config.text_whiten:
             pooled = (pooled - self.pool_mean) @ self.pool_whiten
         c = F.silu(self.t_embed(timestep_embedding(t, 256).to(x.dtype)) + self.pooled_proj(pooled))

@@ -62,14 +62,19 @@ def world_clips(cfg: TrainConfig, step: int, indices, frames: int | None = None)
     return [make_clip(clip_seed(cfg, step, i), wcfg, split="train") for i in indices]
 
 
-def world_batch(cfg: TrainConfig, step: int, indices, frames: int | None = None):
-    """-> video (B, 3, T, H, W) in [-1, 1], captions list[str]. One batch has one frame count."""
-    clips = world_clips(cfg, step, indices, frames)
+def clip_caption(cfg: TrainConfig, clip) -> str:
+    """A world clip's training caption: its own random phrasing, or its scene's canonical sentence."""
     if cfg.captions == "canonical":
         from kinetoscope.data.captions import canonical_caption
 
-        return torch.stack([to_tensor(c.frames) for c in clips]), [canonical_caption(c.scene) for c in clips]
-    return torch.stack([to_tensor(c.frames) for c in clips]), [c.caption for c in clips]
+        return canonical_caption(clip.scene)
+    return clip.caption
+
+
+def world_batch(cfg: TrainConfig, step: int, indices, frames: int | None = None):
+    """-> video (B, 3, T, H, W) in [-1, 1], captions list[str]. One batch has one frame count."""
+    clips = world_clips(cfg, step, indices, frames)
+    return torch.stack([to_tensor(c.frames) for c in clips]), [clip_caption(cfg, c) for c in clips]
 
 
 def scene_caption(scene, rng: np.random.Generator, style: str = "random") -> str:

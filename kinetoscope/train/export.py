@@ -35,14 +35,13 @@ def same_encoder(a: CausalVAE, b: CausalVAE) -> bool:
 def training_vocabulary(cfg: TrainConfig, n: int = 4000) -> list[str]:
     """The words of the captions a run trains on (n scenes of its world captioned its way, and as
     many images where it trains on images), sorted: what the model can have learned to read."""
-    from kinetoscope.data.captions import canonical_caption
-    from kinetoscope.models.words import words_of
-    from kinetoscope.train.data import world_clips
+    from kinetoscope.train.data import clip_caption, world_clips
+    from kinetoscope.vocabulary import words_of
 
     words: set[str] = set()
     for frames in (2, 1) if cfg.image_prob > 0 else (2,):
         for clip in world_clips(cfg, FIXED_BATCH + 2, range(n), frames=frames):
-            words.update(words_of(canonical_caption(clip.scene) if cfg.captions == "canonical" else clip.caption))
+            words.update(words_of(clip_caption(cfg, clip)))
     return sorted(words)
 
 

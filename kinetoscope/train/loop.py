@@ -144,15 +144,15 @@ class Trainer:
 
     def _fit_whitening(self, n: int = 2048) -> None:
         """Set the denoiser's pooled-caption whitening from n training captions (a resumed run loads its own)."""
+        from kinetoscope.models.transformer import pool_text
         from kinetoscope.models.unet import whitening
         from kinetoscope.train.data import FIXED_BATCH
 
-        caps = [c for i in range(0, n, 64) for c in source_batch(self.cfg, FIXED_BATCH + 3 + i, range(64))[1]]
+        # 2-frame clips: a clip's caption does not depend on its length (only a 1-frame image's does)
+        caps = [c for i in range(0, n, 64) for c in source_batch(self.cfg, FIXED_BATCH + 3 + i, range(64), frames=2)[1]]
         p = self.cfg.caption_dropout
         caps += [""] * round(len(caps) * p / (1 - p))  # the dropped caption is one of the inputs: whitened like the rest
-        states, mask = self.text(caps)
-        m = mask.float().unsqueeze(-1)
-        mean, w = whitening((states * m).sum(1) / m.sum(1))
+        mean, w = whitening(pool_text(*self.text(caps)))
         for model in (self.model, self.ema.model):
             model.pool_mean.copy_(mean)
             model.pool_whiten.copy_(w)

@@ -5,6 +5,7 @@ the vocabulary suite scores it."""
 import json
 from pathlib import Path
 
+import torch
 import yaml
 
 from kinetoscope.eval.vocab import vocabulary_suite
@@ -15,7 +16,7 @@ from kinetoscope.train.export import export
 from kinetoscope.train.loop import Trainer
 
 CANARY = Path(__file__).resolve().parents[2] / "configs" / "canary.yaml"
-TINY = ["unet_model={channels: [16, 32], blocks: 1, heads: 2, patch: [2, 8, 8], stem: linear, head: concat}",
+TINY = ["unet_model={channels: [16, 32], blocks: 1, heads: 2, patch: [2, 8, 8], stem: linear, head: concat, text_whiten: true}",
         "batch_size=2", "steps=3", "latent_pool=8", "threads=1", "log_every=1", "precision=fp32"]
 
 
@@ -32,7 +33,10 @@ def test_canary_world_and_captions_are_the_narrowed_vocabulary():
 
 def test_canary_trains_exports_and_generates_on_its_vocabulary(tmp_path):
     cfg = load_config(str(CANARY), [f"run_dir={tmp_path / 'run'}", *TINY])
-    metrics = Trainer(cfg).train()
+    trainer = Trainer(cfg)
+    assert not torch.equal(trainer.model.pool_whiten, torch.eye(384))  # fitted on the run's captions
+    assert torch.equal(trainer.ema.model.pool_whiten, trainer.model.pool_whiten)
+    metrics = trainer.train()
     assert metrics["step"] == 3
     model = export(tmp_path / "run", tmp_path / "model")
     pipe_cfg = json.loads((model / "pipeline.json").read_text())
