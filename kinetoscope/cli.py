@@ -280,7 +280,13 @@ def cmd_eval(args) -> int:
         req = pipe.resolve(GenerationRequest(prompt="x", steps=args.steps, guidance=args.guidance, step_cache=args.step_cache))
     except (FileNotFoundError, RequestError, ValueError) as e:
         raise UserError(str(e)) from None
-    prompts = limit_suite(build_suite(quick=args.quick), args.limit)
+    if pipe.config.world:  # a model trained on a narrowed world is scored on its own vocabulary
+        from kinetoscope.eval.vocab import vocabulary_suite
+
+        suite = vocabulary_suite(pipe.config.world, quick=args.quick)
+    else:
+        suite = build_suite(quick=args.quick)
+    prompts = limit_suite(suite, args.limit)
     from kinetoscope.progress import Progress
 
     bar, done = Progress(quiet=args.quiet), [0]

@@ -49,6 +49,9 @@ class PipelineConfig:
     text: str = "minilm"  # the text encoder the denoiser was trained with (models/text.text_encoder)
     vocabulary: list | None = None  # the words the model was trained on, if it knows only those (a warning names others)
     world: dict | None = None  # the procedural world's vocabulary it was trained on (WorldConfig overrides), if narrowed
+    # what the model was trained on, where it says (interfaces offer these and mark anything else as beyond it):
+    trained_sizes: list | None = None  # ["WxH", ...]
+    trained_seconds: float | None = None  # the longest clip it saw in training
 
 
 @dataclass

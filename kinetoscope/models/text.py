@@ -69,11 +69,18 @@ def default_text_encoder() -> TextEncoder:
 
 def text_encoder(name: str = "minilm"):
     """The text encoder by the name a run and its pipeline.json record: minilm (this module's frozen
-    sentence encoder) or words (models/words.py: a fixed vector per word)."""
-    if name == "words":
+    sentence encoder), words (models/words.py: a fixed vector per word) or concepts (a fixed vector
+    per world concept the words name, data/lexicon.py)."""
+    if name in ("words", "concepts"):
         from kinetoscope.models.words import WordEncoder
 
-        return WordEncoder()
+        if name == "words":
+            return WordEncoder()
+        from kinetoscope.data.lexicon import concepts
+
+        return WordEncoder(read=concepts)
     if name != "minilm":
-        raise ValueError(f"text encoder {name!r} is not one of minilm, words")
+        from kinetoscope.train.config import TEXT_ENCODERS
+
+        raise ValueError(f"text encoder {name!r} is not one of {', '.join(TEXT_ENCODERS)}")
     return default_text_encoder()

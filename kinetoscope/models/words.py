@@ -27,9 +27,12 @@ def word_vector(word: str, dim: int = TEXT_DIM) -> torch.Tensor:
 
 
 class WordEncoder(nn.Module):
-    def __init__(self, dim: int = TEXT_DIM, max_tokens: int = 64):
+    """read: how a prompt becomes tokens, its words (`words_of`) or its world concepts
+    (data/lexicon.py `concepts`: synonyms merged, filler dropped, background colours marked)."""
+
+    def __init__(self, dim: int = TEXT_DIM, max_tokens: int = 64, read=words_of):
         super().__init__()
-        self.dim, self.max_tokens = dim, max_tokens
+        self.dim, self.max_tokens, self.read = dim, max_tokens, read
         self._cache: dict[str, torch.Tensor] = {}
 
     def _vec(self, word: str) -> torch.Tensor:
@@ -40,7 +43,7 @@ class WordEncoder(nn.Module):
     @torch.no_grad()
     def forward(self, prompts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
         """prompts -> states (B, L, dim), mask (B, L) bool (True = real token)."""
-        toks = [[START] + words_of(p)[: self.max_tokens - 1] for p in prompts]
+        toks = [[START] + self.read(p)[: self.max_tokens - 1] for p in prompts]
         L = max(len(t) for t in toks)
         states = torch.zeros(len(prompts), L, self.dim)
         mask = torch.zeros(len(prompts), L, dtype=torch.bool)

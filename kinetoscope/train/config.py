@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-TEXT_ENCODERS = ("minilm", "words")
+TEXT_ENCODERS = ("minilm", "words", "concepts")  # models/text.py text_encoder
 
 
 @dataclass
@@ -28,7 +28,8 @@ class TrainConfig:
     world: dict = field(default_factory=dict)  # WorldConfig overrides: the vocabulary (colours, shapes, motions,
     # speeds, sizes, background_colours) the world draws from
     captions: str = "random"  # random: a fresh phrasing per sample; canonical: one fixed sentence per scene
-    text: str = "minilm"  # denoiser stage: minilm (the frozen sentence encoder) or words (a fixed vector per word)
+    text: str = "minilm"  # denoiser stage: minilm (the frozen sentence encoder), words (a fixed vector per word)
+    # or concepts (a fixed vector per world concept the words name, data/lexicon.py)
     batch_size: int = 32  # global batch: split across torchrun processes
     steps: int = 3000
     lr: float = 1e-3

@@ -101,9 +101,11 @@ def export(run: str | Path, out: str | Path, vae: str | Path | None = None) -> P
             if not same_encoder(vae, other):
                 raise ValueError(f"{vae_override} has a different encoder from {cfg.vae}: its latents do not match the denoiser's")
             vae = other
-        pcfg = PipelineConfig(width=cfg.width, height=cfg.height, seconds=(cfg.frames - 1) / 8, fps=8, text=cfg.text,
-                              shift=cfg.shift or None, world=dict(cfg.world) or None,
-                              vocabulary=training_vocabulary(cfg))
+        seconds = (cfg.frames - 1) / 8
+        world = {**cfg.world, "max_objects": cfg.max_objects} if cfg.world else None
+        pcfg = PipelineConfig(width=cfg.width, height=cfg.height, seconds=seconds, fps=8, text=cfg.text,
+                              shift=cfg.shift or None, world=world, vocabulary=training_vocabulary(cfg),
+                              trained_sizes=[f"{cfg.width}x{cfg.height}"], trained_seconds=seconds)
         if cfg.stage == "distill":  # sample as it was taught: half the teacher's steps, guidance folded in
             dit = distilled_student(cfg, state)
             pcfg = dataclasses.replace(pcfg, **student_setting(cfg.teacher_steps))

@@ -382,7 +382,7 @@ class Trainer:
 def check_finite(loss: torch.Tensor, grad_norm: torch.Tensor, step: int, precision: str) -> None:
     """Stop a run whose loss or gradient went non-finite before the optimizer step: AdamW would
     carry one NaN into every weight, and the checkpoint would keep them."""
-    for what, value in (("loss", float(loss)), ("gradient norm", float(grad_norm))):
+    for what, value in (("loss", float(loss.detach())), ("gradient norm", float(grad_norm.detach()))):
         if not math.isfinite(value):
             raise FloatingPointError(f"training {what} is {value} at step {step} (precision {precision}): stopping "
                                      f"without writing a checkpoint of non-finite weights (it keeps step {step - 1}'s)")

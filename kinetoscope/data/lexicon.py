@@ -1,0 +1,92 @@
+"""A caption read as the world's concepts: each word that names a colour, shape, size, count, motion
+or speed becomes that concept ("box" -> square, "drifting leftward" -> left, "rapidly" -> fast); a
+colour in the background phrase becomes a background colour ("on blue" -> bg-blue); every other
+word is dropped.
+
+The synonyms are the training captions' own word lists (data/captions.py), so a model whose text
+encoder reads concepts (`text: concepts`) sees one input per scene however it is phrased, and
+"a red circle on a blue background" differs from "a blue circle on a red background", which a bag
+of words cannot tell apart. Words outside the lists are dropped here and named by the vocabulary
+warning (kinetoscope/vocabulary.py). The held-out paraphrase lists are deliberately not read: the
+eval's paraphrase group measures words the model was never taught.
+"""
+
+from __future__ import annotations
+
+from kinetoscope.data.captions import (COLOUR_WORDS, COUNT_WORDS, SIZE_WORDS, SPEED_WORDS,
+                                       _participle, _third)
+from kinetoscope.data.scene import COLOURS, GEOMETRIC_SHAPES
+from kinetoscope.vocabulary import words_of
+
+BACKGROUND = "bg-"  # prefix of a background colour concept
+_BG_BEFORE = {"on", "against", "over", "behind"}  # "on a blue background"; "in front of" below
+_BG_AFTER = {"background", "backdrop", "backgrounds", "gradient", "field"}
+_ARTICLES = {"a", "an", "the", "one"}
+
+
+def _forms(word: str) -> set[str]:
+    """A word with its plural / third-person and -ing forms."""
+    forms = {word, _third(word), word + "s"}
+    if word.isalpha():
+        forms.add(_participle(word))
+    return forms
+
+
+def _table() -> dict[str, str]:
+    t: dict[str, str] = {}
+
+    def put(concept: str, *words: str) -> None:
+        for w in words:
+            for f in _forms(w):
+                t.setdefault(f, concept)
+
+    for c in COLOURS:
+        put(c, c)
+    for c, syns in COLOUR_WORDS.items():
+        put(c, *syns)
+    put("circle", "circle", "disc", "dot", "ball")
+    put("square", "square", "box", "block")
+    put("ring", "ring", "hoop", "donut")
+    for s in GEOMETRIC_SHAPES:
+        put(s, s)
+    for size, syns in SIZE_WORDS.items():
+        put(size, *syns)
+    for n, syns in COUNT_WORDS.items():
+        put(syns[0], *(w for s in syns for w in s.split() if w not in ("a", "of")))
+    for speed, phrases in SPEED_WORDS.items():
+        put(speed, *(w for p in phrases for w in p.split() if w not in ("at", "a", "pace")))
+    put("left", "left", "leftward")
+    put("right", "right", "rightward")
+    put("up", "up", "upward", "rise")
+    put("down", "down", "downward", "sink", "descend")
+    put("bounce", "bounce", "ricochet")
+    put("still", "still", "rest", "stay")
+    put("fall", "fall", "drop")
+    put("orbit", "orbit")
+    put("spin", "spin", "rotate")
+    put("grow", "grow", "expand", "swell", "bigger", "larger")
+    put("shrink", "shrink", "contract", "smaller")
+    return t
+
+
+CONCEPTS: dict[str, str] = _table()
+
+
+def concepts(prompt: str) -> list[str]:
+    """The prompt's concepts in order, once each (a colour in a background phrase as bg-<colour>)."""
+    words = words_of(prompt)
+    out = []
+    for i, w in enumerate(words):
+        c = CONCEPTS.get(w)
+        if c is None:
+            continue
+        if c in COLOURS:
+            j = i - 1
+            while j >= 0 and words[j] in _ARTICLES:
+                j -= 1
+            after = words[i + 1] if i + 1 < len(words) else ""
+            front = j >= 1 and words[j] == "of" and words[j - 1] == "front"
+            if (j >= 0 and words[j] in _BG_BEFORE) or front or after in _BG_AFTER:
+                c = BACKGROUND + c
+        out.append(c)
+    return list(dict.fromkeys(out))
