@@ -131,3 +131,25 @@ class AuditEntry(Base):
     target: Mapped[str | None] = mapped_column(String(200))
     ip: Mapped[str | None] = mapped_column(String(64))
     detail: Mapped[str | None] = mapped_column(Text)  # JSON; never passwords or whole keys
+
+
+class Character(Base):
+    """A subject taken from a clip or image its owner uploaded, used in prompts as @name by its owner and
+    whom the owner allows (see studio/characters.py)."""
+
+    __tablename__ = "characters"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    owner_id: Mapped[str | None] = mapped_column(String(64), index=True)  # None: the open studio's
+    name: Mapped[str] = mapped_column(String(64))  # as given; used in prompts as @name
+    handle: Mapped[str] = mapped_column(String(64), unique=True)  # the name in lower case: one per studio
+    kind: Mapped[str] = mapped_column(String(16))  # what was uploaded: image | video
+    upload_key: Mapped[str] = mapped_column(String(300))  # storage key of the upload as sent
+    reference_key: Mapped[str] = mapped_column(String(300))  # storage key of the reference frame (PNG)
+    size_bytes: Mapped[int] = mapped_column(BigInteger, default=0)  # both files (quotas)
+    input_consent: Mapped[bool] = mapped_column(Boolean, default=False)  # may the upload be used for training?
+    sharing: Mapped[str] = mapped_column(String(16), default="private")  # private | accounts | studio
+    shared_with: Mapped[str | None] = mapped_column(Text)  # JSON list of user ids (sharing == "accounts")
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[int] = mapped_column(BigInteger)
+

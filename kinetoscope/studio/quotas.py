@@ -1,5 +1,6 @@
 """Per-account quotas, checked atomically when a job is created: concurrent jobs, videos and
-seconds of video per day, stored bytes (each video's files and the upload it was made from). The check runs inside the transaction that inserts the
+seconds of video per day, stored bytes (each video's files and the upload it was made from, and
+each character's upload). The check runs inside the transaction that inserts the
 job and first bumps the user's row, which serialises two concurrent creators for one account on
 both SQLite (one writer at a time) and PostgreSQL (row lock): they cannot both take the last unit."""
 
@@ -10,7 +11,7 @@ import time
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from kinetoscope.studio.models import User, VideoRow
+from kinetoscope.studio.models import Character, User, VideoRow
 from kinetoscope.studio.settings import Settings
 
 
@@ -36,8 +37,18 @@ def usage(s: Session, user_id: str) -> dict:
         "videos_today": s.scalar(select(func.count()).where(mine, VideoRow.created_at >= day_ago)),
         "seconds_today": float(s.scalar(select(func.coalesce(func.sum(VideoRow.duration), 0.0))
                                         .where(mine, VideoRow.created_at >= day_ago))),
-        "storage_bytes": int(s.scalar(select(func.coalesce(func.sum(VideoRow.size_bytes), 0)).where(mine))),
+        "storage_bytes": int(s.scalar(select(func.coalesce(func.sum(VideoRow.size_bytes), 0)).where(mine)))
+        + int(s.scalar(select(func.coalesce(func.sum(Character.size_bytes), 0)).where(Character.owner_id == user_id))),
     }
+
+
+def check_storage(s: Session, user_id: str, settings: Settings, upload_bytes: int) -> None:
+    """Inside the transaction that stores an upload of its own (a character's): it fits the storage quota."""
+    s.execute(update(User).where(User.id == user_id).values(lock_version=User.lock_version + 1))
+    lim, used = limits_for(s.get(User, user_id), settings)["storage_bytes"], usage(s, user_id)["storage_bytes"]
+    if used + upload_bytes > lim:
+        raise QuotaExceeded(f"this upload ({upload_bytes} bytes) would bring your videos and uploads to "
+                            f"{used + upload_bytes} bytes: the limit is {lim}; delete some to make more", "storage_exceeded")
 
 
 def guard(user_id: str, seconds: float, settings: Settings, upload_bytes: int = 0):
