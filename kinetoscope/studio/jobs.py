@@ -35,17 +35,19 @@ def now() -> float:
 def create(sf: sessionmaker[Session], queue: JobQueue, settings: Settings, *, model: str, task: str, prompt: str,
            request: dict, seconds: str, size: str, owner_id: str | None = None, input_key: str | None = None, input_consent: bool = False,
            remixed_from: str | None = None, source_video_id: str | None = None, video_id: str | None = None,
-           duration: float = 0.0, size_bytes: int = 0, guard=None, warnings: list[str] | None = None) -> VideoRow:
+           duration: float = 0.0, size_bytes: int = 0, guard=None, warnings: list[str] | None = None,
+           group_id: str | None = None) -> VideoRow:
     """Insert the job (after `guard(session)`, e.g. the quota check, in the same transaction), then queue it.
     `size_bytes`: what is stored for it already (an upload), counted in the owner's storage until it completes.
-    `warnings`: what the video object says of the request (it is still made), e.g. words the model never saw."""
+    `warnings`: what the video object says of the request (it is still made), e.g. words the model never saw.
+    `group_id`: the variations (same request, consecutive seeds) it was made with."""
     t = now()
     row = VideoRow(id=video_id or new_id(), owner_id=owner_id, model=model, task=task, prompt=prompt,
                    request=json.dumps(request, sort_keys=True), seconds=seconds, size=size, status="queued", progress=0,
                    created_at=int(t), created_ns=time.time_ns(), expires_at=int(t + settings.retention_hours * 3600),
                    attempts=0, input_key=input_key, input_consent=input_consent, remixed_from_video_id=remixed_from,
                    source_video_id=source_video_id, enqueued_at=t, duration=duration, size_bytes=size_bytes,
-                   warnings=json.dumps(warnings) if warnings else None)
+                   warnings=json.dumps(warnings) if warnings else None, group_id=group_id)
     with sf.begin() as s:
         if guard is not None:
             guard(s)
@@ -226,5 +228,6 @@ def to_api(row: VideoRow) -> dict:
         "input_training_consent": row.input_consent if row.input_key else None,
         "seed": request.get("seed"),  # the one given, or the one picked for it: the same seed makes the same video
         "warnings": json.loads(row.warnings or "[]"),  # e.g. prompt words the model never saw in training
+        "group_id": row.group_id,  # variations made together (create with n > 1), else None
         "request": request,
     }

@@ -45,6 +45,7 @@ class VideoRow(Base):
     duration: Mapped[float] = mapped_column(Float, default=0.0)  # seconds of video asked for (quotas)
     size_bytes: Mapped[int] = mapped_column(BigInteger, default=0)  # bytes stored for it (quotas)
     warnings: Mapped[str | None] = mapped_column(Text)  # JSON list: what the API said of a request it still made
+    group_id: Mapped[str | None] = mapped_column(String(64), index=True)  # variations made together (n > 1)
 
 
 class WebhookDelivery(Base):
