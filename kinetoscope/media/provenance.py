@@ -125,7 +125,8 @@ def sign_file(path, manifest: dict, *, data_dir=None, parent=None, inputs=(), de
 
     ``parent``: the file this one was edited from (a ``parentOf`` ingredient);
     ``inputs``: files given to the model, e.g. the image of image->video
-    (``inputTo`` ingredients). Raises MediaError for a format c2pa cannot sign.
+    (``inputTo`` ingredients), each a path (titled by its file name) or a
+    (path, title) pair. Raises MediaError for a format c2pa cannot sign.
     """
     c2pa = _c2pa()
     path, dest = Path(path), Path(dest or path)
@@ -135,16 +136,16 @@ def sign_file(path, manifest: dict, *, data_dir=None, parent=None, inputs=(), de
     keys = load_keys(data_dir)
     info = c2pa.C2paSignerInfo(c2pa.C2paSigningAlg.ES256, keys.chain_pem, keys.key_pem, None)
     builder = c2pa.Builder(manifest, context=_context())
-    ingredients = [(parent, "parentOf", "parent")] if parent else []
-    ingredients += [(p, "inputTo", f"input{i}") for i, p in enumerate(inputs)]
-    for p, relationship, label in ingredients:
+    ingredients = [(parent, None, "parentOf", "parent")] if parent else []
+    ingredients += [(*(p if isinstance(p, tuple) else (p, None)), "inputTo", f"input{i}") for i, p in enumerate(inputs)]
+    for p, title, relationship, label in ingredients:
         p = Path(p)
         fmt = INGREDIENT_TYPES.get(p.suffix.lower())
         if fmt is None:  # e.g. a .webm parent: build_manifest names it (title + SHA-256) in the generation assertion
             continue
         with open(p, "rb") as src:
-            builder.add_ingredient({"title": p.name, "relationship": relationship, "instance_id": label, "label": label},
-                                   fmt, src)
+            builder.add_ingredient({"title": title or p.name, "relationship": relationship, "instance_id": label,
+                                    "label": label}, fmt, src)
     with atomic_path(dest) as tmp, open(path, "rb") as source, open(tmp, "w+b") as out:
         builder.sign(c2pa.Signer.from_info(info), mime, source, out)
     return dest

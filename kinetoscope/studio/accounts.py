@@ -17,7 +17,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from kinetoscope.studio import audit
-from kinetoscope.studio.models import ApiKey, Invite, User, VideoRow, WebSession
+from kinetoscope.studio.models import ApiKey, Character, Invite, User, VideoRow, WebSession
 
 SCOPES = ("videos:read", "videos:write", "admin")
 KEY_PREFIX = "kin_"
@@ -75,8 +75,9 @@ def create_user(sf, username: str, password: str, *, is_admin: bool = False, act
         first = s.scalar(select(func.count()).select_from(User)) == 0
         s.add(user)
         s.flush()
-        if first:  # the open studio's videos become the first account's
+        if first:  # the open studio's videos and characters become the first account's
             s.execute(update(VideoRow).where(VideoRow.owner_id.is_(None)).values(owner_id=user.id))
+            s.execute(update(Character).where(Character.owner_id.is_(None)).values(owner_id=user.id))
         audit.record(s, actor, "user.create", user.id, ip, username=name, admin=is_admin)
 
     if s is not None:
@@ -309,17 +310,20 @@ def end_session(sf, token: str, ip: str | None = None) -> None:
 
 # --- data rights ----------------------------------------------------------------------------------
 def delete_account(svc, user: User, ip: str | None = None) -> str:
-    """Remove the user's videos (rows and files), keys, sessions and the user; the audit log keeps
-    only an anonymous id. Returns that id."""
+    """Remove the user's videos and characters (rows and files), keys, sessions and the user; the audit
+    log keeps only an anonymous id. Returns that id."""
+    from kinetoscope.studio import characters
+
     with svc.sessions() as s:
         video_ids = list(s.scalars(select(VideoRow.id).where(VideoRow.owner_id == user.id)))
     with svc.sessions.begin() as s:
         s.query(VideoRow).filter(VideoRow.owner_id == user.id).delete()
+        character_ids = characters.delete_all(svc, s, user.id)
         s.query(ApiKey).filter(ApiKey.user_id == user.id).delete()
         s.query(WebSession).filter(WebSession.user_id == user.id).delete()
         s.query(User).filter(User.id == user.id).delete()
         anon = audit.anonymise(s, user.id)
         audit.record(s, anon, "account.delete", anon, ip, videos=len(video_ids))
-    for vid in video_ids:
+    for vid in [*video_ids, *character_ids]:
         svc.storage.delete_prefix(vid)
     return anon

@@ -376,15 +376,17 @@ def reference_of(svc, ref: dict, owner: str | None) -> Path:
     return svc.storage.path(c.reference_key)
 
 
-def generate(svc, row, engine, req, recipe: dict, progress):
-    """The video of a recipe that names a character: its reference frame as the first frame (the built-in
-    model's given frame, or an open-weight engine's reference image), through the image-to-video path."""
+def generate(svc, row, engine, progress):
+    """The video of a job whose recipe names a character: its reference frame as the first frame (the
+    built-in model's given frame, or an open-weight engine's reference image), as image-to-video does."""
     import dataclasses
 
     from kinetoscope import tasks
     from kinetoscope.media import read_image
-    from kinetoscope.studio.recipes import REQUEST_FIELDS
+    from kinetoscope.studio.recipes import REQUEST_FIELDS, request_of
 
+    recipe = json.loads(row.request)
+    req = request_of(recipe)
     ref = recipe["characters"][0]
     image = read_image(reference_of(svc, ref, row.owner_id))
     kw = {k: getattr(req, k) for k in REQUEST_FIELDS if k not in ("prompt", "seconds")}

@@ -30,6 +30,10 @@ def build_request(svc, row, engine, progress) -> Video:
     from kinetoscope import tasks
     from kinetoscope.media import read_image
 
+    if json.loads(row.request).get("characters"):  # a character's reference frame starts it (studio/characters.py)
+        from kinetoscope.studio import characters
+
+        return characters.generate(svc, row, engine, progress)
     recipe = json.loads(row.request)
     req = request_of(recipe)
     if row.task in ("t2v", "image", "remix") and not row.input_key:

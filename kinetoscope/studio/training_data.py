@@ -2,8 +2,8 @@
 
 `export_consented` writes a folder that `kinetoscope train data=DIR` (the consented
 folder loader in `kinetoscope/data/folder.py`) reads: the uploads whose owner ticked "let this
-upload be used for training" when making the video, and a manifest that records for each one
-its licence, its consent and where it came from. An upload without consent is never copied.
+upload be used for training" when making the video or the character (captioned with its name),
+and a manifest that records for each one its licence, its consent and where it came from. An upload without consent is never copied.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from kinetoscope.studio.models import VideoRow
+from kinetoscope.studio.models import Character, VideoRow
 
 LICENCE = "kinetoscope-studio-upload; consent given by its owner per upload"
 
@@ -37,6 +37,19 @@ def export_consented(svc, out: str | Path) -> dict:
         shutil.copyfile(src, out / rel)
         lines.append({"path": rel, "caption": row.prompt, "licence": LICENCE, "consent": "yes",
                       "source": f"studio upload for {row.id} by account {row.owner_id or 'open studio'}"})
+    with svc.sessions() as s:
+        cast = list(s.scalars(select(Character).order_by(Character.created_at, Character.id)))
+    for c in cast:
+        src = svc.storage.path(c.upload_key)
+        if not c.input_consent:
+            skipped += 1
+        elif not src.is_file():
+            missing += 1
+        else:
+            rel = f"files/{c.id}{src.suffix}"
+            shutil.copyfile(src, out / rel)
+            lines.append({"path": rel, "caption": c.name, "licence": LICENCE, "consent": "yes",
+                          "source": f"studio character {c.id} by account {c.owner_id or 'open studio'}"})
     tmp = out / "manifest.jsonl.tmp"
     tmp.write_text("".join(json.dumps(x, sort_keys=True) + "\n" for x in lines))
     tmp.replace(out / "manifest.jsonl")

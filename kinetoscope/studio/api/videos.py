@@ -175,6 +175,7 @@ def word_warnings(svc, model: str, *texts: str | None) -> list[str]:
 
 def _create_job(svc, **kw):
     """jobs.create with the owner's quota checked in the same transaction, and the video's warnings."""
+    from kinetoscope.studio import characters
     from kinetoscope.studio.quotas import QuotaExceeded, guard
 
     req = kw["request"]
@@ -191,9 +192,11 @@ def _create_job(svc, **kw):
     try:
         moderate(svc, owner, kw["prompt"], "prompt")
         moderate(svc, owner, req.get("negative_prompt") or "", "negative_prompt")
+        characters.cast(svc, owner, kw)  # a character the prompt names (@name): usable by the caller, in the recipe
         stored = svc.storage.path(kw["input_key"]).stat().st_size if kw.get("input_key") else 0  # the upload counts
         return jobs.create(svc.sessions, svc.queue, svc.settings, duration=duration, size_bytes=stored,
-                           guard=guard(owner, duration, svc.settings, stored) if owner else None, **kw)
+                           guard=characters.audited(guard(owner, duration, svc.settings, stored) if owner
+                                                    else None, owner, kw), **kw)
     except Exception as e:
         svc.storage.delete_prefix(kw["video_id"])  # an upload stored for it
         if isinstance(e, QuotaExceeded):
