@@ -23,6 +23,7 @@ from kinetoscope.diffusion import SAMPLERS, denoise, timesteps, token_shift
 from kinetoscope.models import CausalVAE, DiT, load_autoencoder, load_denoiser
 from kinetoscope.models.io import config_from_dict
 from kinetoscope.models.experts import NoiseExperts, expert_folder, with_experts
+from kinetoscope.progress import preview_hook
 from kinetoscope.request import (BUILTIN_WEIGHTS, GenerationRequest, PipelineConfig, RequestError,  # noqa: F401
                                  _in_range, check_request)
 
@@ -166,11 +167,13 @@ class Pipeline:
             t_start = float(ts[ts <= req.strength + 1e-6][0])
             noise = (1 - t_start) * self._encode(req.init_frames) + t_start * noise
         step_cb = (lambda i, n: progress("denoise", i, n)) if progress else None
+        look = preview_hook(progress)  # previews of the clean estimate, decoded only when the hook asks
+        look_cb = (lambda i, n, z0: look(i, n, lambda count: self.preview_frames(z0, count))) if look else None
         stats: dict = {}
         z = denoise(self.denoiser, noise, cond, uncond, steps=req.steps, guidance=req.guidance, shift=shift,
                     sampler=req.sampler, given_latents=given_z, given=given, t_start=t_start, release=release,
                     release_at=req.given_release, release_noise=eps, cache=req.step_cache,
-                    progress=step_cb, stats=stats)
+                    progress=step_cb, preview=look_cb, stats=stats)
         with torch.no_grad():
             x = self.vae.decode(z)  # (1, 3, T, H, W)
         if progress:
@@ -185,6 +188,14 @@ class Pipeline:
             "model_calls": stats.get("model_calls"),
         }
         return Video(frames=frames, fps=req.fps, metadata=meta)
+
+    def preview_frames(self, z: torch.Tensor, count: int = 3) -> np.ndarray:
+        """A cheap look at latents (1, C, T, h, w): `count` latent frames spread over the clip, each
+        decoded alone (as a clip's first frame) -> (count, H, W, 3) uint8."""
+        picks = sorted({round(j) for j in np.linspace(0, z.shape[2] - 1, max(1, count))})
+        with torch.no_grad():
+            x = torch.cat([self.vae.decode(z[:, :, j : j + 1]) for j in picks], dim=2)  # (1, 3, count, H, W)
+        return ((x[0].clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(1, 2, 3, 0).numpy()
 
 
 def next_to_new(given: torch.Tensor) -> torch.Tensor:

@@ -47,3 +47,22 @@ class Progress:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+class WithPreview:
+    """A progress callback that also takes previews: `preview(i, n, frames)` is called after
+    denoising step i of n, where `frames(count)` decodes `count` frames of the step's clean
+    estimate ((count, H, W, 3) uint8), doing the work only when called. Pipelines find the hook
+    with `preview_hook`; every task passes its progress callback through unchanged, so all get it."""
+
+    def __init__(self, progress, preview):
+        self.progress, self.preview = progress, preview
+
+    def __call__(self, stage: str, i: int, n: int) -> None:
+        if self.progress is not None:
+            self.progress(stage, i, n)
+
+
+def preview_hook(progress):
+    """The `preview(i, n, frames)` hook a progress callback carries (see WithPreview), or None."""
+    return getattr(progress, "preview", None)

@@ -68,6 +68,7 @@ def denoise(
     release_noise: torch.Tensor | None = None,
     cache: float = 0.0,
     progress: Callable[[int, int], None] | None = None,
+    preview: Callable[[int, int, torch.Tensor], None] | None = None,
     stats: dict | None = None,
 ) -> torch.Tensor:
     """noise (B, C, T, H, W) -> clean latents. `t_start` < 1 starts part-way (SDEdit): then
@@ -81,6 +82,9 @@ def denoise(
     at the first step below it they are noised to that step's level (with their own part of
     `release_noise`, default `noise`: give pure noise there when `noise` is a partly noised input)
     and denoised with the rest, so a given frame next to new ones can meet them.
+
+    `preview(i, n, x0)`, if given, is called after step i of n with that step's clean-sample
+    estimate x0 = x - t v (given frames held), for a look at the video as it sharpens.
 
     `stats`, if given, receives the number of model calls."""
     if sampler not in SAMPLERS:
@@ -112,6 +116,9 @@ def denoise(
             v2 = guided_velocity(model, x_next, t_next, cond, uncond, guidance, given)
             calls += 1
             x_next = x + (t_next - t) * 0.5 * (v + v2)
+        if preview is not None:
+            est = x - t * v  # the clean sample this step points at
+            preview(i + 1, n, est if keep is None else torch.where(keep, given_latents, est))
         x = x_next if keep is None else torch.where(keep, given_latents, x_next)
         if progress:
             progress(i + 1, n)

@@ -19,6 +19,8 @@ from kinetoscope.studio.settings import Settings, from_env
 from kinetoscope.studio.web import account_pages, admin_pages
 from kinetoscope.studio.web import routes as web
 from kinetoscope.studio.web import verify_page
+from kinetoscope.studio.api import jobs_api
+from kinetoscope.studio.web import job_pages
 
 log = logging.getLogger("kinetoscope.studio")
 
@@ -54,6 +56,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.state.login_limiter = make_limiter(settings.redis_url, settings.login_attempts_per_minute, "login")
     characters.install(app)  # /v1/videos/characters: before /v1/videos/{id}
     app.include_router(videos.router)
+    app.include_router(jobs_api.router)
     app.include_router(models.router)
     app.include_router(account.router)
     app.include_router(verify.router)
@@ -61,6 +64,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.include_router(verify_page.router)
     app.include_router(account_pages.router)
     app.include_router(admin_pages.router)
+    app.include_router(job_pages.router)
     docs.install(app)  # /docs and /redoc from installed files, not a CDN; before /static, under which it mounts
     app.mount("/static", StaticFiles(directory=web.STATIC_DIR), name="static")
 

@@ -20,7 +20,8 @@ from kinetoscope.studio.models import VideoRow, WebhookDelivery
 from kinetoscope.studio.queue import JobQueue
 from kinetoscope.studio.settings import Settings
 
-TERMINAL = ("completed", "failed")
+TERMINAL = ("completed", "failed", "cancelled")
+ACTIVE = ("queued", "in_progress")  # what POST /v1/videos/{id}/cancel can stop
 
 
 def new_id(prefix: str = "video") -> str:
@@ -159,6 +160,32 @@ def fail(sf, video_id: str, worker_id: str, code: str, message: str, settings: S
                    {"status": "failed", "error_code": code, "error_message": message[:2000]})
 
 
+def running(sf: sessionmaker[Session], video_id: str, worker_id: str) -> bool:
+    """Is the job still this worker's to make (not cancelled, deleted, or taken over)? One read, no lock."""
+    with sf() as s:
+        row = s.execute(select(VideoRow.status, VideoRow.worker_id).where(VideoRow.id == video_id)).first()
+    return row is not None and row.status == "in_progress" and row.worker_id == worker_id
+
+
+def ended_by_owner(sf: sessionmaker[Session], video_id: str) -> bool:
+    """Deleted or cancelled: then a worker that was making it removes all it wrote."""
+    row = get(sf, video_id)
+    return row is None or row.status == "cancelled"
+
+
+def cancel(sf: sessionmaker[Session], video_id: str, settings: Settings) -> bool:
+    """Stop a queued or running job: status `cancelled`, its stored bytes and seconds no longer
+    counted in quotas. A queued id the queue still carries is skipped by `claim`; a running job's
+    worker sees it at its next step (`running`) and removes what it wrote. False if it had already ended."""
+    with sf.begin() as s:
+        res = s.execute(update(VideoRow).where(VideoRow.id == video_id, VideoRow.status.in_(ACTIVE))
+                        .values(status="cancelled", lease_until=None, completed_at=int(now()), size_bytes=0, files=None))
+        if res.rowcount != 1:
+            return False
+        webhooks.record(s, video_id, "video.cancelled", settings)
+        return True
+
+
 def reap(sf: sessionmaker[Session], queue: JobQueue, settings: Settings) -> dict:
     """Push again the jobs whose worker died (lease expired) or that never reached the queue;
     fail those out of attempts; delete expired videos. Returns the counts (and the expired ids,
@@ -229,5 +256,7 @@ def to_api(row: VideoRow) -> dict:
         "seed": request.get("seed"),  # the one given, or the one picked for it: the same seed makes the same video
         "warnings": json.loads(row.warnings or "[]"),  # e.g. prompt words the model never saw in training
         "group_id": row.group_id,  # variations made together (create with n > 1), else None
+        "queue_position": None,  # 1 = next; set by estimates.video_objects while queued
+        "eta_seconds": None,  # seconds until done, estimated (estimates.py); None once it has ended
         "request": request,
     }

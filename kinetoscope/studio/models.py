@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy import BigInteger, Boolean, Float, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-STATUSES = ("queued", "in_progress", "completed", "failed")
+STATUSES = ("queued", "in_progress", "completed", "failed", "cancelled")
 
 
 class Base(DeclarativeBase):
@@ -154,3 +154,14 @@ class Character(Base):
     created_at: Mapped[int] = mapped_column(BigInteger)
     updated_at: Mapped[int] = mapped_column(BigInteger)
 
+
+class EngineSpeed(Base):
+    """How fast each engine has been measured to work, for the queue's time estimates
+    (see studio/estimates.py): seconds per denoising step of one 64x64 frame, averaged over its jobs."""
+
+    __tablename__ = "engine_speeds"
+
+    engine: Mapped[str] = mapped_column(String(200), primary_key=True)
+    seconds_per_step_frame: Mapped[float] = mapped_column(Float)
+    jobs: Mapped[int] = mapped_column(Integer, default=0)  # how many finished jobs the figure is from
+    updated_at: Mapped[float] = mapped_column(Float)

@@ -32,11 +32,12 @@ def limits_for(user: User, settings: Settings) -> dict:
 def usage(s: Session, user_id: str) -> dict:
     day_ago = int(time.time()) - 86400
     mine = VideoRow.owner_id == user_id
+    today = (VideoRow.created_at >= day_ago, VideoRow.status != "cancelled")  # a cancelled video gives its units back
     return {
         "active_jobs": s.scalar(select(func.count()).where(mine, VideoRow.status.in_(("queued", "in_progress")))),
-        "videos_today": s.scalar(select(func.count()).where(mine, VideoRow.created_at >= day_ago)),
+        "videos_today": s.scalar(select(func.count()).where(mine, *today)),
         "seconds_today": float(s.scalar(select(func.coalesce(func.sum(VideoRow.duration), 0.0))
-                                        .where(mine, VideoRow.created_at >= day_ago))),
+                                        .where(mine, *today))),
         "storage_bytes": int(s.scalar(select(func.coalesce(func.sum(VideoRow.size_bytes), 0)).where(mine)))
         + int(s.scalar(select(func.coalesce(func.sum(Character.size_bytes), 0)).where(Character.owner_id == user_id))),
     }

@@ -21,6 +21,10 @@
     KINETOSCOPE_POLICY          the prompt/upload policy file (default: kinetoscope/safety/default_policy.yaml)
     KINETOSCOPE_SIGN_PROMPT     name the prompt in the signed C2PA manifest (default: only a keyed hash of the recipe)
     KINETOSCOPE_WATERMARK       0 turns the invisible watermark off
+    KINETOSCOPE_PREVIEWS        0 turns off live previews of a video as it is made (default on)
+    KINETOSCOPE_SECONDS_PER_STEP_FRAME  the time estimate's seconds per denoising step of one 64x64 frame
+                                for an engine no job has measured yet (default 0.01); measured per
+                                engine as jobs finish (kinetoscope/studio/estimates.py)
     KINETOSCOPE_MAX_UPLOAD_BYTES, KINETOSCOPE_LEASE_SECONDS, KINETOSCOPE_MAX_ATTEMPTS,
     KINETOSCOPE_RETENTION_HOURS, KINETOSCOPE_WORKER_THREADS, KINETOSCOPE_MAX_EVENT_STREAMS
 """
@@ -126,6 +130,8 @@ class Settings:
     quota_videos_per_day: int = 500
     quota_seconds_per_day: float = 3600.0
     quota_storage_bytes: int = 5 * 1024**3
+    previews: bool = True  # live previews of the clean estimate while a video samples
+    seconds_per_step_frame: float = 0.01  # the estimate for an unmeasured engine: one step of one 64x64 frame
 
     @property
     def files_dir(self) -> Path:
@@ -169,6 +175,8 @@ _ENV = {
     "quota_videos_per_day": ("KINETOSCOPE_QUOTA_VIDEOS_PER_DAY", int),
     "quota_seconds_per_day": ("KINETOSCOPE_QUOTA_SECONDS_PER_DAY", float),
     "quota_storage_bytes": ("KINETOSCOPE_QUOTA_STORAGE_BYTES", int),
+    "previews": ("KINETOSCOPE_PREVIEWS", lambda v: v.lower() not in ("0", "false", "no")),
+    "seconds_per_step_frame": ("KINETOSCOPE_SECONDS_PER_STEP_FRAME", float),
 }
 
 

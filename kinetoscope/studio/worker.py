@@ -21,13 +21,15 @@ import numpy as np
 
 from kinetoscope.engines import Cancelled
 from kinetoscope.pipeline import GenerationRequest, RequestError, Video
-from kinetoscope.studio import jobs, webhooks
+from kinetoscope.progress import WithPreview
+from kinetoscope.studio import estimates, jobs, previews, webhooks
 from kinetoscope.studio.recipes import build_request
 from kinetoscope.studio.services import Services
 from kinetoscope.studio.storage import StorageError
 
 log = logging.getLogger("kinetoscope.worker")
 REAP_EVERY_SECONDS = 5.0
+CHECK_SECONDS = 0.2  # between a running job's reads of its own row: a cancel stops it at the step after
 
 VARIANTS = {  # variant -> (file name, content type)
     "video": ("video.mp4", "video/mp4"),
@@ -42,6 +44,7 @@ class _Lease:
     def __init__(self, svc: Services, video_id: str, worker_id: str):
         self.svc, self.video_id, self.worker_id = svc, video_id, worker_id
         self.progress, self.lost = 0, False
+        self.watch, self._checked = estimates.Stopwatch(), time.monotonic()  # its speed; its last cancel check
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True, name=f"lease-{video_id[:14]}")
 
@@ -59,6 +62,16 @@ class _Lease:
                 self.lost = True
         except Exception as e:  # noqa: BLE001 - database briefly away: keep working, try again
             log.warning("heartbeat for %s failed: %s", self.video_id, e)
+
+    def still_ours(self) -> bool:
+        """False once the job was cancelled, deleted or taken over (read at most every CHECK_SECONDS)."""
+        if not self.lost and time.monotonic() - self._checked >= CHECK_SECONDS:
+            self._checked = time.monotonic()
+            try:
+                self.lost = not jobs.running(self.svc.sessions, self.video_id, self.worker_id)
+            except Exception as e:  # noqa: BLE001 - database briefly away: keep working, the heartbeat retries
+                log.warning("cancel check for %s failed: %s", self.video_id, e)
+        return not self.lost
 
     def _run(self) -> None:
         while not self._stop.wait(self.svc.settings.heartbeat_seconds):
@@ -114,8 +127,10 @@ class Worker:
             try:
                 video = self._generate(row, lease)
                 files, size_bytes = self._store(row, video)
+                took = lease.watch.seconds()
+                previews.discard(svc.storage, video_id)
             except Cancelled:
-                if jobs.get(svc.sessions, video_id) is None:  # deleted while running
+                if jobs.ended_by_owner(svc.sessions, video_id):  # deleted or cancelled while running
                     svc.storage.delete_prefix(video_id)
                 return False
             except (RequestError, ValueError) as e:
@@ -131,9 +146,10 @@ class Worker:
                                  f"{type(e).__name__}: {e}", settings)
         seconds = len(video.frames) / video.fps if row.task == "loop" else None  # its length: the bridge's crossfade decides
         if lease.lost or not jobs.complete(svc.sessions, video_id, self.worker_id, files, settings, size_bytes, seconds):
-            if jobs.get(svc.sessions, video_id) is None:
+            if jobs.ended_by_owner(svc.sessions, video_id):
                 svc.storage.delete_prefix(video_id)
             return False
+        estimates.record(svc.sessions, estimates.engine_of(row), estimates.work_of(json.loads(row.request)), took)
         return True
 
     def _generate(self, row, lease: _Lease) -> Video:
@@ -141,8 +157,9 @@ class Worker:
         start = time.monotonic()
 
         def progress(stage: str, i: int, n: int) -> None:
-            if lease.lost:
+            if not lease.still_ours():
                 raise Cancelled(row.id)
+            lease.watch(stage, i, n)
             # denoising is ~90% of the work, decoding and writing the rest
             lease.progress = int(90 * i / max(n, 1)) if stage == "denoise" else 95
             if time.monotonic() - start > 0.5 and i in (1, n):
@@ -150,6 +167,8 @@ class Worker:
 
         lease.progress = 1
         lease.beat()
+        if self.svc.settings.previews:
+            progress = WithPreview(progress, previews.Publisher(self.svc.storage, row.id))
         return build_request(self.svc, row, engine, progress)
 
     def _store(self, row, video: Video) -> tuple[dict, int]:

@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from kinetoscope.pipeline import GenerationRequest, RequestError
 from kinetoscope.request import new_seed
-from kinetoscope.studio import audit, jobs
+from kinetoscope.studio import audit, estimates, jobs, previews
 from kinetoscope.studio.api import forms
 from kinetoscope.studio.api.errors import ApiError, not_found
 from kinetoscope.studio.api.references import reference_image
@@ -88,7 +88,7 @@ def _engine(svc, model: str | None):
 
 def _video_response(svc, row, status: int = 200) -> JSONResponse:
     headers = {"openai-poll-after-ms": str(svc.settings.poll_after_ms)} if row.status not in jobs.TERMINAL else None
-    return JSONResponse(jobs.to_api(row), status_code=status, headers=headers)
+    return JSONResponse(estimates.video_object(svc.sessions, svc.settings, row), status_code=status, headers=headers)
 
 
 def _generation_request(svc, fields: dict, engine, base: GenerationRequest | None = None) -> GenerationRequest:
@@ -315,7 +315,7 @@ def list_videos(request: Request, after: str | None = Query(None, max_length=100
         rows, more = jobs.page(svc.sessions, after=after, limit=limit, order=order, owner_id=owner_of(request))
     except KeyError:
         raise not_found("video", after) from None
-    data = [jobs.to_api(r) for r in rows]
+    data = estimates.video_objects(svc.sessions, svc.settings, rows)
     return {"object": "list", "data": data, "first_id": data[0]["id"] if data else None,
             "last_id": data[-1]["id"] if data else None, "has_more": more}
 
@@ -559,18 +559,22 @@ async def video_events(request: Request, video_id: str):
 
 
 async def _events(request: Request, svc, video_id: str, owner):
-    """The job's state changes as SSE events, until it is done, deleted or the client leaves."""
-    last, idle = None, 0.0
+    """The job's state changes (and queue moves) as SSE events, and its live previews as
+    `video.preview` events (studio/previews.py), until it is done, deleted or the client leaves."""
+    last, idle, shown = None, 0.0, previews.Follower(svc.storage, video_id)
     while True:
         row = await run_in_threadpool(jobs.get, svc.sessions, video_id, owner)
         if row is None:
             yield f"event: deleted\ndata: {json.dumps({'id': video_id, 'deleted': True})}\n\n"
             return
-        obj = jobs.to_api(row)
-        state = (obj["status"], obj["progress"])
+        obj = await run_in_threadpool(estimates.video_object, svc.sessions, svc.settings, row)
+        state = (obj["status"], obj["progress"], obj["queue_position"])
         if state != last:
             last, idle = state, 0.0
             yield f"event: video.{obj['status']}\ndata: {json.dumps(obj)}\n\n"
+        if obj["status"] == "in_progress" and (preview := await run_in_threadpool(shown.new)) is not None:
+            idle = 0.0
+            yield f"event: video.preview\ndata: {json.dumps(preview)}\n\n"
         if obj["status"] in jobs.TERMINAL:
             return
         if await request.is_disconnected():

@@ -28,9 +28,10 @@ router = APIRouter(include_in_schema=False, dependencies=[Depends(auth.require_f
 CREATE_FIELDS = ("prompt", "negative_prompt", "task", "model", "size", "seconds", "seed", "steps", "guidance",
                  "input_reference", "input_training_consent")
 FIELD_OF = {"width": "size", "height": "size", "frames": "seconds", "fps": "seconds"}  # error param -> form field
-STATUS = {"queued": "Queued", "in_progress": "Making", "completed": "Done", "failed": "Failed"}  # badges
+STATUS = {"queued": "Queued", "in_progress": "Making", "completed": "Done", "failed": "Failed",
+          "cancelled": "Cancelled"}  # badges
 STATUS_LINE = {"queued": "Waiting for a worker…", "in_progress": "Making your video…", "completed": "Finished",
-               "failed": "Failed"}  # above the progress bar
+               "failed": "Failed", "cancelled": "Cancelled: nothing was kept"}  # above the progress bar
 
 
 def _when(epoch: int | None) -> str:
@@ -98,7 +99,9 @@ async def create_submit(request: Request):
 
 # --- one video ---------------------------------------------------------------------------------
 def _video_context(svc, row, errors: dict | None = None, remix_prompt: str | None = None) -> dict:
-    v = jobs.to_api(row)
+    from kinetoscope.studio.estimates import video_object
+
+    v = video_object(svc.sessions, svc.settings, row)  # with its queue position and time estimate
     done = v["status"] in jobs.TERMINAL
     return {"v": v, "done": done, "recipe": v["request"], "recipe_json": json.dumps(v["request"], indent=2, sort_keys=True),
             "refresh_seconds": max(1, round(svc.settings.poll_after_ms / 1000)), "variants": list(videos.VARIANTS),

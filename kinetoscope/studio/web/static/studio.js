@@ -1,5 +1,6 @@
 // kinetoscope studio: progressive enhancement only; every page works without this file.
-// 1. The job page follows its progress over Server-Sent Events and reloads once it is done.
+// 1. The job page follows its progress, queue position, time estimate and live preview over
+//    Server-Sent Events and reloads once it is done.
 // 2. Choosing a starting image on the create page switches the task to image -> video.
 // 3. A Copy button next to a secret shown once (a new API key, an invite link).
 (function () {
@@ -23,12 +24,25 @@
         badge.className = "badge badge-" + v.status;
         badge.textContent = words.badge[v.status] || v.status;
       }
+      if (queueText) queueText.textContent = v.queue_position ? "Number " + v.queue_position + " in the queue" : "";
+      if (etaText) etaText.textContent = v.eta_seconds == null ? "" : "About " + Math.round(v.eta_seconds) + " s to go (estimated)";
     };
+    var queueText = job.querySelector("[data-queue-text]");
+    var etaText = job.querySelector("[data-eta-text]");
+    var preview = job.querySelector("[data-preview]");
     var events = new EventSource(job.getAttribute("data-events"));
     ["video.queued", "video.in_progress"].forEach(function (name) {
       events.addEventListener(name, function (e) { show(JSON.parse(e.data)); });
     });
-    ["video.completed", "video.failed"].forEach(function (name) {
+    events.addEventListener("video.preview", function (e) {  // the clean estimate so far, sharpening
+      var p = JSON.parse(e.data);
+      preview.querySelector("[data-preview-image]").src = p.image;
+      preview.querySelector("[data-preview-caption]").textContent =
+        "Preview after step " + p.step + " of " + p.steps + ": first, middle and last frames";
+      preview.setAttribute("data-step", p.step);
+      preview.hidden = false;
+    });
+    ["video.completed", "video.failed", "video.cancelled"].forEach(function (name) {
       events.addEventListener(name, function (e) {
         events.close();
         show(JSON.parse(e.data));
