@@ -276,3 +276,71 @@ def test_only_consented_character_uploads_become_training_data(client, svc, tmp_
 def test_mentions():
     assert characters.mentions("@Ada meets @bo-2, mail me@example.com, @ada again") == ["ada", "bo-2"]
     assert characters.mentions("no one", None) == []
+
+
+# --- what each engine does with a character ---------------------------------------------------------------
+@pytest.fixture
+def diffusers_client(settings, tmp_path_factory):
+    """A studio with two tiny open-weight engines: LTX (takes a reference image: image-to-video) and
+    HunyuanVideo (text only)."""
+    pytest.importorskip("diffusers")
+    from fastapi.testclient import TestClient
+
+    from kinetoscope.studio.app import create_app
+    from tests.engines.tiny import save_tiny
+
+    root = tmp_path_factory.mktemp("tiny-diffusers")
+    engines = {name: f"diffusers:{save_tiny(name, root / name)}" for name in ("ltx", "hunyuan")}
+    svc = Services.start(settings.with_(engines=engines))
+    with TestClient(create_app(services=svc)) as c:
+        yield c, svc
+    svc.close()
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_a_diffusers_engine_takes_the_reference_as_its_image_input_or_refuses(diffusers_client):
+    from unittest import mock
+
+    client, svc = diffusers_client
+    cid = create(client, data=png_bytes((200, 30, 30), (40, 30))).json()["id"]
+    r = client.post("/v1/videos", json={"prompt": "@ada a red circle", "model": "hunyuan", "size": "32x32"})
+    err = r.json()["error"]
+    assert r.status_code == 400 and err["code"] == "unsupported_character" and err["param"] == "model"
+    assert "'hunyuan'" in err["message"] and "t2v, image" in err["message"]  # what it supports
+    assert client.get("/v1/videos").json()["data"] == []
+
+    r = client.post("/v1/videos", json={"prompt": "@ada a red circle", "model": "ltx", "size": "32x32", "seconds": "0.34",
+                                        "steps": 2, "seed": 1})
+    assert r.status_code == 200, r.text
+    assert r.json()["request"]["characters"] == [{"id": cid, "name": "ada", "used_as": "reference_image"}]
+    engine = svc.engines.get("ltx")
+    pipe = engine._pipeline_for("i2v")  # the family's image-to-video pipeline, on the folder's components
+    seen, call = [], type(pipe).__call__
+
+    def spy(self, *args, **kw):  # records what the pipeline was given, then runs it
+        seen.append(kw)
+        return call(self, *args, **kw)
+
+    with mock.patch.object(type(pipe), "__call__", spy):
+        assert work(svc) == 1
+    v = client.get(f"/v1/videos/{r.json()['id']}").json()
+    assert v["status"] == "completed", v["error"]
+    reference = read_image(svc.storage.path(f"{cid}/reference.png"))
+    assert len(seen) == 1 and np.array_equal(np.asarray(seen[0]["image"]), fit(reference, 32, 32))
+    data = client.get(f"/v1/videos/{v['id']}/content").content
+    report = client.post("/v1/verify", files={"file": ("v.mp4", data, "video/mp4")}).json()
+    assert f"character @ada ({cid})" in [i["title"] for i in report["c2pa"]["ingredients"]]
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_the_account_page_shows_where_a_character_was_used(client, svc):
+    _, alice = make_user(svc, "alice")
+    _, bob = make_user(svc, "bob")
+    create(client, alice)
+    cid = client.get("/v1/videos/characters", headers=alice).json()["data"][0]["id"]
+    assert client.post(f"/v1/videos/characters/{cid}/sharing", json={"sharing": "studio"}, headers=alice).status_code == 200
+    vid = client.post("/v1/videos", json={"prompt": "@ada", "size": "32x32", "seconds": "1"}, headers=bob).json()["id"]
+    assert client.post("/v1/auth/login", json={"username": "alice", "password": PASSWORD}).status_code == 200
+    page = client.get("/account").text
+    row = page[page.index(f'data-character="{cid}"'):].split("</tr>")[0]
+    assert "@ada" in row and "everyone here" in row and "1 video:" in row and vid in row and "by bob" in row

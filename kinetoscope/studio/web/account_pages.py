@@ -227,8 +227,16 @@ def _account_context(svc, user, **extra) -> dict:
     me = account_api.user_json(user, svc)
     keys = [account_api.key_json(k) for k in accounts.list_keys(svc.sessions, user.id)]
     base = {"me": me, "keys": keys, "now": accounts.now(), "errors": {}, "values": {}, "new_key": None,
-            "webhook_url": user.webhook_url, "new_webhook_secret": None}
+            "webhook_url": user.webhook_url, "new_webhook_secret": None, "characters": _characters(svc, user)}
     return {**base, **extra}
+
+
+def _characters(svc, user) -> list[dict]:
+    """The account's characters and those shared with it, as the API shows them to this account."""
+    from kinetoscope.studio import characters
+    from kinetoscope.studio.api.characters import to_json
+
+    return [to_json(svc, c, user.id) for c in characters.listing(svc.sessions, user.id)]
 
 
 async def _account_page(request: Request, status: int = 200, headers: dict | None = None, **extra) -> HTMLResponse:
