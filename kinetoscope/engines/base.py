@@ -31,7 +31,20 @@ class Capabilities:
     max_size: int
     size_multiple: int
     max_frames: int
+    # what the model was trained on or is known to do well (None: its default size / length only);
+    # requests beyond them are made and flagged, or refused where `beyond` is "refuse"
+    trained_sizes: tuple[str, ...] | None = None  # "WxH"
+    trained_seconds: float | None = None  # the longest clip it saw in training
+    beyond: str = "warn"  # "warn" | "refuse"
     extra: dict = field(default_factory=dict)
+
+    @property
+    def sizes_trained(self) -> tuple[str, ...]:
+        return tuple(self.trained_sizes or (f"{self.width}x{self.height}",))
+
+    @property
+    def seconds_trained(self) -> float:
+        return self.seconds if self.trained_seconds is None else self.trained_seconds
 
 
 @runtime_checkable
@@ -45,6 +58,27 @@ class Engine(Protocol):
         """Fill defaults and validate; raise RequestError naming the bad value."""
 
     def generate(self, request: GenerationRequest, progress: Progress | None = None) -> Video: ...
+
+
+BEYOND = "beyond what this model was trained for"
+
+
+def beyond_trained(caps: Capabilities, width: int | None = None, height: int | None = None,
+                   seconds: float | None = None) -> dict[str, str]:
+    """{"size": note, "seconds": note} for each asked value beyond what the model was trained for
+    (its trained sizes and longest trained clip); {} when all are within. Values left None are not
+    judged. Every interface (API, create page, command line) reads this one judgement."""
+    out = {}
+    if width is not None and height is not None and f"{width}x{height}" not in caps.sizes_trained:
+        out["size"] = f"size {width}x{height} is {BEYOND} ({', '.join(caps.sizes_trained)})"
+    if seconds is not None and seconds > caps.seconds_trained + 1e-6:
+        out["seconds"] = f"{seconds:g} s is {BEYOND} (up to {caps.seconds_trained:g} s)"
+    return out
+
+
+def beyond_request(caps: Capabilities, request: GenerationRequest) -> dict[str, str]:
+    """`beyond_trained` for a resolved request (a still image's length is not judged)."""
+    return beyond_trained(caps, request.width, request.height, request.seconds if (request.frames or 0) > 1 else None)
 
 
 def task_of(request: GenerationRequest) -> str:

@@ -25,6 +25,8 @@ class BuiltinEngine:
         return Capabilities(tasks=TASKS, width=c.width, height=c.height, seconds=c.seconds, fps=c.fps,
                             min_size=c.min_size, max_size=c.max_size, size_multiple=self.pipeline.size_multiple,
                             max_frames=c.max_frames,
+                            trained_sizes=tuple(c.trained_sizes) if c.trained_sizes else None,
+                            trained_seconds=c.trained_seconds,
                             extra={"frame_rule": f"1+{vae.time_factor}k"})
 
     def resolve(self, request: GenerationRequest) -> GenerationRequest:

@@ -190,6 +190,8 @@ class DiffusersEngine:
             min_size=f.min_multiple if not f.fixed_size else min(f.width, f.height),
             max_size=f.max_size if not f.fixed_size else max(f.width, f.height),
             size_multiple=self.multiple, max_frames=f.max_frames,
+            trained_sizes=families.trained_sizes(f), trained_seconds=(f.max_frames - 1) / f.fps,
+            beyond="refuse" if f.fixed_size else "warn",
             extra={"engine": "diffusers", "family": f.name, "pipeline": type(self.pipe).__name__,
                    "frame_rule": f"1+{self.k}k", "frames": f.frames, "steps": f.steps, "guidance": f.guidance,
                    "fixed_size": f.fixed_size, "scheduler": self.scheduler, "folder": str(self.folder),

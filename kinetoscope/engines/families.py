@@ -38,14 +38,18 @@ class Family:
     fixed_size: bool = False  # learned positional embeddings: only the trained size works
     vae_fp32: bool = False  # keep the VAE (and image encoder) in float32 whatever the dtype
     gpu_tiling: bool = False  # VAE tiling by default on an accelerator (large decodes)
+    sizes: tuple[str, ...] = ()  # "WxH" it was trained at or is documented to do well (empty: width x height)
 
 
 FAMILIES = {
-    "wan": Family("wan", "WanPipeline", "WanImageToVideoPipeline", 832, 480, 81, 16, 50, 5.0, 81, vae_fp32=True),
-    "ltx": Family("ltx", "LTXPipeline", "LTXImageToVideoPipeline", 704, 480, 121, 24, 50, 3.0, 257, min_multiple=32),
+    "wan": Family("wan", "WanPipeline", "WanImageToVideoPipeline", 832, 480, 81, 16, 50, 5.0, 81, vae_fp32=True,
+                  sizes=("832x480", "480x832", "1280x720", "720x1280")),  # 480p and 720p (14B); 1.3B: 480p
+    "ltx": Family("ltx", "LTXPipeline", "LTXImageToVideoPipeline", 704, 480, 121, 24, 50, 3.0, 257, min_multiple=32,
+                  sizes=("704x480", "480x704", "768x512", "512x768")),  # best below 720x1280 and 257 frames
     "cogvideox": Family("cogvideox", "CogVideoXPipeline", "CogVideoXImageToVideoPipeline", 720, 480, 49, 8, 50, 6.0, 49,
                         max_size=1360, gpu_tiling=True),
-    "hunyuan": Family("hunyuan", "HunyuanVideoPipeline", None, 1280, 720, 129, 24, 50, 6.0, 129, gpu_tiling=True),
+    "hunyuan": Family("hunyuan", "HunyuanVideoPipeline", None, 1280, 720, 129, 24, 50, 6.0, 129, gpu_tiling=True,
+                      sizes=("1280x720", "720x1280", "960x544", "544x960")),  # 720p and 540p
 }
 
 PIPELINES = {  # model_index.json `_class_name` -> (family, what the folder's own pipeline does)
@@ -63,16 +67,28 @@ def _transformer(pipe):
     return pipe.transformer if getattr(pipe, "transformer", None) is not None else pipe.transformer_2
 
 
+def _width_of(pipe) -> int:
+    c = _transformer(pipe).config
+    return c.num_attention_heads * c.attention_head_dim
+
+
+def trained_sizes(fam: Family) -> tuple[str, ...]:
+    return fam.sizes or (f"{fam.width}x{fam.height}",)
+
+
 def for_pipeline(pipe) -> Family:
     """The family row with the defaults a loaded variant changes (Wan 2.2 TI2V-5B, CogVideoX 1.5)."""
     fam = FAMILIES[PIPELINES[type(pipe).__name__][0]]
     if fam.name == "wan" and pipe.config.get("expand_timesteps"):  # TI2V-5B: 1280x704, 5 s at 24 fps
-        return dataclasses.replace(fam, width=1280, height=704, frames=121, fps=24, max_frames=121)
+        return dataclasses.replace(fam, width=1280, height=704, frames=121, fps=24, max_frames=121,
+                                   sizes=("1280x704", "704x1280"))
+    if fam.name == "wan" and _width_of(pipe) < 5120:  # 1.3B (and smaller): trained at 480p only
+        return dataclasses.replace(fam, sizes=("832x480", "480x832"))
     if fam.name == "cogvideox":  # the trained size and length are in the transformer's config
         c, s = _transformer(pipe).config, pipe.vae_scale_factor_spatial
         return dataclasses.replace(fam, width=c.sample_width * s, height=c.sample_height * s, frames=c.sample_frames,
                                    max_frames=c.sample_frames, fps=16 if c.patch_size_t else 8,
-                                   fixed_size=bool(c.use_learned_positional_embeddings))
+                                   fixed_size=bool(c.use_learned_positional_embeddings), sizes=())
     return fam
 
 

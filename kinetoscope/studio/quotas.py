@@ -52,22 +52,24 @@ def check_storage(s: Session, user_id: str, settings: Settings, upload_bytes: in
                             f"{used + upload_bytes} bytes: the limit is {lim}; delete some to make more", "storage_exceeded")
 
 
-def guard(user_id: str, seconds: float, settings: Settings, upload_bytes: int = 0):
-    """A check to run inside the job-creating transaction; `upload_bytes`: what the request stores now."""
+def guard(user_id: str, seconds: float, settings: Settings, upload_bytes: int = 0, count: int = 1):
+    """A check to run inside the job-creating transaction; `upload_bytes`: what the request stores now.
+    `count`: how many jobs of `seconds` each the request makes in all (variations): all must fit."""
 
     def check(s: Session) -> None:
         s.execute(update(User).where(User.id == user_id).values(lock_version=User.lock_version + 1))
         user = s.get(User, user_id)
         lim, use = limits_for(user, settings), usage(s, user_id)
-        if use["active_jobs"] + 1 > lim["max_concurrent_jobs"]:
+        if use["active_jobs"] + count > lim["max_concurrent_jobs"]:
             raise QuotaExceeded(f"you have {use['active_jobs']} videos queued or running: the limit is "
                                 f"{lim['max_concurrent_jobs']} at a time; wait for one to finish", "concurrent_jobs_exceeded")
-        if use["videos_today"] + 1 > lim["videos_per_day"]:
+        if use["videos_today"] + count > lim["videos_per_day"]:
             raise QuotaExceeded(f"you made {use['videos_today']} videos in the last 24 hours: the limit is "
                                 f"{lim['videos_per_day']}", "daily_videos_exceeded")
-        if use["seconds_today"] + seconds > lim["seconds_per_day"] + 1e-9:
-            raise QuotaExceeded(f"this video ({seconds:g} s) would bring the last 24 hours to "
-                                f"{use['seconds_today'] + seconds:g} s of video: the limit is {lim['seconds_per_day']:g} s",
+        if use["seconds_today"] + seconds * count > lim["seconds_per_day"] + 1e-9:
+            what = f"this video ({seconds:g} s)" if count == 1 else f"these {count} videos ({seconds:g} s each)"
+            raise QuotaExceeded(f"{what} would bring the last 24 hours to "
+                                f"{use['seconds_today'] + seconds * count:g} s of video: the limit is {lim['seconds_per_day']:g} s",
                                 "daily_seconds_exceeded")
         if use["storage_bytes"] >= lim["storage_bytes"]:
             raise QuotaExceeded(f"your videos take {use['storage_bytes']} bytes: the limit is {lim['storage_bytes']}; "

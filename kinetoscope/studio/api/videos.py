@@ -19,6 +19,7 @@ from kinetoscope.studio import audit, estimates, jobs, previews
 from kinetoscope.studio.api import forms
 from kinetoscope.studio.api.errors import ApiError, not_found
 from kinetoscope.studio.api.references import reference_image
+from kinetoscope.studio.api.trained import trained_warnings
 from kinetoscope.studio.recipes import STORYBOARD_SETTINGS, recipe_of, request_of
 from kinetoscope.studio.worker import VARIANTS
 
@@ -44,6 +45,8 @@ CREATE_FIELDS = {
     "input_reference[image_url]": {"type": "string", "description": "the first frame as a data URL "
                                    "(data:image/png;base64,...), or an http(s) URL where the operator allows them"},
     "input_training_consent": {"type": "boolean", "description": "allow the upload to be used for training (default false)"},
+    "n": {"type": "integer", "minimum": 1, "maximum": 4, "description": "variations: n videos with seeds seed, "
+          "seed+1, ... sharing a group_id (the response lists them as `variations`)"},
 }
 _SCHEMA = {"type": "object", "properties": CREATE_FIELDS}  # prompt: required, except for a storyboard (shots)
 _JSON_SCHEMA = {"type": "object", "properties": {
@@ -183,7 +186,8 @@ def _create_job(svc, **kw):
     if svc.engines.engine_of(kw["model"]) != kw["model"]:  # an alias: the video says the name asked for,
         req["engine"] = svc.engines.engine_of(kw["model"])  # its recipe the engine that makes it
     texts = [s["prompt"] for s in req["shots"]] if kw.get("task") == "storyboard" else [kw["prompt"]]
-    kw["warnings"] = word_warnings(svc, kw["model"], *texts, req.get("negative_prompt"))
+    kw["warnings"] = [*(kw.get("warnings") or []), *word_warnings(svc, kw["model"], *texts, req.get("negative_prompt"))]
+    room = kw.pop("room", 1)  # jobs this request still makes, this one included (variations): all must fit
     duration = (req["frames"] - 1) / req["fps"] if req.get("frames", 1) > 1 else 0.0
     if kw.get("task") == "extend":
         duration = float(req.get("extend_seconds", 0.0))
@@ -195,7 +199,7 @@ def _create_job(svc, **kw):
         characters.cast(svc, owner, kw)  # a character the prompt names (@name): usable by the caller, in the recipe
         stored = svc.storage.path(kw["input_key"]).stat().st_size if kw.get("input_key") else 0  # the upload counts
         return jobs.create(svc.sessions, svc.queue, svc.settings, duration=duration, size_bytes=stored,
-                           guard=characters.audited(guard(owner, duration, svc.settings, stored) if owner
+                           guard=characters.audited(guard(owner, duration, svc.settings, stored, count=room) if owner
                                                     else None, owner, kw), **kw)
     except Exception as e:
         svc.storage.delete_prefix(kw["video_id"])  # an upload stored for it
@@ -204,7 +208,8 @@ def _create_job(svc, **kw):
         raise
 
 
-def create_from_fields(svc, owner, fields: dict, files: dict[str, bytes]):
+def create_from_fields(svc, owner, fields: dict, files: dict[str, bytes], **group):
+    """One job from the create fields; `group` (group_id, room) when it is one of several variations."""
     model, engine = _engine(svc, forms.text(fields, "model"))
     reference = fields.get("input_reference") if "input_reference" not in files else None  # the JSON form
     reference = None if reference in (None, "") else reference
@@ -218,8 +223,9 @@ def create_from_fields(svc, owner, fields: dict, files: dict[str, bytes]):
     if task == "storyboard":
         if reference is not None:
             raise ApiError(400, "a storyboard takes no input_reference", "invalid_value", "input_reference")
-        return _storyboard_job(svc, owner, model, engine, fields, files)
+        return _storyboard_job(svc, owner, model, engine, fields, files, **group)
     req = _generation_request(svc, {**fields, "task": task}, engine)
+    notes = trained_warnings(model, engine, req)
     if reference is not None and task == "i2v":  # {"image_url": "data:..."}: from here on, as if uploaded
         files = {**files, "input_reference": reference_image(svc.settings, reference)}
     consent = forms.flag(fields, "input_training_consent")
@@ -234,7 +240,7 @@ def create_from_fields(svc, owner, fields: dict, files: dict[str, bytes]):
     return _create_job(svc, model=model, task=task, prompt=req.prompt,
                        request=recipe_of(req), seconds=_seconds_label(req), size=f"{req.width}x{req.height}",
                        owner_id=owner, input_key=input_key, video_id=video_id,
-                       input_consent=consent)
+                       input_consent=consent, warnings=notes, **group)
 
 
 def _shots(fields: dict) -> tuple[list[dict], str]:
@@ -265,7 +271,8 @@ def _shots(fields: dict) -> tuple[list[dict], str]:
     return shots, param
 
 
-def _storyboard_job(svc, owner, model, engine, fields: dict, files: dict[str, bytes], remixed_from: str | None = None):
+def _storyboard_job(svc, owner, model, engine, fields: dict, files: dict[str, bytes], remixed_from: str | None = None,
+                    **group):
     from kinetoscope.tasks.storyboard import TRANSITION, plan
 
     if files:
@@ -291,7 +298,7 @@ def _storyboard_job(svc, owner, model, engine, fields: dict, files: dict[str, by
     return _create_job(svc, model=model, task="storyboard", prompt=" → ".join(s["prompt"] for s in shots),
                        request=recipe_of(req, shots=shots, transition=transition, storyboard_seconds=seconds),
                        seconds=f"{seconds:g}", size=f"{req.width}x{req.height}", owner_id=owner,
-                       video_id=jobs.new_id(), remixed_from=remixed_from)
+                       video_id=jobs.new_id(), remixed_from=remixed_from, **group)
 
 
 async def _submit(request: Request, service) -> JSONResponse:
@@ -302,9 +309,15 @@ async def _submit(request: Request, service) -> JSONResponse:
     return _video_response(svc, row)
 
 
-@router.post("/videos", openapi_extra=CREATE_BODY, summary="Create a video")
+@router.post("/videos", openapi_extra=CREATE_BODY, summary="Create a video (or n variations of it)")
 async def create_video(request: Request):
-    return await _submit(request, create_from_fields)
+    from kinetoscope.studio.api import variations
+
+    svc = svc_of(request)
+    fields, files = await forms.read_body(request, svc.settings.max_upload_bytes)
+    rows = await run_in_threadpool(variations.create, svc, owner_of(request), fields, files)
+    headers = {"openai-poll-after-ms": str(svc.settings.poll_after_ms)}
+    return JSONResponse(variations.response_of(rows), headers=headers)
 
 
 @router.get("/videos", summary="List videos")
@@ -377,6 +390,7 @@ def remix_from_fields(svc, owner, source, fields: dict):
         return _storyboard_job(svc, owner, model, engine, {**kept, **fields, "task": "storyboard"}, {},
                                remixed_from=source.id)
     req = _generation_request(svc, fields, engine, base=_source_request(svc, source))
+    notes = trained_warnings(model, engine, req)
     video_id = jobs.new_id()
     input_key = None
     if source.input_key and source.task in ("i2v", "remix"):
@@ -386,7 +400,7 @@ def remix_from_fields(svc, owner, source, fields: dict):
     return _create_job(svc, model=model, task=task,
                        prompt=req.prompt, request=recipe_of(req), seconds=_seconds_label(req),
                        size=f"{req.width}x{req.height}", owner_id=owner, input_key=input_key, video_id=video_id,
-                       remixed_from=source.id, input_consent=source.input_consent)
+                       remixed_from=source.id, input_consent=source.input_consent, warnings=notes)
 
 
 @router.post("/videos/{video_id}/remix", summary="Remix a completed video with a changed prompt or settings")

@@ -4,7 +4,8 @@ duration range, the tasks. Nothing here validates; the service functions do that
 from __future__ import annotations
 
 from kinetoscope import limits
-from kinetoscope.engines.base import Capabilities
+from kinetoscope.engines.base import BEYOND, Capabilities, beyond_trained
+from kinetoscope.studio.api.variations import N
 
 # the tasks the create page offers, in order (the lead adds more here as tasks land)
 TASKS = {
@@ -20,6 +21,7 @@ EXAMPLE_PROMPT = "a red circle moving right"
 EXAMPLE_SHOTS = ("0s a red circle", "2s a blue square")  # a storyboard, one shot per line
 RATIOS = (1.0, 3 / 4, 9 / 16)  # short side / long side, besides the model's own default shape
 ORIENTATIONS = ("Square", "Landscape", "Portrait")
+VARIATIONS = range(N[0], N[1] + 1)  # the create form's "Variations" choices
 
 
 def _shape(size: str) -> str | None:
@@ -61,13 +63,40 @@ def max_seconds(caps: Capabilities) -> float:
     return (caps.max_frames - 1) / caps.fps
 
 
+def _wh(size: str) -> tuple[int | None, int | None]:
+    w, _, h = size.partition("x")
+    return (int(w), int(h)) if w.isdigit() and h.isdigit() else (None, None)
+
+
+def trained_options(caps: Capabilities, current: str | None = None) -> dict:
+    """The sizes and length the form offers: first the sizes the model was trained for (the default
+    among them), then the others under groups marked beyond it (none where the engine refuses
+    them); each judged by engines.base.beyond_trained."""
+    trained = [s for s in caps.sizes_trained if caps.min_size <= min(_wh(s)) and max(_wh(s)) <= caps.max_size]
+    refuse = caps.beyond == "refuse"
+    groups = [("Trained for", trained)] if trained else []
+    for name, items in sizes(caps, current):
+        rest = [s for s in items if s not in trained and (not refuse or s == current)]
+        if rest:
+            groups.append((f"{name} ({BEYOND})", rest))
+    default = f"{caps.width}x{caps.height}"
+    return {
+        "sizes": groups,
+        "beyond_sizes": {s for _, items in groups for s in items if "size" in beyond_trained(caps, *_wh(s))},
+        "default_size": default if default in trained or not trained else trained[0],
+        "default_seconds": f"{min(caps.seconds, caps.seconds_trained):g}",
+        "trained_seconds": f"{caps.seconds_trained:g}",
+        "max_seconds": f"{caps.seconds_trained if refuse else max_seconds(caps):g}",
+        "beyond_text": BEYOND,
+        "refuses_beyond": refuse,
+    }
+
+
 def form_options(caps: Capabilities, engine_names: list[str], current: dict) -> dict:
     """Everything the create template needs besides the user's values."""
     return {
-        "sizes": sizes(caps, current.get("size") or None),
-        "default_size": f"{caps.width}x{caps.height}",
-        "default_seconds": f"{caps.seconds:g}",
-        "max_seconds": f"{max_seconds(caps):g}",
+        **trained_options(caps, current.get("size") or None),
+        "variations": VARIATIONS,
         "tasks": [(k, v) for k, v in TASKS.items() if k in caps.tasks],
         "models": engine_names,
         "steps_range": limits.STEPS,

@@ -16,7 +16,8 @@ from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
 from kinetoscope.studio import auth, jobs
-from kinetoscope.studio.api import forms, videos
+from kinetoscope.studio import gallery as gallery_query
+from kinetoscope.studio.api import forms, variations, videos
 from kinetoscope.studio.api.errors import ApiError
 from kinetoscope.studio.web import choices
 
@@ -26,7 +27,7 @@ templates = Jinja2Templates(directory=HERE / "templates")
 router = APIRouter(include_in_schema=False, dependencies=[Depends(auth.require_form_csrf)])
 
 CREATE_FIELDS = ("prompt", "negative_prompt", "task", "model", "size", "seconds", "seed", "steps", "guidance",
-                 "input_reference", "input_training_consent")
+                 "input_reference", "input_training_consent", "n")
 FIELD_OF = {"width": "size", "height": "size", "frames": "seconds", "fps": "seconds"}  # error param -> form field
 STATUS = {"queued": "Queued", "in_progress": "Making", "completed": "Done", "failed": "Failed",
           "cancelled": "Cancelled"}  # badges
@@ -43,7 +44,9 @@ def _iso(epoch: int | None) -> str:
 
 
 templates.env.filters.update(when=_when, iso=_iso)
-templates.env.globals.update(STATUS=STATUS, STATUS_LINE=STATUS_LINE)
+TASK_NAMES = {**{k: v.split(" (")[0] for k, v in choices.TASKS.items()},
+              "remix": "Remix", "extend": "Extension", "edit": "Redraw", "recut": "Recut"}  # the gallery's labels
+templates.env.globals.update(STATUS=STATUS, STATUS_LINE=STATUS_LINE, TASK_NAMES=TASK_NAMES)
 
 
 def _errors(e: ApiError, fields: tuple[str, ...]) -> dict[str, str]:
@@ -90,11 +93,13 @@ async def create_submit(request: Request):
     fields: dict = {}
     try:
         fields, files = await forms.read_body(request, svc.settings.max_upload_bytes)
-        row = await run_in_threadpool(videos.create_from_fields, svc, videos.owner_of(request), fields, files)
+        rows = await run_in_threadpool(variations.create, svc, videos.owner_of(request), fields, files)
     except ApiError as e:
         values = {k: v for k, v in fields.items() if isinstance(v, str)}
         return await _create_page(request, values, _errors(e, CREATE_FIELDS), e.status)
-    return RedirectResponse(f"/videos/{row.id}", status_code=303)
+    if len(rows) > 1:  # variations: side by side in the gallery
+        return RedirectResponse(f"/gallery?group={rows[0].group_id}", status_code=303)
+    return RedirectResponse(f"/videos/{rows[0].id}", status_code=303)
 
 
 # --- one video ---------------------------------------------------------------------------------
@@ -191,13 +196,20 @@ async def delete_submit(request: Request, video_id: str):
 
 # --- gallery -----------------------------------------------------------------------------------
 @router.get("/gallery", response_class=HTMLResponse)
-async def gallery(request: Request, after: str | None = None):
+async def gallery(request: Request, q: str = "", status: str = "", task: str = "", model: str = "", group: str = "",
+                  after: str = ""):
+    """Newest first; search by prompt words; filter by status, task, model, or one group of variations."""
     svc = videos.svc_of(request)
+    owner = videos.owner_of(request)
+    query = gallery_query.Query(q=q.strip(), status=status, task=task, model=model, group=group, after=after)
+    if status and status not in gallery_query.STATUSES:
+        return _page(request, "error.html", {"message": f"status {status!r} is not a video status: use one of "
+                                                        f"{', '.join(gallery_query.STATUSES)}"}, 400)
     try:
-        rows, more = await run_in_threadpool(lambda: jobs.page(svc.sessions, after=after or None, limit=svc.settings.page_size,
-                                                               order="desc", owner_id=videos.owner_of(request)))
+        entries, next_after = await run_in_threadpool(gallery_query.search, svc.sessions, owner, query, svc.settings.page_size)
     except KeyError:
         return _not_found(request, f"video {after} (the gallery page starts after it)")
-    items = [jobs.to_api(r) for r in rows]
-    return _page(request, "gallery.html", {"items": items, "after": after,
-                                           "next_after": items[-1]["id"] if more and items else None})
+    options = await run_in_threadpool(gallery_query.choices, svc.sessions, owner)
+    entries = [{"group_id": e.group_id, "videos": [jobs.to_api(r) for r in e.videos]} for e in entries]
+    return _page(request, "gallery.html", {"entries": entries, "query": query, "options": options,
+                                           "filtered": bool(query.filters()), "next_after": next_after})

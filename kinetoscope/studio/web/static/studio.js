@@ -3,6 +3,9 @@
 //    Server-Sent Events and reloads once it is done.
 // 2. Choosing a starting image on the create page switches the task to image -> video.
 // 3. A Copy button next to a secret shown once (a new API key, an invite link).
+// 4. The gallery plays a finished video over its poster while it is pointed at or focused; on a touch
+//    screen the first tap plays it and the second opens it.
+// 5. The create page says when the chosen size or length is beyond what the model was trained for.
 (function () {
   "use strict";
 
@@ -67,6 +70,60 @@
     task.addEventListener("change", function () {
       if (task.value === "storyboard" && seconds.value === seconds.defaultValue) seconds.value = "";
     });
+  }
+
+  var playing = null;
+  document.querySelectorAll("a[data-play]").forEach(function (link) {
+    var media = link.querySelector(".tile-media");
+    var video = null, wasPlaying = true;  // false only after a touch that found it stopped
+    var stop = function () {
+      if (video) { video.pause(); video.hidden = true; }
+      link.removeAttribute("data-playing");
+      if (playing === stop) playing = null;
+    };
+    var start = function () {
+      if (playing && playing !== stop) playing();
+      playing = stop;
+      if (!video) {
+        video = document.createElement("video");
+        video.muted = true;
+        video.loop = true;
+        video.playsInline = true;
+        video.setAttribute("aria-hidden", "true");
+        video.src = link.getAttribute("data-play");
+        media.appendChild(video);
+      }
+      video.hidden = false;
+      link.setAttribute("data-playing", "");
+      var p = video.play();
+      if (p) p.catch(function () {});
+    };
+    link.addEventListener("mouseenter", start);
+    link.addEventListener("mouseleave", stop);
+    link.addEventListener("focus", start);
+    link.addEventListener("blur", stop);
+    link.addEventListener("pointerdown", function (e) { wasPlaying = e.pointerType !== "touch" || link.hasAttribute("data-playing"); });
+    link.addEventListener("click", function (e) {
+      if (!wasPlaying) { e.preventDefault(); start(); }  // a tap that started it: the next tap opens it
+      wasPlaying = true;
+    });
+  });
+
+  var size = document.getElementById("f-size");
+  var note = document.getElementById("beyond-note");
+  if (note && size && seconds) {
+    var trained = parseFloat(seconds.getAttribute("data-trained-seconds"));
+    var check = function () {
+      var parts = [];
+      var option = size.options[size.selectedIndex];
+      if (option && option.hasAttribute("data-beyond")) parts.push("size " + option.value);
+      if (parseFloat(seconds.value) > trained + 1e-6) parts.push(seconds.value + " s");
+      note.hidden = !parts.length;
+      note.textContent = parts.length ? parts.join(" and ") + (parts.length > 1 ? " are " : " is ") + note.getAttribute("data-text") : "";
+    };
+    size.addEventListener("change", check);
+    seconds.addEventListener("input", check);
+    check();
   }
 
   document.querySelectorAll("[data-copy]").forEach(function (button) {
