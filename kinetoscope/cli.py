@@ -6,7 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from kinetoscope import limits
+from kinetoscope import catalog, limits
+from kinetoscope.commands.common import (UserError, check_policy, engine_spec, model_folder, parse_size,  # noqa: F401
+                                         save_output, warn_unknown_words)
 
 EXAMPLES = """examples:
   kinetoscope generate "a red circle bouncing on a blue background"
@@ -18,20 +20,8 @@ EXAMPLES = """examples:
 """
 
 
-class UserError(Exception):
-    """Printed as one line, exit code 2."""
-
-
-def parse_size(text: str) -> tuple[int, int]:
-    try:
-        w, h = text.lower().split("x")
-        return int(w), int(h)
-    except ValueError:
-        raise UserError(f"--size {text!r} is not WIDTHxHEIGHT, e.g. 64x64 or 96x64") from None
-
-
 def cmd_generate(args) -> int:
-    from kinetoscope.request import GenerationRequest, RequestError, new_seed
+    from kinetoscope.request import GenerationRequest, new_seed
 
     width, height = parse_size(args.size) if args.size else (None, None)
     req = GenerationRequest(prompt=args.prompt, negative_prompt=args.negative or "", width=width, height=height,
@@ -46,40 +36,10 @@ def cmd_generate(args) -> int:
         prompts = [p for _, p in args.at] if args.at else [args.prompt]
         warn_unknown_words(config.vocabulary, model_folder(args), *prompts, args.negative)
     # torch and the model only now, after every check that needs neither
-    from kinetoscope.tasks.command import run_task_command, wants_task
+    from kinetoscope.commands.generate import run_task_command
 
-    if wants_task(args):  # loop, edit, storyboard, recut, remix; i2v, interpolate, extend on the built-in model
-        return run_task_command(args, req, out, UserError)
-    from kinetoscope.engines import load_engine
-    from kinetoscope.media.errors import MediaError
-    from kinetoscope.progress import Progress
+    return run_task_command(args, req, out)  # every task, on every engine, through tasks.run
 
-    try:
-        engine = load_engine(engine_spec(args))
-        pipe = getattr(engine, "pipeline", engine)  # builtin: the tasks run on its Pipeline
-        req = pipe.resolve(req)  # validate before loading the text encoder
-        if pipe is engine:  # an open-weight engine; on the built-in one, tasks went to run_task_command
-            req = engine_task_request(args, engine, req)
-    except (FileNotFoundError, ImportError, RequestError, MediaError, ValueError) as e:
-        raise UserError(str(e)) from None
-    if args.extend:
-        return write_extension(args, pipe, req, out)
-    try:
-        with Progress(quiet=args.quiet) as progress:
-            video = pipe.generate(req, progress=progress)
-    except RequestError as e:  # a task the engine's model cannot do
-        raise UserError(str(e)) from None
-    save_output(args, video, out, inputs=[f for f in (args.image, args.last_image) if f])
-    t, h, w, _ = video.frames.shape
-    print(f"wrote {out} ({t} frames, {w}x{h}, {video.fps} fps, {video.seconds:.2f} s, seed {req.seed}) in "
-          f"{video.metadata['seconds_to_generate']:.1f} s")
-    return 0
-
-
-def model_folder(args) -> str | None:
-    """The built-in engine's model folder (None: the shipped model); "" for any other engine."""
-    kind, _, folder = engine_spec(args).partition("?")[0].partition(":")
-    return (folder or None) if kind == "builtin" else ""
 
 
 def precheck(args, req):
@@ -105,96 +65,9 @@ def precheck(args, req):
     return config
 
 
-def warn_unknown_words(vocabulary: list[str] | None, folder: str | None, *prompts: str | None) -> None:
-    """One line on stderr naming the prompts' words that the model never saw in training (a model
-    whose pipeline.json records its vocabulary, as the built-in one does); it still makes the video."""
-    from kinetoscope.vocabulary import unknown_in, warning, where_to_look
-
-    words = unknown_in(vocabulary, *prompts)
-    if words:
-        print(f"warning: {warning(words, vocabulary, where_to_look(folder))}", file=sys.stderr, flush=True)
 
 
-def check_policy(args, *texts: tuple[str, str | None]) -> None:
-    """The studio's content policy, on the command line too: --policy FILE, else $KINETOSCOPE_POLICY,
-    else the shipped one (kinetoscope/safety/default_policy.yaml); --no-policy skips it."""
-    if args.no_policy:
-        return
-    from kinetoscope.safety import PolicyError, PolicyRefusal, enforce, load_policy
 
-    try:
-        policy = load_policy(args.policy)
-        for param, text in texts:
-            if text:
-                enforce(text, policy, param)
-    except (PolicyError, PolicyRefusal, OSError) as e:
-        raise UserError(str(e)) from None
-
-
-def engine_spec(args) -> str:
-    if args.engine and args.weights:
-        raise UserError("--weights FOLDER is short for --engine builtin:FOLDER: give one of them")
-    if args.engine and args.fast:
-        raise UserError("--fast is short for --engine builtin?fast=1: give one of them")
-    spec = args.engine or (f"builtin:{args.weights}" if args.weights else "builtin")
-    return spec + "?fast=1" if args.fast else spec
-
-
-def engine_task_request(args, engine, req):
-    """--image / --last-image / --extend on an open-weight engine: only the tasks its model lists."""
-    import dataclasses
-
-    from kinetoscope import tasks
-    from kinetoscope.media import read_image
-
-    task = "extend" if args.extend else "interpolate" if args.last_image else "i2v" if args.image else None
-    if task is None:
-        return req
-    if args.last_image and not args.image:
-        raise UserError("--last-image needs --image (the first frame) too")
-    if task not in engine.capabilities.tasks:
-        raise UserError(f"{engine.name} cannot do {task} (--{task if task == 'extend' else 'image'}): "
-                        f"it supports {', '.join(engine.capabilities.tasks)}")
-    kw = {f: getattr(req, f) for f in ("negative_prompt", "width", "height", "frames", "fps", "steps", "guidance", "seed", "sampler")}
-    req = tasks.i2v_request(engine, read_image(args.image), req.prompt, **kw)
-    if task == "interpolate":  # the model takes a first and a last frame
-        req.given_frames[-1] = tasks.fit(read_image(args.last_image), req.width, req.height, "last image")
-        req = dataclasses.replace(req, given_mask=req.given_mask[:-1] + [True])
-    return engine.resolve(req)
-
-
-def write_extension(args, pipe, req, out) -> int:
-    from kinetoscope import tasks
-    from kinetoscope.media import read_video
-
-    seconds = args.seconds if args.seconds is not None else pipe.config.seconds
-    kw = {f: getattr(req, f) for f in ("negative_prompt", "fps", "steps", "guidance", "seed", "sampler")}
-    try:
-        frames, _ = read_video(args.extend)
-        video = tasks.extend(pipe, frames, req.prompt, seconds, **kw)
-    except ValueError as e:
-        raise UserError(str(e)) from None
-    save_output(args, video, out, parent=args.extend)
-    print(f"wrote {out} ({len(video.frames)} frames: {len(frames)} given + {len(video.frames) - len(frames)} new, "
-          f"seed {req.seed})")
-    return 0
-
-
-def save_output(args, video, out, parent=None, inputs=()) -> None:
-    """Write an output with its provenance: invisible watermark (unless --no-watermark) and signed C2PA manifest."""
-    from kinetoscope.media.errors import MediaError
-    from kinetoscope.media.provenance import save_video
-
-    try:
-        save_video(video, out, data_dir=args.data_dir, action="edited" if parent else "created", parent=parent,
-                   inputs=inputs, include_prompt=args.sign_prompt, watermark=not args.no_watermark,
-                   visible_mark=args.visible_mark)
-    except (MediaError, OSError) as e:
-        raise UserError(str(e)) from None
-    except Exception as e:  # c2pa.C2paError: a signing key or certificate that c2pa refuses
-        if type(e).__module__.startswith("c2pa"):
-            raise UserError(f"could not sign {out}: {e}") from None
-        raise
 
 
 def cmd_verify(args) -> int:
@@ -403,20 +276,19 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--last-image", default=None, help="with --image: interpolate, this image is held as the last frames")
     g.add_argument("--extend", default=None, metavar="VIDEO", help="continue this video by --seconds (sliding windows)")
     g.add_argument("--backward", action="store_true", help="with --extend: add the new seconds before the first frame")
-    g.add_argument("--task", default=None, choices=["loop", "edit", "storyboard", "recut", "remix"],
-                   help="loop: a seamless loop (of --video or a new clip); edit: redraw --video under the prompt; "
-                        "storyboard: --at/--storyboard timeline; recut: keep --keep of --video, regenerate the rest; "
-                        "remix: --video's stored recipe with any option changed")
+    g.add_argument("--task", default=None, choices=[*catalog.TASKS, catalog.REMIX],
+                   help=f"{catalog.summary_lines()}; {catalog.REMIX}: --video's recipe again (same task), with any "
+                        "option changed. i2v takes --image, interpolate --image and --last-image, extend --extend "
+                        "VIDEO; loop, edit, recut take --video")
     g.add_argument("--video", default=None, metavar="FILE", help="input video for loop, edit, recut; the earlier output for remix")
     g.add_argument("--strength", type=float, default=None, help="edit: how much to redraw, 0 (keep) to 1 (ignore the video); default 0.6")
     g.add_argument("--at", nargs=2, action="append", default=None, metavar=("TIME", "PROMPT"),
                    help='storyboard shot, repeatable: --at 0s "a red circle" --at 2s "it turns blue"')
     g.add_argument("--storyboard", default=None, metavar="FILE", help="storyboard timeline, YAML or JSON: "
                    "{seconds: 6, shots: [{at: 0s, prompt: ..., image: key.png, transition: cut}, ...]}")
-    g.add_argument("--transition", default=None, choices=limits.TRANSITIONS,
-                   help="storyboard: how each shot is reached; dissolve (default): each shot drawn as if alone, the "
-                        "two continued across the cut and dissolved over 1 s; continue: each shot goes on from the last "
-                        "(one scene); cut: none. A shot in a --storyboard file may set its own `transition`")
+    g.add_argument("--transition", default=None, choices=list(catalog.TRANSITIONS),
+                   help=f"storyboard: how each shot is reached; {catalog.transitions_help()}. A shot in a "
+                        "--storyboard file may set its own `transition`")
     g.add_argument("--keep", default=None, metavar="START:END", help="recut: seconds of --video to keep, e.g. 1:3")
     g.add_argument("--policy", default=None, metavar="FILE",
                    help="content policy for the prompts (default: KINETOSCOPE_POLICY or the shipped policy, as the studio)")

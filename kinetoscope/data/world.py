@@ -33,7 +33,7 @@ from .shapes import coverage, shape_extent
 
 __all__ = [
     "WorldConfig", "Clip", "Scene", "SceneObject", "Background", "Camera",
-    "sample_scene", "render", "make_clip", "scene_from_spec", "trajectories", "WorldDataset",
+    "sample_scene", "render", "make_clip", "scene_from_spec", "trajectories",
     "PALETTE", "COLOURS", "SHAPES", "GEOMETRIC_SHAPES", "DIGITS", "SIZES", "MOTIONS",
     "DIRECTIONS", "SPEEDS", "MOTION_SPEED", "BACKGROUND_KINDS", "BACKGROUND_AMOUNT",
     "CAMERA_MOTIONS", "HELD_OUT", "shade_target",
@@ -326,15 +326,6 @@ def make_clip(seed: int, cfg: WorldConfig, split: str = "train",
     else:
         caption = captions.random_caption(scene, rng)
     return Clip(frames, caption, scene)
-
-
-def __getattr__(name: str):
-    # WorldDataset lives in dataset.py so that importing the world (e.g. from
-    # the analyzer) does not import torch.
-    if name == "WorldDataset":
-        from .dataset import WorldDataset
-        return WorldDataset
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 if __name__ == "__main__":

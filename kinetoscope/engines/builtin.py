@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from kinetoscope import catalog
 from kinetoscope.engines.base import Capabilities, Progress
 from kinetoscope.pipeline import GenerationRequest, Pipeline, Video
 
-TASKS = ("t2v", "image", "i2v", "interpolate", "extend", "loop", "edit", "storyboard", "recut")
+TASKS = catalog.names()  # the built-in model does every task (tasks.run runs them on its pipeline)
 
 
 class BuiltinEngine:

@@ -34,6 +34,7 @@ from kinetoscope import tasks
 from kinetoscope.data.world import WorldConfig, make_clip
 from kinetoscope.eval.analyzer import analyze, compare
 from kinetoscope.eval.suite import ATTRIBUTES, build_suite, score_clip, steps_of
+from kinetoscope.tasks.loop import seam_ratio  # the loop chooses its crossfade by it
 
 GOAL_PSNR, GOAL_RATIO = 28.0, 1.5
 STORYBOARD_TRANSITIONS = ("dissolve", "continue")  # the storyboard transitions measured (cut is each shot alone)
@@ -53,14 +54,6 @@ def largest_step(frames: np.ndarray) -> float:
     only moved away from a boundary still shows here."""
     s = steps_of(frames)
     return float(s.max() / max(float(np.median(s)), 1e-6))
-
-
-def seam_ratio(frames: np.ndarray) -> dict:
-    """A loop's seam: mean |difference| from its last frame to its first against the median
-    neighbouring step (0-255 units)."""
-    seam = float(np.abs(frames[0].astype(np.float32) - frames[-1]).mean())
-    median = float(np.median(steps_of(frames)))
-    return {"seam": round(seam, 3), "median_step": round(median, 3), "ratio": round(seam / max(median, 1e-6), 3)}
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:

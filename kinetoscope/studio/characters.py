@@ -383,17 +383,11 @@ def generate(svc, row, engine, progress):
 
     from kinetoscope import tasks
     from kinetoscope.media import read_image
-    from kinetoscope.studio.recipes import REQUEST_FIELDS, request_of
+    from kinetoscope.studio.recipes import task_call
 
     recipe = json.loads(row.request)
-    req = request_of(recipe)
-    ref = recipe["characters"][0]
-    image = read_image(reference_of(svc, ref, row.owner_id))
-    kw = {k: getattr(req, k) for k in REQUEST_FIELDS if k not in ("prompt", "seconds")}
-    if getattr(engine, "pipeline", None) is not None:
-        video = tasks.i2v(engine.pipeline, image, req.prompt, progress=progress, **kw)
-    else:
-        video = engine.generate(tasks.i2v_request(engine, image, req.prompt, **kw), progress=progress)
+    image = read_image(reference_of(svc, recipe["characters"][0], row.owner_id))
+    video = tasks.run(engine, "i2v", {"image": image}, progress=progress, **task_call("i2v", recipe))  # the one dispatcher
     named = [{"id": c["id"], "name": c["name"], "used_as": c["used_as"]} for c in recipe["characters"]]
     return dataclasses.replace(video, metadata={**video.metadata, "characters": named})
 

@@ -10,6 +10,11 @@ import tempfile
 from pathlib import Path
 from typing import Protocol
 
+VARIANTS = {  # the files of a completed video: variant -> (file name, content type)
+    "video": ("video.mp4", "video/mp4"),
+    "thumbnail": ("thumbnail.webp", "image/webp"),
+    "spritesheet": ("spritesheet.jpg", "image/jpeg"),
+}
 _KEY = re.compile(r"^[A-Za-z0-9_-]+(/[A-Za-z0-9_.-]+)*$")
 
 

@@ -17,25 +17,17 @@ import threading
 import time
 from pathlib import Path
 
-import numpy as np
-
 from kinetoscope.engines import Cancelled
 from kinetoscope.pipeline import GenerationRequest, RequestError, Video
 from kinetoscope.progress import WithPreview
 from kinetoscope.studio import estimates, jobs, previews, webhooks
-from kinetoscope.studio.recipes import build_request
+from kinetoscope.studio.recipes import build_request, frames_of
 from kinetoscope.studio.services import Services
-from kinetoscope.studio.storage import StorageError
+from kinetoscope.studio.storage import VARIANTS, StorageError
 
 log = logging.getLogger("kinetoscope.worker")
 REAP_EVERY_SECONDS = 5.0
 CHECK_SECONDS = 0.2  # between a running job's reads of its own row: a cancel stops it at the step after
-
-VARIANTS = {  # variant -> (file name, content type)
-    "video": ("video.mp4", "video/mp4"),
-    "thumbnail": ("thumbnail.webp", "image/webp"),
-    "spritesheet": ("spritesheet.jpg", "image/jpeg"),
-}
 
 
 class _Lease:
@@ -169,6 +161,10 @@ class Worker:
         lease.beat()
         if self.svc.settings.previews:
             progress = WithPreview(progress, previews.Publisher(self.svc.storage, row.id))
+        if json.loads(row.request).get("characters"):  # a character's reference frame starts it (studio/characters.py)
+            from kinetoscope.studio import characters
+
+            return characters.generate(self.svc, row, engine, progress)
         return build_request(self.svc, row, engine, progress)
 
     def _store(self, row, video: Video) -> tuple[dict, int]:
@@ -198,14 +194,6 @@ class Worker:
         if row.input_key and (upload := self.svc.storage.path(row.input_key)).is_file():
             size += upload.stat().st_size  # the upload it was made from stays stored with it
         return files, size
-
-
-def frames_of(svc: Services, video_id: str) -> np.ndarray:
-    """The frames of a completed video in storage (the input of extend / edit / recut)."""
-    from kinetoscope.media import read_video
-
-    frames, _ = read_video(svc.storage.path(f"{video_id}/{VARIANTS['video'][0]}"))
-    return frames
 
 
 __all__ = ["GenerationRequest", "VARIANTS", "Worker", "frames_of"]

@@ -11,13 +11,15 @@
     remix        a previous video's recipe again, with changes
 
 Each is a plain function of a Pipeline and numpy frames that returns a GenerationRequest or a
-Video; `run(pipe, task, inputs, **params)` runs any of them and stores its recipe.
+Video; `run(engine, task, inputs, **params)` runs any of them on any engine and stores its recipe
+(the one dispatcher: the command line, the studio's worker and the engines call it). The list of
+tasks is kinetoscope/catalog.py.
 """
 
 from kinetoscope.tasks.edit import DEFAULT_STRENGTH, edit
 from kinetoscope.tasks.given import RESIZE_POLICY, fit, i2v_request, image_request, interpolate_request, t2v_request
 from kinetoscope.tasks.loop import loop
-from kinetoscope.tasks.recipe import TASKS, frames_sha256, recipe_of, remix, rerender, run
+from kinetoscope.tasks.recipe import TASKS, frames_sha256, pipeline_of, recipe_of, remix, rerender, run
 from kinetoscope.tasks.recut import recut
 from kinetoscope.tasks.stills import i2v, interpolate
 from kinetoscope.tasks.storyboard import Shot, parse_time, parse_timeline, storyboard
@@ -26,5 +28,5 @@ from kinetoscope.tasks.windows import DIRECTIONS, extend, grow
 __all__ = [
     "DEFAULT_STRENGTH", "DIRECTIONS", "RESIZE_POLICY", "TASKS", "Shot", "edit", "extend", "fit", "frames_sha256",
     "grow", "i2v", "i2v_request", "image_request", "interpolate", "interpolate_request", "loop", "parse_time", "parse_timeline",
-    "recipe_of", "recut", "remix", "rerender", "run", "storyboard", "t2v_request",
+    "pipeline_of", "recipe_of", "recut", "remix", "rerender", "run", "storyboard", "t2v_request",
 ]

@@ -124,3 +124,11 @@ def interpolate_request(pipe: Pipeline, first: np.ndarray, last: np.ndarray, pro
     given[-k:] = fit(last, req.width, req.height, "last image")
     mask = [True] + [False] * (req.frames - 1 - k) + [True] * k
     return dataclasses.replace(req, given_frames=fill(given, mask), given_mask=mask)
+
+
+def first_last_request(engine, first: np.ndarray, last: np.ndarray, prompt: str, **kw) -> GenerationRequest:
+    """Interpolate on an open-weight engine whose model takes a first and a last frame (Wan FLF2V):
+    the images are the request's first and last frames, nothing held."""
+    req = i2v_request(engine, first, prompt, **kw)
+    req.given_frames[-1] = fit(last, req.width, req.height, "last image")
+    return engine.resolve(dataclasses.replace(req, given_mask=req.given_mask[:-1] + [True]))

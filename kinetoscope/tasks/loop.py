@@ -76,12 +76,19 @@ def best_crossfade(frames: np.ndarray) -> int:
     """The crossfade length in CROSSFADES (as far as the clip allows) whose loop steps least across
     its seam, relative to its median step: the loop point is chosen where the frames meet best,
     as video textures choose theirs (Schoedl et al. 2000)."""
-    from kinetoscope.eval.tasks import seam_ratio  # the measure `kinetoscope eval --tasks` reports
-
     lo, hi = CROSSFADES[0], min(CROSSFADES[1], len(frames) // 2 - 1)
     if hi < lo:
         return max(hi, 0)
     return min(range(lo, hi + 1), key=lambda m: seam_ratio(crossfade_loop(frames, m))["ratio"])
+
+
+def seam_ratio(frames: np.ndarray) -> dict:
+    """A loop's seam: mean |difference| from its last frame to its first against the median
+    neighbouring step (0-255 units); the measure `kinetoscope eval --tasks` reports."""
+    f = frames.astype(np.float32)
+    seam = float(np.abs(f[0] - f[-1]).mean())
+    median = float(np.median(np.abs(f[1:] - f[:-1]).mean(axis=(1, 2, 3))))
+    return {"seam": round(seam, 3), "median_step": round(median, 3), "ratio": round(seam / max(median, 1e-6), 3)}
 
 
 def crossfade_loop(frames: np.ndarray, m: int) -> np.ndarray:

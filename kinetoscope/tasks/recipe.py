@@ -10,6 +10,11 @@ in another container still matches; a file's own sha256 and path are kept beside
 caller passes `files`, and `remix` re-reads inputs from those paths when they are not given.
 Settings left to a default are kept too (`defaults`: the task's own, and the request's from
 pipeline.json), so a later version with other defaults still re-renders the recipe exactly.
+
+`run` is the one dispatcher: the command line, the studio's worker and every engine go through it.
+On the built-in engine (anything with a `.pipeline`) every task of kinetoscope/catalog.py runs; on
+an open-weight engine, the tasks that are one GenerationRequest (catalog `request_only`) that its
+model lists.
 """
 
 from __future__ import annotations
@@ -22,10 +27,11 @@ from pathlib import Path
 
 import numpy as np
 
-from kinetoscope import __version__
+from kinetoscope import __version__, catalog
+from kinetoscope.catalog import VIDEO_INPUTS
 from kinetoscope.pipeline import GenerationRequest, Pipeline, RequestError, Video
 from kinetoscope.tasks.edit import edit
-from kinetoscope.tasks.given import image_request, t2v_request
+from kinetoscope.tasks.given import first_last_request, i2v_request, image_request, t2v_request
 from kinetoscope.tasks.stills import i2v, interpolate
 from kinetoscope.tasks.loop import loop
 from kinetoscope.tasks.recut import recut
@@ -39,21 +45,21 @@ def _image(pipe, prompt, **kw):
     return pipe.resolve(image_request(prompt, **kw))
 
 
-# task -> (function, its array inputs); a function returns a GenerationRequest or a Video
-TASKS = {
-    "t2v": (t2v_request, ()),
-    "image": (_image, ()),
-    "i2v": (i2v, ("image",)),
-    "interpolate": (interpolate, ("first", "last")),
-    "extend": (extend, ("video",)),
-    "loop": (loop, ("video",)),
-    "edit": (edit, ("video",)),
-    "recut": (recut, ("video",)),
-    "storyboard": (storyboard, ()),
-}
-VIDEO_INPUTS = ("video",)  # every other input is an image
+def _engine_i2v(engine, image, prompt, **kw):
+    return engine.resolve(i2v_request(engine, image, prompt, **kw))  # checked with its given frame
+
+
+# task (kinetoscope/catalog.py) -> (its function on the built-in Pipeline, the catalog's inputs);
+# a function returns a GenerationRequest or a Video
+_FUNCTIONS = {"t2v": t2v_request, "image": _image, "i2v": i2v, "interpolate": interpolate, "extend": extend,
+              "loop": loop, "edit": edit, "recut": recut, "storyboard": storyboard}
+TASKS = {name: (_FUNCTIONS[name], t.inputs) for name, t in catalog.TASKS.items()}
+# the request_only tasks on an open-weight engine: its own request, no built-in Pipeline needed
+ENGINE_FUNCTIONS = {"t2v": t2v_request, "image": _image, "i2v": _engine_i2v, "interpolate": first_last_request}
+assert set(_FUNCTIONS) == set(catalog.TASKS) and set(ENGINE_FUNCTIONS) == {
+    t.name for t in catalog.TASKS.values() if t.request_only}
 _REQUEST_FIELDS = ("prompt", "negative_prompt", "width", "height", "seconds", "frames", "fps", "steps", "guidance",
-                   "seed", "sampler")
+                   "seed", "sampler", "step_cache")
 # request settings a recipe pins when they were left to the model's pipeline.json (which the weights hash does not cover)
 _PINNED_REQUEST = ("width", "height", "fps", "steps", "guidance", "sampler")
 
@@ -73,9 +79,10 @@ def file_sha256(path) -> str:
     return h.hexdigest()
 
 
-def allowed_params(task: str) -> set[str]:
-    fn, inputs = TASKS[task]
-    names = set(inspect.signature(fn).parameters) - {"pipe", "progress", "kw", *inputs}
+def allowed_params(task: str, engine: bool = False) -> set[str]:
+    """The settings `task` takes: its function's own and the request's (`engine`: on an open-weight engine)."""
+    fn, inputs = (ENGINE_FUNCTIONS[task], TASKS[task][1]) if engine else TASKS[task]
+    names = set(inspect.signature(fn).parameters) - {"pipe", "engine", "progress", "kw", *inputs}
     return (names | set(_REQUEST_FIELDS)) - ({"prompt"} if task == "storyboard" else set())  # shots hold the prompts
 
 
@@ -86,7 +93,7 @@ def settings_used(fn, call: dict, out, video: Video) -> dict:
     that came from pipeline.json. A recipe keeps them, so re-rendering does not depend on them."""
     used = {}
     for name, p in inspect.signature(fn).parameters.items():
-        if name in call or name in ("pipe", "progress") or p.kind is not inspect.Parameter.POSITIONAL_OR_KEYWORD:
+        if name in call or name in ("pipe", "engine", "progress") or p.kind is not inspect.Parameter.POSITIONAL_OR_KEYWORD:
             continue
         if p.default is None and isinstance(video.metadata.get(name), (bool, int, float, str)):
             used[name] = video.metadata[name]
@@ -98,9 +105,23 @@ def settings_used(fn, call: dict, out, video: Video) -> dict:
 
 
 def _task(task: str):
-    if task not in TASKS:
-        raise RequestError(f"task {task!r} is not known: use one of {', '.join(TASKS)}")
+    catalog.check(task)
     return TASKS[task]
+
+
+def pipeline_of(engine) -> Pipeline | None:
+    """The built-in Pipeline behind `engine` (a BuiltinEngine, or a Pipeline itself); None for an
+    open-weight engine."""
+    return engine if isinstance(engine, Pipeline) else getattr(engine, "pipeline", None)
+
+
+def _engine_task(engine, task: str):
+    """An open-weight engine's function for `task`, or a RequestError saying what it can do. Which
+    of these its model can do, the engine checks on the request (given frames and mask) itself."""
+    if task not in ENGINE_FUNCTIONS:
+        raise RequestError(f"model {engine.name!r} cannot do task {task!r}: it supports "
+                           f"{', '.join(engine.capabilities.tasks)}")
+    return ENGINE_FUNCTIONS[task]
 
 
 def _storyboard_inputs(params: dict, inputs: dict) -> dict:
@@ -116,26 +137,37 @@ def _storyboard_inputs(params: dict, inputs: dict) -> dict:
     return {**params, "shots": shots}
 
 
-def run(pipe: Pipeline, task: str, inputs: dict | None = None, *, progress=None, files: dict | None = None,
+def run(engine, task: str, inputs: dict | None = None, *, progress=None, files: dict | None = None,
         **params) -> Video:
-    """Run `task` on `inputs` (name -> uint8 frames) with `params`; the Video's metadata holds
-    its recipe. For a storyboard, each shot's `image` is the name of an input."""
+    """Run `task` on `inputs` (name -> uint8 frames) with `params` on `engine` (any engine, or the
+    built-in Pipeline); the Video's metadata holds its recipe. For a storyboard, each shot's
+    `image` is the name of an input."""
     fn, names = _task(task)
+    pipe = pipeline_of(engine)
+    if pipe is None:
+        fn = _engine_task(engine, task)
     inputs = {k: v for k, v in (inputs or {}).items() if v is not None}
     extra = set(inputs) - set(names) - ({n for n in inputs if n.startswith("shot")} if task == "storyboard" else set())
     if extra:
         raise RequestError(f"task {task} takes no input {sorted(extra)[0]!r}: it takes {', '.join(names) or 'none'}")
-    unknown = set(params) - allowed_params(task)
+    missing = [n for n in names if n not in inputs and n not in catalog.OPTIONAL_INPUTS.get(task, ())]
+    if missing:
+        raise RequestError(f"task {task} needs the input {missing[0]!r}")
+    allowed = allowed_params(task, engine=pipe is None)
+    unknown = set(params) - allowed
     if unknown:
-        raise RequestError(f"task {task} has no setting {sorted(unknown)[0]!r}: use {', '.join(sorted(allowed_params(task)))}")
+        raise RequestError(f"task {task} has no setting {sorted(unknown)[0]!r}: use {', '.join(sorted(allowed))}")
     params = json.loads(json.dumps(params))  # the recipe is what JSON keeps (tuples become lists)
     call = _storyboard_inputs(params, inputs) if task == "storyboard" else {**inputs, **params}
+    target = pipe if pipe is not None else engine
     t0 = time.perf_counter()
-    out = fn(pipe, progress=progress, **call) if "progress" in inspect.signature(fn).parameters else fn(pipe, **call)
-    video = pipe.generate(out, progress=progress) if isinstance(out, GenerationRequest) else out
+    out = fn(target, progress=progress, **call) if "progress" in inspect.signature(fn).parameters else fn(target, **call)
+    video = target.generate(out, progress=progress) if isinstance(out, GenerationRequest) else out
+    model = pipe.config.name if pipe is not None else engine.name
     recipe = {"version": RECIPE_VERSION, "task": task, "params": params, "defaults": settings_used(fn, call, out, video),
               "inputs": {n: {"sha256": frames_sha256(a), "shape": list(np.shape(a))} for n, a in sorted(inputs.items())},
-              "model": pipe.config.name, "weights_sha256": pipe.weights_hash, "generator": f"kinetoscope {__version__}"}
+              "model": model, "weights_sha256": pipe.weights_hash if pipe is not None else None,
+              "generator": f"kinetoscope {__version__}"}
     for n, path in (files or {}).items():
         if n in recipe["inputs"] and path is not None:
             recipe["inputs"][n].update(file=str(Path(path).resolve()), file_sha256=file_sha256(path))
@@ -175,7 +207,7 @@ def _load_input(name: str, info: dict) -> np.ndarray:
     return read_video(path)[0] if name in VIDEO_INPUTS else read_image(path)
 
 
-def remix(pipe: Pipeline, previous: dict, inputs: dict | None = None, *, progress=None, files: dict | None = None,
+def remix(engine, previous: dict, inputs: dict | None = None, *, progress=None, files: dict | None = None,
           **changes) -> Video:
     """Run a previous video's recipe again with `changes` (prompt, seed, steps, strength, ...).
     Inputs must be the very ones the recipe used (checked by sha256)."""
@@ -191,7 +223,10 @@ def remix(pipe: Pipeline, previous: dict, inputs: dict | None = None, *, progres
             raise RequestError(f"input {name!r} is not the one the recipe used: its sha256 is "
                                f"{frames_sha256(inputs[name])[:16]}..., the recipe's {info['sha256'][:16]}...")
     changes = {k: v for k, v in changes.items() if v is not None}
-    unknown = set(changes) - allowed_params(task)
+    pipe = pipeline_of(engine)
+    if pipe is None:
+        _engine_task(engine, task)
+    unknown = set(changes) - allowed_params(task, engine=pipe is None)
     if unknown:
         raise RequestError(f"a {task} recipe has no setting {sorted(unknown)[0]!r}: "
                            f"change one of {', '.join(sorted(allowed_params(task)))}")
@@ -201,15 +236,18 @@ def remix(pipe: Pipeline, previous: dict, inputs: dict | None = None, *, progres
     own_seconds = "seconds" in inspect.signature(TASKS[task][0]).parameters
     if "seconds" in changes and "frames" not in changes and not own_seconds:
         params.pop("frames", None)  # a new length in seconds replaces the old frame count
-    video = run(pipe, task, inputs, progress=progress, files=files, **params)
+    if pipe is None:  # the built-in functions' own settings (release, dissolve) do not apply
+        params = {k: v for k, v in params.items() if k in allowed_params(task, engine=True)}
+    video = run(engine, task, inputs, progress=progress, files=files, **params)
     video.metadata["remix_of"] = hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()
     return video
 
 
-def rerender(pipe: Pipeline, previous: dict, inputs: dict | None = None, *, progress=None) -> Video:
-    """Make a video again from its recipe, exactly (same weights required)."""
+def rerender(engine, previous: dict, inputs: dict | None = None, *, progress=None) -> Video:
+    """Make a video again from its recipe, exactly (same weights required): a remix with no change."""
     recipe = recipe_of(previous)
-    if recipe.get("weights_sha256") not in (None, pipe.weights_hash):
+    pipe = pipeline_of(engine)
+    if pipe is not None and recipe.get("weights_sha256") not in (None, pipe.weights_hash):
         raise RequestError(f"the recipe was made with weights {recipe['weights_sha256'][:16]}..., these are "
                            f"{pipe.weights_hash[:16]}...: load those weights to re-render it exactly")
-    return remix(pipe, recipe, inputs, progress=progress)
+    return remix(engine, recipe, inputs, progress=progress)

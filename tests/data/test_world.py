@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from kinetoscope.data import captions
-from kinetoscope.data.world import (HELD_OUT, WorldConfig, WorldDataset, make_clip,
-                                    render, sample_scene, scene_from_spec)
+from kinetoscope.data.dataset import WorldDataset
+from kinetoscope.data.world import HELD_OUT, WorldConfig, make_clip, render, sample_scene, scene_from_spec
 from kinetoscope.data.scene import HELD_OUT_SET
 
 

@@ -20,10 +20,9 @@ def count_of(fields: dict) -> int:
     return n
 
 
-def create(svc, owner, fields: dict, files: dict[str, bytes]) -> list:
-    """The create request's jobs (rows), in seed order: one, or n sharing a group id."""
-    from kinetoscope.studio.api.videos import create_from_fields  # the one create path, per variation
-
+def create(svc, owner, fields: dict, files: dict[str, bytes], create_from_fields) -> list:
+    """The create request's jobs (rows), in seed order: one, or n sharing a group id. `create_from_fields`
+    is the one create path (api/videos.py's), run per variation."""
     n = count_of(fields)
     if n == 1:
         return [create_from_fields(svc, owner, fields, files)]

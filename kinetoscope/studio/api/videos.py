@@ -13,6 +13,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
+from kinetoscope import catalog
 from kinetoscope.pipeline import GenerationRequest, RequestError
 from kinetoscope.request import new_seed
 from kinetoscope.studio import audit, estimates, jobs, previews
@@ -20,11 +21,11 @@ from kinetoscope.studio.api import forms
 from kinetoscope.studio.api.errors import ApiError, not_found
 from kinetoscope.studio.api.references import reference_image
 from kinetoscope.studio.api.trained import trained_warnings
-from kinetoscope.studio.recipes import STORYBOARD_SETTINGS, recipe_of, request_of
+from kinetoscope.studio.recipes import STORYBOARD_SETTINGS, TASK_OPTIONS, job_task, request_of, stored_request
 from kinetoscope.studio.worker import VARIANTS
 
 router = APIRouter(prefix="/v1", tags=["videos"])
-CREATE_TASKS = ("t2v", "image", "i2v", "loop", "storyboard")  # what POST /v1/videos makes
+CREATE_TASKS = catalog.studio_tasks()  # what POST /v1/videos makes
 
 CREATE_FIELDS = {
     "prompt": {"type": "string", "description": "what the video shows"},
@@ -37,10 +38,10 @@ CREATE_FIELDS = {
     "steps": {"type": "integer"},
     "guidance": {"type": "number"},
     "fps": {"type": "integer"},
-    "task": {"type": "string", "enum": ["t2v", "image", "i2v", "loop", "storyboard"]},
+    "task": {"type": "string", "enum": list(CREATE_TASKS)},
     "shots": {"type": "string", "description": "storyboard: one shot per line, \"TIME PROMPT\" (0s a red circle), or a "
               "JSON list of {at, prompt, transition}"},
-    "transition": {"type": "string", "enum": ["dissolve", "continue", "cut"], "description": "storyboard: how each shot is reached"},
+    "transition": {"type": "string", "enum": list(catalog.TRANSITIONS), "description": "storyboard: how each shot is reached"},
     "input_reference": {"type": "string", "format": "binary", "description": "an image: the first frame"},
     "input_reference[image_url]": {"type": "string", "description": "the first frame as a data URL "
                                    "(data:image/png;base64,...), or an http(s) URL where the operator allows them"},
@@ -238,7 +239,7 @@ def create_from_fields(svc, owner, fields: dict, files: dict[str, bytes], **grou
         input_key = f"{video_id}/input.png"
         svc.storage.put_bytes(input_key, _png(image))
     return _create_job(svc, model=model, task=task, prompt=req.prompt,
-                       request=recipe_of(req), seconds=_seconds_label(req), size=f"{req.width}x{req.height}",
+                       request=stored_request(req), seconds=_seconds_label(req), size=f"{req.width}x{req.height}",
                        owner_id=owner, input_key=input_key, video_id=video_id,
                        input_consent=consent, warnings=notes, **group)
 
@@ -296,7 +297,7 @@ def _storyboard_job(svc, owner, model, engine, fields: dict, files: dict[str, by
                             f"{engine.capabilities.max_frames / req.fps:g} s ({engine.capabilities.max_frames} frames)",
                        "invalid_value", "seconds")
     return _create_job(svc, model=model, task="storyboard", prompt=" → ".join(s["prompt"] for s in shots),
-                       request=recipe_of(req, shots=shots, transition=transition, storyboard_seconds=seconds),
+                       request=stored_request(req, shots=shots, transition=transition, storyboard_seconds=seconds),
                        seconds=f"{seconds:g}", size=f"{req.width}x{req.height}", owner_id=owner,
                        video_id=jobs.new_id(), remixed_from=remixed_from, **group)
 
@@ -315,7 +316,7 @@ async def create_video(request: Request):
 
     svc = svc_of(request)
     fields, files = await forms.read_body(request, svc.settings.max_upload_bytes)
-    rows = await run_in_threadpool(variations.create, svc, owner_of(request), fields, files)
+    rows = await run_in_threadpool(variations.create, svc, owner_of(request), fields, files, create_from_fields)
     headers = {"openai-poll-after-ms": str(svc.settings.poll_after_ms)}
     return JSONResponse(variations.response_of(rows), headers=headers)
 
@@ -380,27 +381,33 @@ def remix_from_fields(svc, owner, source, fields: dict):
         raise ApiError(409, f"video {source.id} is {source.status}: only completed videos can be remixed",
                        "video_not_ready", "id")
     model, engine = _engine(svc, forms.text(fields, "model", source.model))
-    if source.task in ("loop", "storyboard") and source.task not in engine.capabilities.tasks:
-        raise ApiError(400, f"model {model!r} cannot do task {source.task!r}: it supports "
+    task = job_task(source.task, source.input_key)  # a remix keeps its source's task
+    if task not in engine.capabilities.tasks:
+        raise ApiError(400, f"model {model!r} cannot do task {task!r}: it supports "
                             f"{', '.join(engine.capabilities.tasks)}", "unsupported_task", "model")
-    if source.task == "storyboard":  # new shots (`shots`, or the prompt's lines) on the source's settings
+    if task == "storyboard":  # new shots (`shots`, or the prompt's lines) on the source's settings
         old = json.loads(source.request)
         kept = {"transition": old["transition"], "size": f"{old['width']}x{old['height']}",
                 **{k: old[k] for k in STORYBOARD_SETTINGS if k not in ("width", "height") and old.get(k) is not None}}
         return _storyboard_job(svc, owner, model, engine, {**kept, **fields, "task": "storyboard"}, {},
                                remixed_from=source.id)
-    req = _generation_request(svc, fields, engine, base=_source_request(svc, source))
+    old = json.loads(source.request)
+    req = _generation_request(svc, fields, engine, base=request_of(old))
     notes = trained_warnings(model, engine, req)
     video_id = jobs.new_id()
     input_key = None
-    if source.input_key and source.task in ("i2v", "remix"):
-        input_key = f"{video_id}/input.png"
+    if source.input_key:  # its input (an image, an uploaded video) goes with it
+        input_key = f"{video_id}/{source.input_key.rpartition('/')[2]}"
         svc.storage.put_file(input_key, svc.storage.path(source.input_key))
-    task = {"image": "image", "loop": "loop"}.get(source.task, "remix")  # a loop's remix loops too
+    request = stored_request(req, **{k: old[k] for k in TASK_OPTIONS if k in old})  # extend's seconds, edit's strength
+    if task == "edit":
+        request["frames"] = old["frames"]  # the input's
     return _create_job(svc, model=model, task=task,
-                       prompt=req.prompt, request=recipe_of(req), seconds=_seconds_label(req),
+                       prompt=req.prompt, request=request,
+                       seconds=source.seconds if task in ("extend", "edit") else _seconds_label(req),
                        size=f"{req.width}x{req.height}", owner_id=owner, input_key=input_key, video_id=video_id,
-                       remixed_from=source.id, input_consent=source.input_consent, warnings=notes)
+                       remixed_from=source.id, source_video_id=source.source_video_id,
+                       input_consent=source.input_consent, warnings=notes)
 
 
 @router.post("/videos/{video_id}/remix", summary="Remix a completed video with a changed prompt or settings")
@@ -486,7 +493,7 @@ def extend_from_fields(svc, owner, fields: dict, files: dict[str, bytes]):
         raise
     total = (total_frames + round(seconds * window.fps) - 1) / window.fps
     return _create_job(svc, model=model, task="extend", prompt=prompt,
-                       request=recipe_of(window, extend_seconds=seconds, direction=direction), seconds=f"{total:g}",
+                       request=stored_request(window, extend_seconds=seconds, direction=direction), seconds=f"{total:g}",
                        size=f"{window.width}x{window.height}", owner_id=owner, input_key=input_key,
                        source_video_id=source_id, video_id=video_id)
 
@@ -512,7 +519,7 @@ def edit_from_fields(svc, owner, fields: dict, files: dict[str, bytes]):
         raise
     seconds = (total_frames - 1) / req.fps if total_frames > 1 else 0.0
     return _create_job(svc, model=model, task="edit", prompt=prompt,
-                       request={**recipe_of(req, strength=strength), "frames": total_frames}, seconds=f"{seconds:g}",
+                       request={**stored_request(req, strength=strength), "frames": total_frames}, seconds=f"{seconds:g}",
                        size=f"{req.width}x{req.height}", owner_id=owner, input_key=input_key,
                        source_video_id=source_id, video_id=video_id)
 

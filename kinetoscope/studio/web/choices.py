@@ -3,18 +3,12 @@ duration range, the tasks. Nothing here validates; the service functions do that
 
 from __future__ import annotations
 
-from kinetoscope import limits
+from kinetoscope import catalog, limits
 from kinetoscope.engines.base import BEYOND, Capabilities, beyond_trained
 from kinetoscope.studio.api.variations import N
 
-# the tasks the create page offers, in order (the lead adds more here as tasks land)
-TASKS = {
-    "t2v": "Text → video",
-    "i2v": "Image → video",
-    "image": "Still image (one frame)",
-    "loop": "Seamless loop",
-    "storyboard": "Storyboard (one shot per line)",
-}
+# the tasks the create page offers: what POST /v1/videos makes, named as kinetoscope/catalog.py names them
+TASKS = {name: catalog.TASKS[name].label for name in catalog.studio_tasks()}
 # the example prompts the create page shows: only words the built-in model saw in training
 # (tests/studio/test_warnings.py checks every one against its vocabulary)
 EXAMPLE_PROMPT = "a red circle moving right"

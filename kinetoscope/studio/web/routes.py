@@ -93,7 +93,8 @@ async def create_submit(request: Request):
     fields: dict = {}
     try:
         fields, files = await forms.read_body(request, svc.settings.max_upload_bytes)
-        rows = await run_in_threadpool(variations.create, svc, videos.owner_of(request), fields, files)
+        rows = await run_in_threadpool(variations.create, svc, videos.owner_of(request), fields, files,
+                                       videos.create_from_fields)
     except ApiError as e:
         values = {k: v for k, v in fields.items() if isinstance(v, str)}
         return await _create_page(request, values, _errors(e, CREATE_FIELDS), e.status)

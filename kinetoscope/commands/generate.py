@@ -1,15 +1,17 @@
-"""`kinetoscope generate` for the tasks that take a video or a timeline:
+"""`kinetoscope generate`: every task, on every engine, through the one dispatcher (`tasks.run`),
+so every output keeps its recipe (remix / rerender). The tasks come from kinetoscope/catalog.py:
 
+    (no task)                             text -> video (one frame with --frames 1)
+    --task i2v --image A                  image -> video        (also: --image A alone)
+    --task interpolate --image A --last-image B                (also: --image A --last-image B)
+    --task extend --video FILE [--backward]                    (also: --extend FILE)
     --task loop [--video FILE]            a looping video (of FILE, or of a new clip)
     --task edit --video FILE --strength S redraw FILE under the prompt, S in 0..1
     --task recut --video FILE --keep A:B  keep A..B seconds, regenerate the rest around it
-    --task remix --video FILE             FILE's recipe again, with any option changed
     --task storyboard --at 0s "..." --at 2s "..."   or   --storyboard FILE.yaml|json
-    --extend FILE [--backward]            extend after the last frame (or before the first)
-    --image A [--last-image B]            image->video, or interpolate from A to B
+    --task remix --video FILE             FILE's recipe again (its task), with any option changed
 
-On the built-in model every one of them runs through `tasks.run`, so the output keeps its recipe
-(remix / rerender); open-weight engines run i2v, interpolate and extend in kinetoscope/cli.py.
+The built-in engine runs every task; an open-weight engine the ones its model lists.
 """
 
 from __future__ import annotations
@@ -17,19 +19,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-NEW_TASKS = ("loop", "edit", "storyboard", "recut", "remix")
+from kinetoscope import catalog
+from kinetoscope.commands.common import (UserError, check_policy, engine_spec, model_folder, save_output,
+                                         warn_unknown_words)
+
+# a task's own options, and the flag that names them in messages
+OWN_OPTIONS = {"storyboard": "--at/--storyboard", "recut": "--keep", "edit": "--strength"}
 
 
-def builtin_engine(args) -> bool:
-    return not getattr(args, "engine", None) or str(args.engine).startswith("builtin")
-
-
-def wants_task(args) -> bool:
-    return bool(args.task or args.video or args.storyboard or args.at or args.keep or args.backward
-                or args.strength is not None or (builtin_engine(args) and (args.image or args.last_image or args.extend)))
-
-
-def pick_task(args, error) -> str:
+def pick_task(args, error=UserError) -> str:
     if args.last_image and not args.image:
         raise error("--last-image needs --image (the first frame) too")
     if args.image and args.extend:
@@ -39,27 +37,47 @@ def pick_task(args, error) -> str:
                "interpolate" if args.last_image else "i2v" if args.image else None)
     task = args.task or implied
     if task is None:
-        raise error("--video needs --task: one of " + ", ".join(NEW_TASKS))
-    if implied and task != implied and implied not in ("extend", "i2v", "interpolate"):
-        option = {"storyboard": "--at/--storyboard", "recut": "--keep", "edit": "--strength"}[implied]
-        raise error(f"{option} belongs to {implied}, not --task {task}")
+        if args.video:
+            raise error("--video needs --task: one of " + ", ".join(t for t, s in catalog.TASKS.items()
+                                                                 if "video" in s.inputs) + ", " + catalog.REMIX)
+        return "t2v"
+    if implied and task != implied and implied in OWN_OPTIONS:
+        raise error(f"{OWN_OPTIONS[implied]} belongs to {implied}, not --task {task}")
+    if task in ("i2v", "interpolate") and implied not in (task, None) and not (task == "interpolate" and implied == "i2v"):
+        raise error(f"--task {task} does not combine with {implied}'s options")
     if (args.image or args.last_image) and task not in ("i2v", "interpolate"):
         raise error(f"--image does not combine with --task {task}: pick one task")
-    if task == "extend" and not args.extend:
-        raise error("--backward needs --extend VIDEO (the video to extend)")
+    if task == "i2v" and not args.image:
+        raise error("--task i2v needs --image FILE")
+    if task == "interpolate" and not (args.image and args.last_image):
+        raise error("--task interpolate needs --image FILE (the first frame) and --last-image FILE")
+    if task == "i2v" and args.last_image:
+        raise error("--last-image belongs to interpolate, not --task i2v")
+    if args.extend and args.video:
+        raise error("give the video to extend once: --extend FILE or --video FILE")
+    if task == "extend" and not (args.extend or args.video):
+        raise error("--backward needs --extend VIDEO" if args.backward else "--task extend needs --video FILE")
     if task != "extend" and args.extend:
         raise error(f"--extend does not combine with --task {task}: pick one task")
-    if task in ("edit", "recut", "remix") and not args.video:
+    if task in ("edit", "recut", catalog.REMIX) and not args.video:
         raise error(f"--task {task} needs --video FILE")
-    if task == "storyboard" and args.video:
-        raise error("--task storyboard takes no --video: give --at TIME PROMPT or --storyboard FILE")
-    if args.transition and task not in ("storyboard", "remix"):
+    if task in ("t2v", "image", "storyboard") and args.video:
+        raise error(f"--task {task} takes no --video" + (": give --at TIME PROMPT or --storyboard FILE"
+                                                         if task == "storyboard" else ""))
+    if args.transition and task not in ("storyboard", catalog.REMIX):
         raise error(f"--transition belongs to storyboard, not {'--task ' + task if args.task else task}")
     if task == "storyboard" and not (args.at or args.storyboard):
         raise error('--task storyboard needs --at TIME "PROMPT" (repeated) or --storyboard FILE')
     if args.at and args.storyboard:
         raise error("give either --at or --storyboard, not both")
     return task
+
+
+def _flag(task: str, args) -> str:
+    """How the command line asked for `task`, for messages."""
+    if args.task:
+        return f"--task {task}"
+    return {"extend": "--extend", "i2v": "--image", "interpolate": "--image"}.get(task, task)
 
 
 def _timeline(args, error):
@@ -102,31 +120,59 @@ def _keep(text: str, error):
     return [tasks.parse_time(parts[0]), tasks.parse_time(parts[1])]
 
 
-def run_task_command(args, req, out: Path, error) -> int:
-    """Validate the options, run the task, write `out` with its recipe. `error` is the CLI's UserError."""
+def note_beyond_training(engine, task: str, req, args, error=UserError) -> None:
+    """One line on stderr when the asked size or length is beyond what the model was trained for
+    (engines.base.beyond_trained); the video is still made, unless the engine refuses such requests.
+    Judged where the command line sets them: the size of a new clip, the length of one clip."""
+    import sys
+
+    from kinetoscope.engines.base import beyond_trained
+
+    if task not in ("t2v", "image", "i2v", "interpolate", "loop", "storyboard"):  # the input video or recipe sets them
+        return
+    caps = engine.capabilities
+    seconds = None
+    if task not in ("storyboard", "image") and args.frames != 1:
+        fps = args.fps or caps.fps
+        seconds = ((args.frames - 1) / fps if args.frames is not None
+                   else args.seconds if args.seconds is not None else caps.seconds)
+    notes = beyond_trained(caps, req.width or caps.width, req.height or caps.height, seconds)
+    if notes and caps.beyond == "refuse":
+        raise error(f"{next(iter(notes.values()))}: {engine.name} makes only what it was trained for")
+    if notes:
+        print(f"note: {'; '.join(notes.values())}", file=sys.stderr, flush=True)
+
+
+def run_task_command(args, req, out: Path, error=UserError) -> int:
+    """Validate the options, run the task on the engine, write `out` with its recipe."""
     from kinetoscope import tasks
-    from kinetoscope.cli import check_policy, engine_spec, model_folder, warn_unknown_words
     from kinetoscope.engines import load_engine
     from kinetoscope.media import MediaError, read_image, read_metadata, read_video
     from kinetoscope.pipeline import RequestError
     from kinetoscope.progress import Progress
 
     task = pick_task(args, error)
-    if not builtin_engine(args):
-        raise error(f"--task {task} runs on the built-in engine only")
-    progress = Progress(quiet=args.quiet)
     size = {"width": req.width, "height": req.height} if req.width else {}
     given = {k: v for k, v in (("negative_prompt", args.negative), ("fps", args.fps), ("steps", args.steps),
-                               ("guidance", args.guidance), ("seed", args.seed), ("sampler", args.sampler)) if v is not None}
+                               ("guidance", args.guidance), ("seed", args.seed), ("sampler", args.sampler),
+                               ("step_cache", args.step_cache)) if v is not None}
+    progress = None
     try:
-        pipe = load_engine(engine_spec(args)).pipeline  # --weights / --engine builtin:DIR / --fast
-        if task == "remix":
+        engine = load_engine(engine_spec(args))  # --weights / --engine builtin:DIR / --fast
+        pipe = tasks.pipeline_of(engine)
+        if pipe is None and task not in (catalog.REMIX, "t2v") and task not in engine.capabilities.tasks:
+            raise error(f"{engine.name} cannot do {task} ({_flag(task, args)}): it supports "
+                        f"{', '.join(engine.capabilities.tasks)}")
+        note_beyond_training(engine, task, req, args, error)
+        progress = Progress(quiet=args.quiet)
+        video_in = args.extend or args.video
+        if task == catalog.REMIX:
             meta = read_metadata(args.video)
             if not meta:
                 raise error(f"--video {args.video} holds no kinetoscope recipe: only videos made by kinetoscope can be remixed")
             changes = {**given, **size, "prompt": args.prompt or None, "strength": args.strength,
                        "frames": args.frames, "seconds": args.seconds, "transition": args.transition}
-            video = tasks.remix(pipe, meta, progress=progress, **changes)
+            video = tasks.remix(engine, meta, progress=progress, **changes)
         else:
             params = {**given, **size, "seed": req.seed}  # --seed, or the one the command line picked
             if args.frames is not None:
@@ -145,9 +191,8 @@ def run_task_command(args, req, out: Path, error) -> int:
                     params["transition"] = args.transition
             else:
                 params["prompt"] = args.prompt
-                src = args.extend or args.video
-                if src:
-                    inputs["video"], files["video"] = read_video(src)[0], src
+                if video_in:
+                    inputs["video"], files["video"] = read_video(video_in)[0], video_in
                 for name, path in (("image", args.image if task == "i2v" else None),
                                    ("first", args.image if task == "interpolate" else None), ("last", args.last_image)):
                     if path:
@@ -161,17 +206,17 @@ def run_task_command(args, req, out: Path, error) -> int:
                     params["strength"] = args.strength
                 if task == "recut":
                     params["keep"] = _keep(args.keep, error)
-            video = tasks.run(pipe, task, inputs, progress=progress, files=files, **params)
-        from kinetoscope.cli import save_output  # watermark + signed C2PA manifest
-
-        save_output(args, video, out, parent=None if task == "remix" else (args.extend or args.video),
+            video = tasks.run(engine, task, inputs, progress=progress, files=files, **params)
+        save_output(args, video, out, parent=None if task == catalog.REMIX else video_in,  # watermark + signed C2PA manifest
                     inputs=[f for f in (args.image, args.last_image) if f])
     except (FileNotFoundError, ImportError, ValueError, RequestError, MediaError) as e:
         raise error(str(e)) from None
     finally:
-        progress.close()
+        if progress is not None:
+            progress.close()
     t, h, w, _ = video.frames.shape
     seed = video.metadata["recipe"]["params"].get("seed")  # a remix keeps its recipe's unless --seed is given
-    print(f"wrote {out} ({task}: {t} frames, {w}x{h}, {video.fps} fps, {t / video.fps:.2f} s, seed {seed}) in "
+    label, seconds = ("", video.seconds) if task == "t2v" else (f"{video.metadata['recipe']['task']}: ", t / video.fps)
+    print(f"wrote {out} ({label}{t} frames, {w}x{h}, {video.fps} fps, {seconds:.2f} s, seed {seed}) in "
           f"{video.metadata['seconds_to_generate']:.1f} s")
     return 0
