@@ -71,6 +71,12 @@ def mentions(*texts: str | None) -> list[str]:
     return out
 
 
+def without_mentions(*texts: str) -> list[str]:
+    """The texts with their @name mentions taken out (a character is drawn from its reference frame, not
+    from its name: the model's word warnings leave the names out)."""
+    return [MENTION.sub(" ", t or "") for t in texts]
+
+
 # --- the upload -----------------------------------------------------------------------------------
 def read_upload(settings, data: bytes, filename: str | None = None) -> tuple[np.ndarray, str, str]:
     """(frames (T, H, W, 3) uint8, kind "image" | "video", file suffix) of an uploaded image or short clip."""
@@ -326,7 +332,7 @@ def cast(svc, owner: str | None, job: dict) -> None:
     written into its recipe (`request["characters"]`), or a CharacterError."""
     req = job["request"]
     texts = [shot["prompt"] for shot in req.get("shots") or []] or [job["prompt"], req.get("prompt")]
-    handles = mentions(*texts, req.get("negative_prompt"))
+    handles = mentions(*texts)
     if not handles:
         return
     found = resolve(svc.sessions, owner, handles)

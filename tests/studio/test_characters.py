@@ -276,6 +276,7 @@ def test_only_consented_character_uploads_become_training_data(client, svc, tmp_
 def test_mentions():
     assert characters.mentions("@Ada meets @bo-2, mail me@example.com, @ada again") == ["ada", "bo-2"]
     assert characters.mentions("no one", None) == []
+    assert characters.without_mentions("@ada moving left", "me@example.com") == ["  moving left", "me@example.com"]
 
 
 # --- what each engine does with a character ---------------------------------------------------------------

@@ -187,7 +187,8 @@ def _create_job(svc, **kw):
     if svc.engines.engine_of(kw["model"]) != kw["model"]:  # an alias: the video says the name asked for,
         req["engine"] = svc.engines.engine_of(kw["model"])  # its recipe the engine that makes it
     texts = [s["prompt"] for s in req["shots"]] if kw.get("task") == "storyboard" else [kw["prompt"]]
-    kw["warnings"] = [*(kw.get("warnings") or []), *word_warnings(svc, kw["model"], *texts, req.get("negative_prompt"))]
+    kw["warnings"] = [*(kw.get("warnings") or []), *word_warnings(svc, kw["model"], *characters.without_mentions(*texts),
+                                                                   req.get("negative_prompt"))]
     room = kw.pop("room", 1)  # jobs this request still makes, this one included (variations): all must fit
     duration = (req["frames"] - 1) / req["fps"] if req.get("frames", 1) > 1 else 0.0
     if kw.get("task") == "extend":
