@@ -38,6 +38,7 @@ def parse_args(argv):
     p.add_argument("--run", type=Path, default=None, help="run folder (default: the config's run_dir) or a model folder")
     p.add_argument("--no-train", action="store_true", help="score the run as it is")
     p.add_argument("--seeds", type=int, default=2)
+    p.add_argument("--quick", action="store_true", help="every third composition of the vocabulary (a wide world's run)")
     p.add_argument("--steps", type=int, default=20)
     p.add_argument("--guidance", type=float, default=3.5)
     p.add_argument("--threads", type=int, default=0, help="torch threads for sampling (0: all cores)")
@@ -103,13 +104,13 @@ class DirectionCounter:
         return {g: round(float(np.mean(v)), 4) for g, v in {**self.hits, "overall": every}.items() if v}
 
 
-def evaluate(pipe, seeds: int, steps: int, guidance: float) -> dict:
+def evaluate(pipe, seeds: int, steps: int, guidance: float, quick: bool = False) -> dict:
     from kinetoscope.eval.suite import run_suite
     from kinetoscope.eval.vocab import vocabulary_suite
 
     if not pipe.config.world:
         raise SystemExit("this model's pipeline.json names no world: the canary scores models trained on a narrowed world")
-    prompts = vocabulary_suite(pipe.config.world)
+    prompts = vocabulary_suite(pipe.config.world, quick=quick)
     frames = round(pipe.config.seconds * pipe.config.fps)
     t0 = time.perf_counter()
     counter = DirectionCounter(pipe, prompts)
@@ -146,7 +147,7 @@ def main(argv=None) -> int:
         torch.set_num_threads(args.threads)
     pipe, training = pipeline_of(run)
     result = {"run": str(run), "config": str(args.config), **training,
-              **evaluate(pipe, args.seeds, args.steps, args.guidance)}
+              **evaluate(pipe, args.seeds, args.steps, args.guidance, args.quick)}
     print(table(result, record))
     if record:
         print(f"(in brackets: recorded {record.get('date', '?')}, {record.get('train_steps', '?')} training steps, run {record.get('run')})")

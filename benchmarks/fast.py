@@ -22,7 +22,7 @@ from pathlib import Path
 
 import torch
 
-from benchmarks._suite import ATTRS, compare, score
+from benchmarks._suite import ATTRS, compare, model_suite, score
 
 RESULTS = Path(__file__).resolve().parent / "results" / "fast.json"
 LARGE = {"width": 128, "height": 128, "seconds": 4.0}
@@ -52,25 +52,24 @@ def score_row(name: str, pipe, prompts, large: bool = True, **settings) -> dict:
 
 
 def run(args) -> dict:
-    from kinetoscope.eval.suite import build_suite, limit_suite
     from kinetoscope.pipeline import GenerationRequest, Pipeline
 
     torch.set_num_threads(args.threads)
     full = Pipeline.from_pretrained(args.weights)
     fast = Pipeline.from_pretrained(args.weights, fast=True, text_encoder=full.text_encoder)
-    prompts = limit_suite(build_suite(quick=True), args.limit or (12 if args.quick else None))
+    prompts, geometry = model_suite(full, args.limit or (12 if args.quick else None))
     for p in (full, fast):  # text encoder and caches loaded before timing
         p.generate(GenerationRequest(prompt="warm up", steps=2))
     c, n = full.config, fast.config.steps
     distilled = bool(c.fast.get("denoiser"))  # else the fast setting is the full model at n steps: row 2
     rows = [
-        score_row(f"full, {c.steps} steps", full, prompts, not args.no_large, steps=c.steps, guidance=c.guidance),
+        score_row(f"full, {c.steps} steps", full, prompts, not args.no_large, steps=c.steps, guidance=c.guidance, **geometry),
         score_row(f"full, {n} steps" + ("" if distilled else " (fast)"), full, prompts, not args.no_large, steps=n,
-                  guidance=c.guidance),
+                  guidance=c.guidance, **geometry),
     ]
     if distilled:
         rows.append(score_row(f"distilled, {n} steps", fast, prompts, not args.no_large, steps=n,
-                              guidance=fast.config.guidance))
+                              guidance=fast.config.guidance, **geometry))
     compare(rows)
     for r in rows:
         if r["large_clip_s"]:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from benchmarks._suite import ATTRS, compare, score
+from benchmarks._suite import ATTRS, compare, model_suite, score
 
 RESULTS = Path(__file__).resolve().parent / "results" / "step_cache.json"
 THRESHOLDS = (0.0, 0.1, 0.15, 0.2, 0.3)
@@ -34,17 +34,16 @@ def parse_args(argv):
 
 
 def run(args) -> dict:
-    from kinetoscope.eval.suite import build_suite, limit_suite
     from kinetoscope.pipeline import GenerationRequest, Pipeline
 
     torch.set_num_threads(args.threads)
     pipe = Pipeline.from_pretrained(args.weights)
-    prompts = limit_suite(build_suite(quick=True), args.limit or (12 if args.quick else None))
+    prompts, geometry = model_suite(pipe, args.limit or (12 if args.quick else None))
     pipe.generate(GenerationRequest(prompt="warm up", steps=2))  # text encoder and caches loaded before timing
     rows = []
     for th in THRESHOLDS:
         t0 = time.perf_counter()
-        row = score(pipe, prompts, step_cache=th)
+        row = score(pipe, prompts, step_cache=th, **geometry)
         rows.append({"threshold": th, **row, "wall_s": round(time.perf_counter() - t0, 1)})
     compare(rows)
     result = {"benchmark": "step_cache", "threads": args.threads, "prompts": len(prompts), "steps": rows[0]["steps"],

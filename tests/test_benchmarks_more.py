@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from kinetoscope.request import BUILTIN_WEIGHTS
+
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # `benchmarks/` sits beside the package, not inside it
     sys.path.insert(0, str(ROOT))
@@ -116,4 +118,5 @@ def test_fast_benchmark_scores_the_distilled_setting_against_the_full_one(tmp_pa
 
     fast.main(["--limit", "1", "--threads", "1", "--no-large", "--out", str(tmp_path / "builtin.json")])  # no student:
     full, few = json.loads((tmp_path / "builtin.json").read_text())["rows"]  # its fast setting is row 2
-    assert few["setting"] == "full, 4 steps (fast)" and few["guidance"] == full["guidance"]
+    n = json.loads((BUILTIN_WEIGHTS / "pipeline.json").read_text())["fast"]["steps"]
+    assert few["setting"] == f"full, {n} steps (fast)" and few["guidance"] == full["guidance"]

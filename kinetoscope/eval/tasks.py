@@ -38,7 +38,17 @@ from kinetoscope.tasks.loop import seam_ratio  # the loop chooses its crossfade 
 
 GOAL_PSNR, GOAL_RATIO = 28.0, 1.5
 STORYBOARD_TRANSITIONS = ("dissolve", "continue")  # the storyboard transitions measured (cut is each shot alone)
-WORLD = WorldConfig(frames=17, max_objects=1, backgrounds=("plain",))  # the built-in model's training world
+
+
+def task_world(pipe) -> WorldConfig:
+    """The world the task inputs come from: the model's own (its size, clip length and narrowed
+    vocabulary, one object), or for a model that names none the full world's plain scenes."""
+    req = pipe.resolve(tasks.t2v_request(pipe, "x"))
+    world = {k: tuple(v) if isinstance(v, list) else v for k, v in (pipe.config.world or {}).items()}
+    return WorldConfig(**{**world, "frames": req.frames, "height": req.height, "width": req.width,
+                          "max_objects": 1, "backgrounds": ("plain",)})
+
+
 SIZES = {"quick": {"clips": 3, "storyboards": 2, "drift_seconds": 30, "drift_clips": 1},
          "full": {"clips": 8, "storyboards": 6, "drift_seconds": 30, "drift_clips": 4}}
 
@@ -67,8 +77,8 @@ def _analyze(frames):
         return analyze(frames)
 
 
-def _clips(n: int, offset: int = 0):
-    return [make_clip(20_000 + offset + i, WORLD, split="heldout") for i in range(n)]
+def _clips(world: WorldConfig, n: int, offset: int = 0):
+    return [make_clip(20_000 + offset + i, world, split="heldout") for i in range(n)]
 
 
 def _summary(values, goal=None, above=False) -> dict:
@@ -84,8 +94,8 @@ def _summary(values, goal=None, above=False) -> dict:
 def eval_i2v(pipe, clips, **kw) -> dict:
     psnrs, first_jump, largest, motion_i2v, motion_t2v = [], [], [], [], []
     for seed, c in enumerate(clips):
-        v = tasks.i2v(pipe, c.frames[0], c.caption, seed=seed, frames=17, **kw)
-        t = pipe.generate(tasks.t2v_request(pipe, c.caption, seed=seed, frames=17, **kw))
+        v = tasks.i2v(pipe, c.frames[0], c.caption, seed=seed, frames=len(c.frames), **kw)
+        t = pipe.generate(tasks.t2v_request(pipe, c.caption, seed=seed, frames=len(c.frames), **kw))
         psnrs.append(psnr(v.frames[0], c.frames[0]))
         first_jump.append(jump_ratio(v.frames, v.metadata["head_frames"]))
         largest.append(largest_step(v.frames))
@@ -103,7 +113,7 @@ def eval_boundaries(pipe, clips, **kw) -> dict:
         fwd.append(jump_ratio(v.frames, len(c.frames)))
         v = tasks.extend(pipe, c.frames, c.caption, seconds=2, direction="backward", seed=seed, **kw)
         bwd.append(jump_ratio(v.frames, len(v.frames) - len(c.frames)))
-        v = tasks.interpolate(pipe, c.frames[0], c.frames[-1], c.caption, seed=seed, frames=17, **kw)
+        v = tasks.interpolate(pipe, c.frames[0], c.frames[-1], c.caption, seed=seed, frames=len(c.frames), **kw)
         interp.append(max(jump_ratio(v.frames, v.metadata["head_frames"]), jump_ratio(v.frames, len(v.frames) - 4)))
         largest.append(largest_step(v.frames))
     return {"extend_forward": _summary(fwd, GOAL_RATIO), "extend_backward": _summary(bwd, GOAL_RATIO),
@@ -113,12 +123,12 @@ def eval_boundaries(pipe, clips, **kw) -> dict:
 def eval_loops(pipe, clips, **kw) -> dict:
     gen, given, raw, largest = [], [], [], []
     for seed, c in enumerate(clips):
-        g = tasks.loop(pipe, c.caption, seed=seed, frames=17, **kw).frames
+        g = tasks.loop(pipe, c.caption, seed=seed, frames=len(c.frames), **kw).frames
         v = tasks.loop(pipe, c.caption, video=c.frames, seed=seed, **kw).frames
         gen.append(seam_ratio(g)["ratio"])
         given.append(seam_ratio(v)["ratio"])
         largest += [largest_step(np.concatenate([f, f[:1]])) for f in (g, v)]  # played round, seam included
-        raw.append(seam_ratio(tasks.loop(pipe, c.caption, seed=seed, frames=17, crossfade=0, **kw).frames)["ratio"])
+        raw.append(seam_ratio(tasks.loop(pipe, c.caption, seed=seed, frames=len(c.frames), crossfade=0, **kw).frames)["ratio"])
     return {"seam_ratio_text_to_loop": _summary(gen, GOAL_RATIO), "seam_ratio_video_to_loop": _summary(given, GOAL_RATIO),
             "seam_ratio_bridge_only": _summary(raw, GOAL_RATIO), "largest_step": _summary(largest)}
 
@@ -131,7 +141,14 @@ def _score(frames, spec) -> float:
 def eval_storyboards(pipe, n: int, **kw) -> dict:
     """Two-shot storyboards (2 s + 2 s) of suite prompts, with each transition: each shot scored
     against its prompt alone (the same seed, as many frames), and the largest step anywhere."""
-    prompts = [p for p in build_suite(quick=True) if p.group == "seen" and len(p.spec["objects"]) == 1]
+    if pipe.config.world:
+        from kinetoscope.eval.vocab import vocabulary_suite
+
+        suite = vocabulary_suite(pipe.config.world, quick=True)
+    else:
+        suite = build_suite(quick=True)
+    prompts = [p for p in suite if p.group == "seen" and len(p.spec["objects"]) == 1]
+    clip_frames = pipe.resolve(tasks.t2v_request(pipe, "x")).frames
     alone, per = {}, {}
     for j in range(n):
         a, b = prompts[(2 * j) % len(prompts)], prompts[(2 * j + 1) % len(prompts)]
@@ -144,7 +161,7 @@ def eval_storyboards(pipe, n: int, **kw) -> dict:
                 frames = v.frames[seg["start_frame"]: seg["end_frame"]]
                 key = (p.prompt, seg["seed"], len(frames))
                 if key not in alone:
-                    clip = pipe.generate(tasks.t2v_request(pipe, p.prompt, seed=seg["seed"], frames=17, **kw)).frames
+                    clip = pipe.generate(tasks.t2v_request(pipe, p.prompt, seed=seg["seed"], frames=clip_frames, **kw)).frames
                     alone[key] = _score(clip[: len(frames)], p.spec)
                 r["shot"].append(_score(frames, p.spec))
                 r["alone"].append(alone[key])
@@ -198,7 +215,7 @@ def run_task_eval(pipe, quick: bool = True, steps: int | None = None, guidance: 
                   progress=None) -> dict:
     n = SIZES["quick" if quick else "full"]
     kw = {k: v for k, v in (("steps", steps), ("guidance", guidance)) if v is not None}
-    clips = _clips(n["clips"])
+    clips = _clips(task_world(pipe), n["clips"])
     t0, report = time.perf_counter(), {}
     parts = [("i2v", lambda: eval_i2v(pipe, clips, **kw)), ("boundaries", lambda: eval_boundaries(pipe, clips, **kw)),
              ("loop", lambda: eval_loops(pipe, clips, **kw)),

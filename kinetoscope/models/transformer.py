@@ -39,10 +39,11 @@ def modulate(x, shift, scale):
     return x * (1 + scale.unsqueeze(1)) + shift.unsqueeze(1)
 
 
-def pool_text(text: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """(B, L, D) token states, (B, L) mask -> (B, D): the mean of the real tokens."""
+def pool_text(text: torch.Tensor, mask: torch.Tensor, how: str = "mean") -> torch.Tensor:
+    """(B, L, D) token states, (B, L) mask -> (B, D): the mean (or the sum) of the real tokens."""
     m = mask.to(text.dtype).unsqueeze(-1)
-    return (text * m).sum(1) / m.sum(1).clamp(min=1)
+    total = (text * m).sum(1)
+    return total if how == "sum" else total / m.sum(1).clamp(min=1)
 
 
 def timestep_embedding(t: torch.Tensor, dim: int, max_period: float = 10000.0) -> torch.Tensor:

@@ -48,6 +48,8 @@ class UNetConfig:
     head: str = "unfold"  # unfold: a 3x3x3 conv to the folded output, unfolded; concat: the features unfolded
     # to full resolution, concatenated with the noisy input, then a zero-initialised 3x3x3 conv
     head_channels: int = 16  # concat head: feature channels per full-resolution position
+    text_pool: str = "mean"  # the pooled caption: the mean of its tokens, or their sum (summed class labels: each
+    # concept adds the same vector however many others the caption names)
     text_whiten: bool = False  # whiten the pooled caption (ZCA over the training captions, buffers set by
     # the trainer): a frozen sentence encoder puts captions that differ in one word at cosine ~0.93, so a
     # word's signal is a small offset on a large shared vector; whitened, every direction the captions
@@ -139,6 +141,8 @@ class ConvUNet(PretrainedMixin, nn.Module):
         c1, c2 = cfg.channels
         if cfg.patch[0] not in (1, 2) or cfg.patch[1] != cfg.patch[2] or cfg.patch[1] % 2:
             raise ValueError(f"UNet patch {tuple(cfg.patch)} must be (1, 2s, 2s) or (2, 2s, 2s)")
+        if cfg.text_pool not in ("mean", "sum"):
+            raise ValueError(f"UNet text_pool {cfg.text_pool!r}: allowed mean|sum")
         if cfg.stem not in ("conv", "linear") or cfg.head not in ("unfold", "concat"):
             raise ValueError(f"UNet stem {cfg.stem!r} / head {cfg.head!r}: allowed conv|linear / unfold|concat")
         self.fold = s = cfg.patch[1] // 2
@@ -189,7 +193,7 @@ class ConvUNet(PretrainedMixin, nn.Module):
                                torch.cat([given, given[:, -1:].expand(-1, pad)], dim=1))
             return out[:, :, :T]
         flag = given.to(x.dtype)[:, None, :, None, None].expand(b, 1, T, H, W)
-        pooled = pool_text(text, text_mask)
+        pooled = pool_text(text, text_mask, self.config.text_pool)
         if self.config.text_whiten:
             pooled = (pooled - self.pool_mean) @ self.pool_whiten
         c = F.silu(self.t_embed(timestep_embedding(t, 256).to(x.dtype)) + self.pooled_proj(pooled))

@@ -152,7 +152,7 @@ class Trainer:
         caps = [c for i in range(0, n, 64) for c in source_batch(self.cfg, FIXED_BATCH + 3 + i, range(64), frames=2)[1]]
         p = self.cfg.caption_dropout
         caps += [""] * round(len(caps) * p / (1 - p))  # the dropped caption is one of the inputs: whitened like the rest
-        mean, w = whitening(pool_text(*self.text(caps)))
+        mean, w = whitening(pool_text(*self.text(caps), getattr(self.model.config, "text_pool", "mean")))
         for model in (self.model, self.ema.model):
             model.pool_mean.copy_(mean)
             model.pool_whiten.copy_(w)
