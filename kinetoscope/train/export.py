@@ -105,7 +105,7 @@ def export(run: str | Path, out: str | Path, vae: str | Path | None = None) -> P
         world = {**cfg.world, "max_objects": cfg.max_objects} if cfg.world else None
         pcfg = PipelineConfig(width=cfg.width, height=cfg.height, seconds=seconds, fps=8, text=cfg.text,
                               shift=cfg.shift or None, world=world, vocabulary=training_vocabulary(cfg),
-                              trained_sizes=[f"{cfg.width}x{cfg.height}"], trained_seconds=seconds)
+                              trained_sizes=[f"{cfg.width}x{cfg.height}"], trained_seconds=cfg.frames / 8)  # clips of 16 frames: 2 s
         if cfg.stage == "distill":  # sample as it was taught: half the teacher's steps, guidance folded in
             dit = distilled_student(cfg, state)
             pcfg = dataclasses.replace(pcfg, **student_setting(cfg.teacher_steps))

@@ -58,6 +58,6 @@ def test_export_says_what_the_model_was_trained_on(tmp_path):
     Trainer(cfg).train()
     model = export(tmp_path / "run", tmp_path / "model")
     pipe = json.loads((model / "pipeline.json").read_text())
-    assert pipe["text"] == "concepts" and pipe["trained_sizes"] == ["32x32"] and pipe["trained_seconds"] == 1.875
+    assert pipe["text"] == "concepts" and pipe["trained_sizes"] == ["32x32"] and pipe["trained_seconds"] == 2.0 and pipe["seconds"] == 1.875
     assert pipe["world"]["max_objects"] == 2 and pipe["world"]["motions"] == _world()["motions"]
     assert {"box", "drifting", "bouncing", "two"} <= set(pipe["vocabulary"])
