@@ -190,9 +190,10 @@ class Pipeline:
         return Video(frames=frames, fps=req.fps, metadata=meta)
 
     def preview_frames(self, z: torch.Tensor, count: int = 3) -> np.ndarray:
-        """A cheap look at latents (1, C, T, h, w): `count` latent frames spread over the clip, each
-        decoded alone (as a clip's first frame) -> (count, H, W, 3) uint8."""
-        picks = sorted({round(j) for j in np.linspace(0, z.shape[2] - 1, max(1, count))})
+        """A cheap look at latents (1, C, T, h, w): `count` latent frames spread over the clip (one: the
+        middle), each decoded alone (as a clip's first frame) -> (count, H, W, 3) uint8."""
+        last = z.shape[2] - 1
+        picks = sorted({round(j) for j in np.linspace(0, last, count)}) if count > 1 else [last // 2]
         with torch.no_grad():
             x = torch.cat([self.vae.decode(z[:, :, j : j + 1]) for j in picks], dim=2)  # (1, 3, count, H, W)
         return ((x[0].clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(1, 2, 3, 0).numpy()

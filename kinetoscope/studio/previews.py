@@ -5,8 +5,10 @@ as it sharpens.
 
 The cost stays small three ways: a preview is made only every few steps (about PER_RUN in a
 denoising run, never at the last step, whose estimate is the video itself), only while the time
-spent on previews is within SHARE of the job's time so far, and it decodes only FRAMES latent
-frames, each alone (`Pipeline.preview_frames`), shrunk to MAX_SIDE pixels. `python -m
+spent on previews is within SHARE of the job's time so far, and it decodes at most FRAMES latent
+frames, each alone (`Pipeline.preview_frames`), shrunk to MAX_SIDE pixels: the first preview one
+frame (the middle), later ones as many as the time left in the share pays for, at the measured
+cost of a frame. `python -m
 benchmarks.previews` measures what that adds to a default clip.
 
 The preview lives in storage beside the job's files (`{id}/preview.json`, replaced atomically),
@@ -26,7 +28,7 @@ import numpy as np
 KEY = "preview.json"
 PER_RUN = 6  # about this many previews per denoising run: every ceil(steps / PER_RUN)-th step
 SHARE = 0.05  # previews stop while they have taken more than this share of the job's time so far
-FRAMES = 3  # frames shown side by side: the first, the middle and the last
+FRAMES = 3  # at most this many frames side by side: the first, the middle and the last
 MAX_SIDE = 96  # each frame shrunk to at most this many pixels a side
 GAP = 2  # pixels between frames
 
@@ -58,25 +60,32 @@ class Publisher:
     def __init__(self, storage, video_id: str, clock=time.perf_counter):
         self.storage, self.video_id, self.clock = storage, video_id, clock
         self.start = clock()
-        self.spent = self.cost = 0.0  # seconds in previews so far; the last one's
+        self.spent = 0.0  # seconds in previews so far
+        self.per_frame: float | None = None  # the last preview's seconds per frame shown
         self.count = 0
+
+    def budget(self) -> float:
+        """Seconds previews may still take now."""
+        return SHARE * (self.clock() - self.start) - self.spent
 
     def due(self, i: int, n: int) -> bool:
         if i >= n or i % max(1, -(-n // PER_RUN)):
             return False
-        return self.spent + self.cost <= SHARE * (self.clock() - self.start)
+        return self.budget() >= (self.per_frame or 0.0)
 
     def __call__(self, i: int, n: int, frames) -> None:
         if not self.due(i, n):
             return
+        count = 1 if self.per_frame is None else max(1, min(FRAMES, int(self.budget() / max(self.per_frame, 1e-9))))
         t = self.clock()
-        shown = frames(FRAMES)  # (k, H, W, 3) uint8
+        shown = frames(count)  # (count, H, W, 3) uint8
         body = {"id": self.video_id, "object": "video.preview", "step": i, "steps": n, "frames": int(len(shown)),
                 "width": int(shown.shape[2]), "height": int(shown.shape[1]), "created_at": time.time(),
                 "image": "data:image/webp;base64," + base64.b64encode(strip(shown)).decode()}
         self.storage.put_bytes(key_of(self.video_id), json.dumps(body).encode())
-        self.cost = self.clock() - t
-        self.spent += self.cost
+        cost = self.clock() - t
+        self.spent += cost
+        self.per_frame = cost / count
         self.count += 1
 
 

@@ -41,7 +41,7 @@
       var p = JSON.parse(e.data);
       preview.querySelector("[data-preview-image]").src = p.image;
       preview.querySelector("[data-preview-caption]").textContent =
-        "Preview after step " + p.step + " of " + p.steps + ": first, middle and last frames";
+        "Preview after step " + p.step + " of " + p.steps + (p.frames > 1 ? ": first, middle and last frames" : ": the middle frame");
       preview.setAttribute("data-step", p.step);
       preview.hidden = false;
     });
