@@ -21,7 +21,12 @@ BUILTIN_WEIGHTS = Path(__file__).parent / "weights" / "builtin"
 
 
 class RequestError(ValueError):
-    """A request a user can fix: the message names the value and the allowed range."""
+    """A request a user can fix: the message names the value and the allowed range; `field` is the
+    request field it is about (a `GenerationRequest` field name, or a task's option), where one is."""
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.field = field
 
 
 @dataclass
@@ -104,7 +109,7 @@ def read_config(folder: str | Path | None = None) -> PipelineConfig | None:
 
 def _in_range(name, value, lo, hi):
     if not (lo <= value <= hi):
-        raise RequestError(f"{name} {value} is out of range: allowed {lo} to {hi}")
+        raise RequestError(f"{name} {value} is out of range: allowed {lo} to {hi}", name)
 
 
 def check_request(req: GenerationRequest, c: PipelineConfig, size_multiple: int = limits.SIZE_MULTIPLE,
@@ -115,17 +120,18 @@ def check_request(req: GenerationRequest, c: PipelineConfig, size_multiple: int 
     loaded model; without it (time_factor, samplers None) those checks are left to the full one."""
     prompt = (req.prompt or "").strip()
     if not prompt:
-        raise RequestError("prompt is empty: give 1 to 1000 characters describing the video")
+        raise RequestError("prompt is empty: give 1 to 1000 characters describing the video", "prompt")
     if len(prompt) > limits.PROMPT_MAX_CHARS:
-        raise RequestError(f"prompt has {len(prompt)} characters: allowed 1 to {limits.PROMPT_MAX_CHARS}")
+        raise RequestError(f"prompt has {len(prompt)} characters: allowed 1 to {limits.PROMPT_MAX_CHARS}", "prompt")
     if len(req.negative_prompt) > limits.PROMPT_MAX_CHARS:
-        raise RequestError(f"negative prompt has {len(req.negative_prompt)} characters: allowed 0 to {limits.PROMPT_MAX_CHARS}")
+        raise RequestError(f"negative prompt has {len(req.negative_prompt)} characters: allowed 0 to {limits.PROMPT_MAX_CHARS}",
+                           "negative_prompt")
     width = c.width if req.width is None else req.width
     height = c.height if req.height is None else req.height
     m = size_multiple
     for name, v in (("width", width), ("height", height)):
         if v % m or not (c.min_size <= v <= c.max_size):
-            raise RequestError(f"{name} {v} is not allowed: use a multiple of {m} from {c.min_size} to {c.max_size}")
+            raise RequestError(f"{name} {v} is not allowed: use a multiple of {m} from {c.min_size} to {c.max_size}", name)
     fps = c.fps if req.fps is None else req.fps
     _in_range("fps", fps, *limits.FPS)
     k = time_factor
@@ -133,12 +139,12 @@ def check_request(req: GenerationRequest, c: PipelineConfig, size_multiple: int 
         frames = req.frames
         if frames < 1 or (k and (frames - 1) % k):
             rule = f"1+{k}k (1, {1 + k}, {1 + 2 * k}, ...)" if k else "1 or more"
-            raise RequestError(f"frames {frames} is not allowed: use {rule} up to {c.max_frames}")
+            raise RequestError(f"frames {frames} is not allowed: use {rule} up to {c.max_frames}", "frames")
     else:
         seconds = c.seconds if req.seconds is None else req.seconds
         max_s = (c.max_frames - 1) / fps
         if not (0 <= seconds <= max_s):
-            raise RequestError(f"seconds {seconds} is out of range: allowed 0 to {max_s:g} at {fps} fps")
+            raise RequestError(f"seconds {seconds} is out of range: allowed 0 to {max_s:g} at {fps} fps", "seconds")
         step = k or 1
         frames = 1 + step * round(seconds * fps / step)
     _in_range("frames", frames, 1, c.max_frames)
@@ -151,19 +157,20 @@ def check_request(req: GenerationRequest, c: PipelineConfig, size_multiple: int 
     _in_range("step_cache", step_cache, *limits.STEP_CACHE)
     sampler = req.sampler or c.sampler
     if samplers is not None and sampler not in samplers:
-        raise RequestError(f"sampler {sampler!r} is not allowed: use one of {', '.join(samplers)}")
+        raise RequestError(f"sampler {sampler!r} is not allowed: use one of {', '.join(samplers)}", "sampler")
     for name, g in (("given", req.given_frames), ("init", req.init_frames)):
         if g is not None and (tuple(g.shape) != (frames, height, width, 3) or str(g.dtype) != "uint8"):
-            raise RequestError(f"{name} frames have shape {tuple(g.shape)} {g.dtype}: need ({frames}, {height}, {width}, 3) uint8")
+            raise RequestError(f"{name} frames have shape {tuple(g.shape)} {g.dtype}: need ({frames}, {height}, {width}, 3) uint8",
+                               f"{name}_frames")
     if req.given_frames is not None and (req.given_mask is None or len(req.given_mask) != frames):
-        raise RequestError(f"given_mask must list {frames} booleans, one per frame")
+        raise RequestError(f"given_mask must list {frames} booleans, one per frame", "given_mask")
     _in_range("given_release", req.given_release, *limits.GIVEN_RELEASE)
     strength = req.strength
     if req.init_frames is not None:
         strength = 1.0 if strength is None else strength
         _in_range("strength", strength, *limits.STRENGTH)
     elif strength not in (None, 1.0):
-        raise RequestError(f"strength {strength} needs init frames (a video to start from)")
+        raise RequestError(f"strength {strength} needs init frames (a video to start from)", "strength")
     return dataclasses.replace(
         req, prompt=prompt, width=width, height=height, frames=frames, fps=fps, seconds=(frames - 1) / fps if frames > 1 else 0.0,
         steps=steps, guidance=guidance, sampler=sampler, strength=strength, step_cache=step_cache,

@@ -205,30 +205,31 @@ class DiffusersEngine:
         f, k, m = self.family, self.k, self.multiple
         prompt = (request.prompt or "").strip()
         if not prompt:
-            raise RequestError(f"prompt is empty: give 1 to {limits.PROMPT_MAX_CHARS} characters describing the video")
+            raise RequestError(f"prompt is empty: give 1 to {limits.PROMPT_MAX_CHARS} characters describing the video", "prompt")
         for label, text in (("prompt", prompt), ("negative prompt", request.negative_prompt)):
             if len(text) > limits.PROMPT_MAX_CHARS:
-                raise RequestError(f"{label} has {len(text)} characters: allowed up to {limits.PROMPT_MAX_CHARS}")
+                raise RequestError(f"{label} has {len(text)} characters: allowed up to {limits.PROMPT_MAX_CHARS}",
+                                   label.replace(" ", "_"))
         width, height = request.width or f.width, request.height or f.height
         if f.fixed_size and (width, height) != (f.width, f.height):
             raise RequestError(f"size {width}x{height} is not allowed: {self.name} only makes {f.width}x{f.height} "
-                               f"(learned positional embeddings)")
+                               f"(learned positional embeddings)", "width")
         for label, v in (("width", width), ("height", height)):
             if v % m or not (m <= v <= f.max_size):
-                raise RequestError(f"{label} {v} is not allowed: use a multiple of {m} from {m} to {f.max_size}")
+                raise RequestError(f"{label} {v} is not allowed: use a multiple of {m} from {m} to {f.max_size}", label)
         fps = request.fps or f.fps
         _in_range("fps", fps, *limits.FPS)
         if request.frames is not None:
             frames = request.frames
             if frames < 1 or (frames - 1) % k:
                 raise RequestError(f"frames {frames} is not allowed: {self.name} ({f.name}) makes 1+{k}k frames "
-                                   f"(1, {1 + k}, {1 + 2 * k}, ...) up to {f.max_frames}")
+                                   f"(1, {1 + k}, {1 + 2 * k}, ...) up to {f.max_frames}", "frames")
         else:
             seconds = (f.frames - 1) / f.fps if request.seconds is None else request.seconds
             max_s = (f.max_frames - 1) / fps
             if not (0 <= seconds <= max_s):
                 raise RequestError(f"seconds {seconds} is out of range: allowed 0 to {max_s:g} at {fps} fps "
-                                   f"({f.max_frames} frames)")
+                                   f"({f.max_frames} frames)", "seconds")
             frames = 1 + k * round(seconds * fps / k)
         _in_range("frames", frames, 1, f.max_frames)
         steps = f.steps if request.steps is None else request.steps
@@ -238,16 +239,18 @@ class DiffusersEngine:
         _in_range("seed", request.seed, *limits.SEED)
         if request.sampler not in (None, self.scheduler):
             raise RequestError(f"sampler {request.sampler!r} is not available: {self.name} samples with its "
-                               f"scheduler {self.scheduler} (set by the model folder)")
+                               f"scheduler {self.scheduler} (set by the model folder)", "sampler")
         if f.name == "hunyuan" and request.negative_prompt and not (self.options.true_cfg or 0) > 1:
             raise RequestError(f"negative prompt needs true guidance on {self.name}: HunyuanVideo is guidance-distilled; "
-                               f"configure the engine with true_cfg (e.g. ?true_cfg=6, twice the time) or drop it")
+                               f"configure the engine with true_cfg (e.g. ?true_cfg=6, twice the time) or drop it",
+                               "negative_prompt")
         if request.given_frames is not None:
             g = request.given_frames
             if g.shape != (frames, height, width, 3) or g.dtype != np.uint8:
-                raise RequestError(f"given frames have shape {g.shape} {g.dtype}: need ({frames}, {height}, {width}, 3) uint8")
+                raise RequestError(f"given frames have shape {g.shape} {g.dtype}: need ({frames}, {height}, {width}, 3) uint8",
+                                   "given_frames")
             if request.given_mask is None or len(request.given_mask) != frames:
-                raise RequestError(f"given_mask must list {frames} booleans, one per frame")
+                raise RequestError(f"given_mask must list {frames} booleans, one per frame", "given_mask")
         req = dataclasses.replace(
             request, prompt=prompt, width=width, height=height, frames=frames, fps=fps,
             seconds=(frames - 1) / fps if frames > 1 else 0.0, steps=steps, guidance=guidance, sampler=self.scheduler)

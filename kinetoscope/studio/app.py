@@ -12,7 +12,7 @@ from fastapi.staticfiles import StaticFiles
 
 from kinetoscope import __version__
 from kinetoscope.studio import auth
-from kinetoscope.studio.api import account, characters, docs, errors, models, remixes, verify, videos
+from kinetoscope.studio.api import account, characters, docs, errors, events, models, openapi, remixes, verify, videos
 from kinetoscope.studio.ratelimit import make_limiter
 from kinetoscope.studio.services import Services
 from kinetoscope.studio.settings import Settings, from_env
@@ -51,12 +51,14 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app = FastAPI(title="kinetoscope studio", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Text-to-video on your own machine. The /v1 routes follow OpenAI's Videos API.")
     errors.install(app)
+    openapi.install(app)
     auth.install(app)
     app.state.rate_limiter = make_limiter(settings.redis_url, settings.rate_limit_per_minute, "api")
     app.state.login_limiter = make_limiter(settings.redis_url, settings.login_attempts_per_minute, "login")
     characters.install(app)  # /v1/videos/characters: before /v1/videos/{id}
     app.include_router(remixes.router)  # /v1/videos/remixes
     app.include_router(videos.router)
+    app.include_router(events.router)
     app.include_router(jobs_api.router)
     app.include_router(models.router)
     app.include_router(account.router)

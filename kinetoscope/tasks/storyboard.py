@@ -55,7 +55,8 @@ class Shot:
 
 def check_transition(transition, where: str = "transition") -> str:
     if transition not in TRANSITIONS:
-        raise RequestError(f"{where} {transition!r} is not allowed: use one of {', '.join(TRANSITIONS)}")
+        raise RequestError(f"{where} {transition!r} is not allowed: use one of {', '.join(TRANSITIONS)}",
+                           "transition" if where == "transition" else None)
     return transition
 
 
@@ -125,7 +126,7 @@ def check_timeline(shots: list[Shot], seconds: float, fps: int, k: int, modes: l
                                "times must increase")
     for i, s in enumerate(shots):
         if s.at >= seconds:
-            raise RequestError(f"shot {i + 1} at {s.at:g}s is beyond the video's length of {seconds:g}s")
+            raise RequestError(f"shot {i + 1} at {s.at:g}s is beyond the video's length of {seconds:g}s", "seconds")
     modes = modes or [None] + [TRANSITION] * (len(shots) - 1)
     starts = [k * round(s.at * fps / k) for s in shots]
     ends = starts[1:] + [round(seconds * fps)]

@@ -5,17 +5,26 @@ from __future__ import annotations
 
 import os
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
 from kinetoscope.studio import accounts, audit, quotas
+from kinetoscope.studio.api import account_schemas as schemas
 from kinetoscope.studio.api import forms
-from kinetoscope.studio.api.errors import ApiError
+from kinetoscope.studio.api.schemas import FILE
+from kinetoscope.studio.api.bodies import SMALL, Parsed
+from kinetoscope.studio.api.errors import RESPONSES, ApiError
 from kinetoscope.studio.auth import SESSION_COOKIE, client_ip
 
-router = APIRouter(prefix="/v1", tags=["accounts"])
+router = APIRouter(prefix="/v1", tags=["accounts"], responses=RESPONSES)
+LOGIN, INVITE, PASSWORD = Parsed(schemas.Login, max_bytes=SMALL), Parsed(schemas.InviteAccept, max_bytes=SMALL), \
+    Parsed(schemas.PasswordChange, max_bytes=SMALL)
+KEY, WEBHOOK, CONFIRM = Parsed(schemas.KeyCreate, max_bytes=SMALL), Parsed(schemas.WebhookSet, max_bytes=SMALL), \
+    Parsed(schemas.Password, max_bytes=SMALL)
+NEW_USER, USER, NEW_INVITE = Parsed(schemas.UserCreate, max_bytes=SMALL), Parsed(schemas.UserUpdate, max_bytes=SMALL), \
+    Parsed(schemas.InviteCreate, max_bytes=SMALL)
 
 
 def _svc(request: Request):
@@ -72,10 +81,11 @@ async def login_limited(request: Request, username: str) -> None:
                        headers={"Retry-After": str(max(1, round(wait)))})
 
 
-@router.post("/auth/login", summary="Log in: sets an HttpOnly session cookie, returns the CSRF token")
-async def login(request: Request):
+@router.post("/auth/login", summary="Log in: sets an HttpOnly session cookie, returns the CSRF token",
+             openapi_extra=LOGIN.openapi, response_model=schemas.Session)
+async def login(request: Request, body: schemas.Login = Depends(LOGIN)):
     svc = _svc(request)
-    fields, _ = await forms.read_body(request, 64 * 1024)
+    fields, _ = body.parts()
     username = forms.text(fields, "username", required=True)
     password = forms.text(fields, "password", required=True)
     await login_limited(request, username)
@@ -86,7 +96,7 @@ async def login(request: Request):
     return resp
 
 
-@router.post("/auth/logout", summary="Log out (ends the session)")
+@router.post("/auth/logout", summary="Log out (ends the session)", response_model=schemas.Ok)
 async def logout(request: Request):
     token = request.cookies.get(SESSION_COOKIE)
     if token:
@@ -96,10 +106,11 @@ async def logout(request: Request):
     return resp
 
 
-@router.post("/auth/invite", summary="Create an account from an invite token")
-async def accept_invite(request: Request):
+@router.post("/auth/invite", summary="Create an account from an invite token", openapi_extra=INVITE.openapi,
+             response_model=schemas.Session)
+async def accept_invite(request: Request, body: schemas.InviteAccept = Depends(INVITE)):
     svc = _svc(request)
-    fields, _ = await forms.read_body(request, 64 * 1024)
+    fields, _ = body.parts()
     user = await _call(accounts.accept_invite, svc.sessions, forms.text(fields, "token", required=True),
                        forms.text(fields, "username", required=True), forms.text(fields, "password", required=True),
                        client_ip(request))
@@ -110,7 +121,8 @@ async def accept_invite(request: Request):
 
 
 # --- me -------------------------------------------------------------------------------------------
-@router.get("/me", summary="Who am I, my quotas and usage")
+@router.get("/me", summary="Who am I, my quotas and usage", response_model=schemas.User,
+            response_model_exclude_unset=True)
 def me(request: Request):
     p = request.state.principal
     if p.user is None:
@@ -118,24 +130,27 @@ def me(request: Request):
     return {**user_json(_user(request), _svc(request)), "scopes": sorted(p.scopes), "via": p.via}
 
 
-@router.post("/me/password", summary="Change my password (ends my other sessions)")
-async def change_password(request: Request):
+@router.post("/me/password", summary="Change my password (ends my other sessions)", openapi_extra=PASSWORD.openapi,
+             response_model=schemas.Ok)
+async def change_password(request: Request, body: schemas.PasswordChange = Depends(PASSWORD)):
     svc = _svc(request)
-    fields, _ = await forms.read_body(request, 64 * 1024)
+    fields, _ = body.parts()
     await _call(accounts.change_password, svc.sessions, _user(request), forms.text(fields, "old_password", required=True),
                 forms.text(fields, "new_password", required=True), client_ip(request))
     return {"ok": True}
 
 
-@router.get("/me/keys", summary="My API keys (never the keys themselves)")
+@router.get("/me/keys", summary="My API keys (never the keys themselves)", response_model=schemas.KeyList,
+            response_model_exclude_unset=True)
 def list_keys(request: Request):
     return {"object": "list", "data": [key_json(k) for k in accounts.list_keys(_svc(request).sessions, _user(request).id)]}
 
 
-@router.post("/me/keys", summary="Create an API key: the key is in this response only")
-async def create_key(request: Request):
+@router.post("/me/keys", summary="Create an API key: the key is in this response only", openapi_extra=KEY.openapi,
+             response_model=schemas.ApiKey)
+async def create_key(request: Request, body: schemas.KeyCreate = Depends(KEY)):
     svc = _svc(request)
-    fields, _ = await forms.read_body(request, 64 * 1024)
+    fields, _ = body.parts()
     scopes = fields.get("scopes") or ["videos:read", "videos:write"]
     if isinstance(scopes, str):
         scopes = scopes.replace(",", " ").split()
@@ -147,7 +162,8 @@ async def create_key(request: Request):
     return {**key_json(row), "key": secret}
 
 
-@router.delete("/me/keys/{key_id}", summary="Revoke one of my keys (effective on the next request)")
+@router.delete("/me/keys/{key_id}", summary="Revoke one of my keys (effective on the next request)",
+               response_model=schemas.KeyRevoked)
 async def revoke_key(request: Request, key_id: str):
     svc = _svc(request)
     user = _user(request)
@@ -164,22 +180,25 @@ def webhook_json(u, secret: str | None = None) -> dict:
     return out
 
 
-@router.get("/me/webhook", summary="My webhook: where my videos' events go (never its secret)")
+@router.get("/me/webhook", summary="My webhook: where my videos' events go (never its secret)",
+            response_model=schemas.Webhook, response_model_exclude_unset=True)
 def get_webhook(request: Request):
     return webhook_json(_user(request))
 
 
-@router.put("/me/webhook", summary="Send my videos' events to `url`, signed with a new secret (in this response only)")
-async def set_webhook(request: Request):
+@router.put("/me/webhook", summary="Send my videos' events to `url`, signed with a new secret (in this response only)",
+            openapi_extra=WEBHOOK.openapi, response_model=schemas.Webhook, response_model_exclude_unset=True)
+async def set_webhook(request: Request, body: schemas.WebhookSet = Depends(WEBHOOK)):
     svc = _svc(request)
-    fields, _ = await forms.read_body(request, 64 * 1024)
+    fields, _ = body.parts()
     user = _user(request)
     secret = await _call(accounts.set_webhook, svc.sessions, user, forms.text(fields, "url", required=True),
                          svc.settings.webhook_allow_private, client_ip(request))
     return webhook_json(accounts.get_user(svc.sessions, user.id), secret)
 
 
-@router.delete("/me/webhook", summary="Stop sending my videos' events")
+@router.delete("/me/webhook", summary="Stop sending my videos' events", response_model=schemas.Deleted,
+               response_model_exclude_unset=True)
 async def remove_webhook(request: Request):
     svc = _svc(request)
     await _call(accounts.remove_webhook, svc.sessions, _user(request), client_ip(request))
@@ -187,7 +206,7 @@ async def remove_webhook(request: Request):
 
 
 @router.get("/me/export", summary="All my data as a zip: videos, recipes, metadata, account, audit entries",
-            responses={200: {"content": {"application/zip": {}}}})
+            response_class=FileResponse, responses={200: {"content": {"application/zip": FILE}}})
 async def export_me(request: Request):
     from kinetoscope.studio.export import export_zip
 
@@ -198,10 +217,11 @@ async def export_me(request: Request):
                         background=BackgroundTask(os.unlink, path))
 
 
-@router.delete("/me", summary="Delete my account, my videos and my files (needs my password)")
-async def delete_me(request: Request):
+@router.delete("/me", summary="Delete my account, my videos and my files (needs my password)",
+               openapi_extra=CONFIRM.openapi, response_model=schemas.Deleted)
+async def delete_me(request: Request, body: schemas.Password = Depends(CONFIRM)):
     svc = _svc(request)
-    fields, _ = await forms.read_body(request, 64 * 1024)
+    fields, _ = body.parts()
     user = _user(request)
     await _call(accounts.authenticate, svc.sessions, user.username, forms.text(fields, "password", required=True),
                 client_ip(request))
@@ -219,29 +239,31 @@ def _admin(request: Request):
     return _user(request)
 
 
-@router.get("/admin/users", summary="All users (admin)")
+@router.get("/admin/users", summary="All users (admin)", response_model=schemas.UserList, response_model_exclude_unset=True)
 def admin_users(request: Request):
     svc = _svc(request)
     _admin(request)
     return {"object": "list", "data": [user_json(u, svc) for u in accounts.list_users(svc.sessions)]}
 
 
-@router.post("/admin/users", summary="Create a user (admin)")
-async def admin_create_user(request: Request):
+@router.post("/admin/users", summary="Create a user (admin)", openapi_extra=NEW_USER.openapi, response_model=schemas.User,
+             response_model_exclude_unset=True)
+async def admin_create_user(request: Request, body: schemas.UserCreate = Depends(NEW_USER)):
     svc = _svc(request)
     actor = _admin(request)
-    fields, _ = await forms.read_body(request, 64 * 1024)
+    fields, _ = body.parts()
     user = await _call(accounts.create_user, svc.sessions, forms.text(fields, "username", required=True),
                        forms.text(fields, "password", required=True), is_admin=forms.flag(fields, "is_admin"),
                        actor=actor.id, ip=client_ip(request))
     return user_json(user, svc)
 
 
-@router.patch("/admin/users/{user_id}", summary="Disable/enable a user or set their quotas (admin)")
-async def admin_update_user(request: Request, user_id: str):
+@router.patch("/admin/users/{user_id}", summary="Disable/enable a user or set their quotas (admin)", openapi_extra=USER.openapi,
+              response_model=schemas.User, response_model_exclude_unset=True)
+async def admin_update_user(request: Request, user_id: str, body: schemas.UserUpdate = Depends(USER)):
     svc = _svc(request)
     actor = _admin(request)
-    fields, _ = await forms.read_body(request, 64 * 1024)
+    fields, _ = body.parts()
     if accounts.get_user(svc.sessions, user_id) is None:
         raise ApiError(404, f"No user found with id {user_id!r}.", "not_found", "id")
     if "disabled" in fields:
@@ -254,11 +276,12 @@ async def admin_update_user(request: Request, user_id: str):
     return user_json(accounts.get_user(svc.sessions, user_id), svc)
 
 
-@router.post("/admin/invites", summary="Create a single-use, expiring invite link (admin)")
-async def admin_invite(request: Request):
+@router.post("/admin/invites", summary="Create a single-use, expiring invite link (admin)", openapi_extra=NEW_INVITE.openapi,
+             response_model=schemas.Invite)
+async def admin_invite(request: Request, body: schemas.InviteCreate = Depends(NEW_INVITE)):
     svc = _svc(request)
     actor = _admin(request)
-    fields, _ = await forms.read_body(request, 64 * 1024)
+    fields, _ = body.parts()
     hours = forms.number(fields, "hours", float, 48.0)
     token = await _call(accounts.create_invite, svc.sessions, actor, is_admin=forms.flag(fields, "is_admin"),
                         hours=hours, ip=client_ip(request))
@@ -267,7 +290,7 @@ async def admin_invite(request: Request):
 
 
 @router.get("/admin/audit", summary="The audit log, newest first (admin); ?format=jsonl for all of it",
-            responses={200: {"content": {"application/x-ndjson": {}}}})
+            response_model=schemas.AuditList, responses={200: {"content": {"application/x-ndjson": {"schema": {"type": "string"}}}}})
 def admin_audit(request: Request, limit: int = Query(200, ge=1, le=1000),
                 before: int | None = Query(None, ge=0, le=2**63 - 1),  # a time; the databases' integer range
                 format: str = Query("json", pattern="^(json|jsonl)$")):

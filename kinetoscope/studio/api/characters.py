@@ -5,28 +5,21 @@ a video's creation calls (api/videos.py `_create_job`)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from kinetoscope.studio import characters
 from kinetoscope.studio.api import forms, schemas
-from kinetoscope.studio.api.errors import ApiError, body
+from kinetoscope.studio.api.bodies import Parsed
+from kinetoscope.studio.api.errors import RESPONSES, ApiError, body
 from kinetoscope.studio.auth import client_ip
 from kinetoscope.studio.characters import CharacterError
 from kinetoscope.studio.quotas import QuotaExceeded
 
-router = APIRouter(prefix="/v1/videos/characters", tags=["characters"])
+router = APIRouter(prefix="/v1/videos/characters", tags=["characters"], responses=RESPONSES)
 
-CREATE_BODY = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
-    "type": "object", "required": ["name", "video"], "properties": {
-        "name": {"type": "string", "description": "1 to 32 letters, digits, '_' or '-', starting with a letter; "
-                                                  "written in prompts as @name (one character per name on this studio)"},
-        "video": {"type": "string", "format": "binary",
-                  "description": f"a short clip (at most {characters.MAX_CLIP_FRAMES} frames) or a PNG, JPEG or WebP "
-                                 "image showing the subject; the frame that shows the most becomes its reference"},
-        "input_training_consent": {"type": "boolean", "description": "allow the upload to be used for training "
-                                                                     "(default false)"}}}}}}}
+CREATE = Parsed(None, schemas.CharacterUpload)
 
 
 def _svc(request: Request):
@@ -55,7 +48,7 @@ def to_json(svc, c, viewer: str | None) -> dict:
 
 
 def _create(svc, owner, fields: dict, files: dict, ip: str | None) -> dict:
-    from kinetoscope.studio.api.videos import moderate
+    from kinetoscope.studio.api.making import moderate
 
     name = characters.check_name(forms.text(fields, "name", required=True))
     upload = files.get("video")
@@ -73,11 +66,11 @@ def _create(svc, owner, fields: dict, files: dict, ip: str | None) -> dict:
     return to_json(svc, c, owner)
 
 
-@router.post("", openapi_extra=CREATE_BODY, response_model=schemas.Character,
+@router.post("", openapi_extra=CREATE.openapi, response_model=schemas.Character,
              summary="Create a character from an uploaded clip or image (used in prompts as @name)")
-async def create_character(request: Request):
+async def create_character(request: Request, upload: schemas.CharacterUpload = Depends(CREATE)):
     svc = _svc(request)
-    fields, files = await forms.read_body(request, svc.settings.max_upload_bytes)
+    fields, files = upload.parts()
     return await run_in_threadpool(_create, svc, _owner(request), fields, files, client_ip(request))
 
 
@@ -98,7 +91,7 @@ def get_character(request: Request, character_id: str):
 
 
 @router.get("/{character_id}/content", summary="The character's reference frame (PNG)",
-            responses={200: {"content": {"image/png": {}}}})
+            responses={200: {"content": {"image/png": schemas.FILE}}})
 def character_content(request: Request, character_id: str):
     svc = _svc(request)
     c = characters.visible(svc.sessions, character_id, _owner(request))

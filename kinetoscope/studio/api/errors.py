@@ -10,6 +10,7 @@ from sqlalchemy.exc import DataError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import compile_path
 
+from kinetoscope.studio.api.schemas import Error
 from kinetoscope.studio.storage import StorageError
 
 TYPES = {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error", 404: "invalid_request_error",
@@ -47,39 +48,12 @@ def _allowed_methods(request: Request) -> str | None:
     return ", ".join(sorted(methods)) or None
 
 
-ERROR_SCHEMA = {"type": "object", "required": ["error"], "properties": {"error": {
-    "type": "object", "required": ["message", "type", "param", "code"],
-    "properties": {"message": {"type": "string"}, "type": {"type": "string"},
-                   "param": {"type": ["string", "null"]}, "code": {"type": ["string", "null"]}}}}}
 DOCUMENTED = {400: "A bad value (named, with its allowed range)", 401: "Not logged in, or an unknown API key",
               403: "Not allowed (scope, CSRF, another site's form)", 404: "No such resource (or not yours)",
               405: "Method not allowed", 409: "Not in a state that allows this", 413: "Body or upload too large",
               429: "Rate limit or quota exceeded", 503: "Database, queue or storage not reachable right now"}
-
-
-def _document_errors(app: FastAPI) -> None:
-    """Every /v1 operation documents the errors it can answer, in OpenAI's shape (validation errors
-    are 400 here, not FastAPI's 422)."""
-    build = app.openapi
-
-    def openapi() -> dict:
-        if app.openapi_schema:
-            return app.openapi_schema
-        schema = build()
-        schema.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
-        for path, ops in schema.get("paths", {}).items():
-            if not path.startswith("/v1/"):
-                continue
-            for op in ops.values():
-                responses = op.setdefault("responses", {})
-                responses.pop("422", None)
-                for status, what in DOCUMENTED.items():
-                    responses.setdefault(str(status), {"description": what, "content": {
-                        "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}})
-        app.openapi_schema = schema
-        return schema
-
-    app.openapi = openapi
+# what every /v1 router documents beside its answers (validation errors are 400 here, not FastAPI's 422)
+RESPONSES = {status: {"model": Error, "description": what} for status, what in DOCUMENTED.items()}
 
 
 def install(app: FastAPI) -> None:
@@ -122,4 +96,3 @@ def install(app: FastAPI) -> None:
         return JSONResponse(body(400, "a value in the request is out of the range the database accepts", "invalid_value"),
                             status_code=400)
 
-    _document_errors(app)

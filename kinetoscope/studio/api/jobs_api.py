@@ -6,15 +6,15 @@ GET /v1/videos/{id}/events, and every video object carries `queue_position` and 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from kinetoscope.studio import audit, estimates, jobs, previews
-from kinetoscope.studio.api.errors import ApiError, not_found
-from kinetoscope.studio.api.schemas import VideoObject
-from kinetoscope.studio.api.videos import _owned, owner_of, svc_of
+from kinetoscope.studio.api.errors import RESPONSES, ApiError, not_found
+from kinetoscope.studio.api.making import owned, owner_of, svc_of
+from kinetoscope.studio.api.schemas import FILE, VideoObject
 
-router = APIRouter(prefix="/v1", tags=["videos"])
+router = APIRouter(prefix="/v1", tags=["videos"], responses=RESPONSES)
 
 
 def cancel_video(svc, owner: str | None, video_id: str, ip: str | None = None):
@@ -36,21 +36,22 @@ def cancel_video(svc, owner: str | None, video_id: str, ip: str | None = None):
 
 
 @router.post("/videos/{video_id}/cancel", summary="Cancel a queued or running video",
-             responses={200: {"model": VideoObject, "description": "the video, status cancelled"},
+             response_model=VideoObject, response_model_exclude_unset=True,
+             responses={200: {"description": "the video, status cancelled"},
                         409: {"description": "the video had already completed or failed"}})
 def cancel(request: Request, video_id: str):
     svc = svc_of(request)
     row = cancel_video(svc, owner_of(request), video_id, request.client.host if request.client else None)
-    return JSONResponse(estimates.video_object(svc.sessions, svc.settings, row))
+    return estimates.video_object(svc.sessions, svc.settings, row)
 
 
 @router.get("/videos/{video_id}/preview", summary="The latest live preview of a video being made",
-            responses={200: {"content": {"image/webp": {}}, "description": "the first, middle and last frames of the "
+            responses={200: {"content": {"image/webp": FILE}, "description": "the first, middle and last frames of the "
                              "current clean estimate, side by side; headers say the step"},
                        404: {"description": "no preview yet (or the video is done: download its content)"}})
 async def preview(request: Request, video_id: str):
     svc = svc_of(request)
-    await run_in_threadpool(_owned, request, video_id)
+    await run_in_threadpool(owned, request, video_id)
     latest = await run_in_threadpool(previews.latest, svc.storage, video_id)
     if latest is None:
         raise ApiError(404, f"video {video_id} has no preview now: previews exist while it is being made",

@@ -7,9 +7,10 @@ import dataclasses
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
-from kinetoscope.studio.api.errors import not_found
+from kinetoscope.studio.api.errors import RESPONSES, not_found
+from kinetoscope.studio.api.schemas import Model, ModelList
 
-router = APIRouter(prefix="/v1", tags=["models"])
+router = APIRouter(prefix="/v1", tags=["models"], responses=RESPONSES)
 
 
 def _model(svc, name: str) -> dict:
@@ -30,7 +31,8 @@ def _model(svc, name: str) -> dict:
     return out
 
 
-@router.get("/models", summary="List the models (engines and their aliases) this studio serves")
+@router.get("/models", summary="List the models (engines and their aliases) this studio serves", response_model=ModelList,
+            response_model_exclude_unset=True)
 async def list_models(request: Request):
     svc = request.app.state.svc
     names = [*svc.engines.names(), *svc.engines.aliases]
@@ -38,7 +40,8 @@ async def list_models(request: Request):
     return {"object": "list", "data": data}
 
 
-@router.get("/models/{model_id}", summary="Retrieve one model (an engine or an alias)")
+@router.get("/models/{model_id}", summary="Retrieve one model (an engine or an alias)", response_model=Model,
+            response_model_exclude_unset=True)
 async def get_model(request: Request, model_id: str):
     svc = request.app.state.svc
     if svc.engines.engine_of(model_id) is None:

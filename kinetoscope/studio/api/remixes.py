@@ -9,15 +9,17 @@ import tempfile
 from pathlib import Path
 from types import SimpleNamespace
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request, Response
 
 from kinetoscope.studio.api import forms, videos
-from kinetoscope.studio.api.errors import ApiError
+from kinetoscope.studio.api.bodies import Parsed
+from kinetoscope.studio.api.derived import remix_from_fields
+from kinetoscope.studio.api.errors import RESPONSES, ApiError
 from kinetoscope.studio.api.schemas import RemixUpload
 from kinetoscope.studio.recipes import stored_of_recipe
 
-router = APIRouter(prefix="/v1", tags=["videos"])
-BODY = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": RemixUpload.model_json_schema()}}}}
+router = APIRouter(prefix="/v1", tags=["videos"], responses=RESPONSES)
+BODY = Parsed(None, RemixUpload)
 
 
 def recipe_of_file(data: bytes) -> dict:
@@ -54,10 +56,11 @@ def remix_upload(svc, owner, fields: dict, files: dict[str, bytes]):
                              input_key=None, source_video_id=None, input_consent=False, seconds=None)
     if task == "storyboard" and not (fields.get("shots") or forms.text(fields, "prompt")):
         fields = {**fields, "shots": stored["shots"]}  # the same shots, with the other changes
-    return videos.remix_from_fields(svc, owner, source, {k: v for k, v in fields.items() if k != "video"})
+    return remix_from_fields(svc, owner, source, {k: v for k, v in fields.items() if k != "video"})
 
 
-@router.post("/videos/remixes", openapi_extra=BODY,
-             summary="Remix a video file made by kinetoscope (its recipe again, its own task, with changes)")
-async def remix_file(request: Request):
-    return await videos._submit(request, remix_upload)
+@router.post("/videos/remixes", openapi_extra=BODY.openapi,
+             summary="Remix a video file made by kinetoscope (its recipe again, its own task, with changes)", **videos.VIDEO)
+async def remix_file(request: Request, response: Response, body: RemixUpload = Depends(BODY)):
+    fields = body.model_dump(exclude_unset=True)
+    return await videos.submit(request, response, remix_upload, fields, {"video": fields.pop("video")})

@@ -7,19 +7,19 @@ import os
 import tempfile
 from pathlib import Path
 
-from fastapi import APIRouter, Request
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 
 from kinetoscope.studio.api import forms
-from kinetoscope.studio.api.errors import ApiError
+from kinetoscope.studio.api.bodies import Parsed
+from kinetoscope.studio.api.errors import RESPONSES, ApiError
+from kinetoscope.studio.api.schemas import VerifyUpload
 
-router = APIRouter(prefix="/v1", tags=["provenance"])
+router = APIRouter(prefix="/v1", tags=["provenance"], responses=RESPONSES)
+UPLOAD = Parsed(None, VerifyUpload)
 SUFFIXES = (".mp4", ".png", ".gif", ".webm", ".mov", ".jpg", ".jpeg", ".webp")
-
-VERIFY_BODY = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
-    "type": "object", "required": ["file"],
-    "properties": {"file": {"type": "string", "format": "binary", "description": "a video or image to check"}}}}}}}
-
 
 def verify_bytes(svc, data: bytes, filename: str) -> dict:
     from kinetoscope.media import MediaError
@@ -53,6 +53,8 @@ async def verify_request(request: Request, missing: str) -> dict:
     return await run_in_threadpool(verify_bytes, svc, files["file"], name)
 
 
-@router.post("/verify", openapi_extra=VERIFY_BODY, summary="Check a file's C2PA manifest and invisible watermark")
-async def verify(request: Request):
-    return await verify_request(request, "upload the file to check as the multipart field 'file'")
+@router.post("/verify", openapi_extra=UPLOAD.openapi, response_model=dict[str, Any],
+             summary="Check a file's C2PA manifest and invisible watermark")
+async def verify(request: Request, upload: VerifyUpload = Depends(UPLOAD)):
+    name = getattr(upload.file, "filename", None) or "upload"
+    return await run_in_threadpool(verify_bytes, request.app.state.svc, upload.file, name)
