@@ -20,7 +20,7 @@ from kinetoscope import limits
 @dataclass(frozen=True)
 class Task:
     name: str
-    summary: str  # one line: what it makes (--help, the API's description)
+    summary: str  # one line: what it makes (the generate command's --help, the API's description)
     label: str  # the create page's name for it
     inputs: tuple[str, ...] = ()  # frames it is given; "video" is a clip, any other name an image
     options: tuple[str, ...] = ()  # its own settings besides the request's (prompt, size, seconds, seed, ...)
@@ -70,11 +70,6 @@ def names() -> tuple[str, ...]:
 def studio_tasks() -> tuple[str, ...]:
     """The tasks POST /v1/videos creates (the others have their own routes or none)."""
     return tuple(t.name for t in TASKS.values() if t.endpoint == "/v1/videos")
-
-
-def summary_lines(tasks=None) -> str:
-    """'name: summary' for each task, '; '-joined (the command line's --help)."""
-    return "; ".join(f"{t.name}: {t.summary}" for t in TASKS.values() if tasks is None or t.name in tasks)
 
 
 def transitions_help() -> str:

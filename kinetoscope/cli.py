@@ -248,12 +248,14 @@ def build_parser() -> argparse.ArgumentParser:
                                 epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
+    from kinetoscope.commands.generate import tasks_help
     from kinetoscope.request import PipelineConfig, read_config
 
     c = read_config() or PipelineConfig()  # the built-in model's defaults, as its pipeline.json states them
     g = sub.add_parser("generate", help="make a video from a text prompt",
-                       description="Make a video from a text prompt. Defaults are the built-in model's; another "
-                                   "model (--weights, --engine) brings its own.")
+                       description="Make a video from a text prompt, or run a task (--task) on images and videos.\n"
+                                   "Defaults are the built-in model's; another model (--weights, --engine) brings its own.",
+                       epilog=tasks_help(), formatter_class=argparse.RawDescriptionHelpFormatter)
     g.add_argument("prompt", nargs="?", default="", help="what the video shows (1 to 1000 characters; optional for remix and storyboard)")
     g.add_argument("--seconds", type=float, default=None, help=f"length in seconds (default: {c.seconds:g})")
     g.add_argument("--frames", type=int, default=None, help="exact frame count 1+4k (overrides --seconds)")
@@ -272,24 +274,25 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--engine", default=None, metavar="SPEC",
                    help="builtin[:FOLDER] or diffusers:FOLDER[?dtype=bf16&offload=model&tiling=1] (Wan 2.x, "
                         "LTX-Video, CogVideoX, HunyuanVideo); the built-in model when not given")
-    g.add_argument("--image", default=None, help="image->video: this image (resized to cover, centre-cropped) is the first frame")
-    g.add_argument("--last-image", default=None, help="with --image: interpolate, this image is held as the last frames")
-    g.add_argument("--extend", default=None, metavar="VIDEO", help="continue this video by --seconds (sliding windows)")
-    g.add_argument("--backward", action="store_true", help="with --extend: add the new seconds before the first frame")
     g.add_argument("--task", default=None, choices=[*catalog.TASKS, catalog.REMIX],
-                   help=f"{catalog.summary_lines()}; {catalog.REMIX}: --video's recipe again (same task), with any "
-                        "option changed. i2v takes --image, interpolate --image and --last-image, extend --extend "
-                        "VIDEO; loop, edit, recut take --video")
-    g.add_argument("--video", default=None, metavar="FILE", help="input video for loop, edit, recut; the earlier output for remix")
-    g.add_argument("--strength", type=float, default=None, help="edit: how much to redraw, 0 (keep) to 1 (ignore the video); default 0.6")
+                   help="the task to run (default: t2v); each task's inputs and options are listed under 'tasks' below")
+    g.add_argument("--image", default=None, metavar="FILE", help="--task i2v and interpolate: the first frame "
+                   "(resized to cover, centre-cropped)")
+    g.add_argument("--last-image", default=None, metavar="FILE", help="--task interpolate: held as the last frames")
+    g.add_argument("--video", default=None, metavar="FILE", help="input video for --task extend, loop, edit, recut; "
+                   "the earlier output for remix")
+    g.add_argument("--backward", action="store_true", help="--task extend: add the new seconds before the first frame")
+    g.add_argument_group("deprecated options").add_argument(
+        "--extend", default=None, metavar="VIDEO", help="deprecated (removed in the next release): use --task extend --video VIDEO")
+    g.add_argument("--strength", type=float, default=None, help="--task edit: how much to redraw, 0 (keep) to 1 (ignore the video); default 0.6")
     g.add_argument("--at", nargs=2, action="append", default=None, metavar=("TIME", "PROMPT"),
-                   help='storyboard shot, repeatable: --at 0s "a red circle" --at 2s "it turns blue"')
+                   help='--task storyboard: a shot, repeatable: --at 0s "a red circle" --at 2s "it turns blue"')
     g.add_argument("--storyboard", default=None, metavar="FILE", help="storyboard timeline, YAML or JSON: "
                    "{seconds: 6, shots: [{at: 0s, prompt: ..., image: key.png, transition: cut}, ...]}")
     g.add_argument("--transition", default=None, choices=list(catalog.TRANSITIONS),
                    help=f"storyboard: how each shot is reached; {catalog.transitions_help()}. A shot in a "
                         "--storyboard file may set its own `transition`")
-    g.add_argument("--keep", default=None, metavar="START:END", help="recut: seconds of --video to keep, e.g. 1:3")
+    g.add_argument("--keep", default=None, metavar="START:END", help="--task recut: seconds of --video to keep, e.g. 1:3")
     g.add_argument("--policy", default=None, metavar="FILE",
                    help="content policy for the prompts (default: KINETOSCOPE_POLICY or the shipped policy, as the studio)")
     g.add_argument("--no-policy", action="store_true", help="do not check the prompts against a content policy")

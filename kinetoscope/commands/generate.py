@@ -2,21 +2,25 @@
 so every output keeps its recipe (remix / rerender). The tasks come from kinetoscope/catalog.py:
 
     (no task)                             text -> video (one frame with --frames 1)
-    --task i2v --image A                  image -> video        (also: --image A alone)
-    --task interpolate --image A --last-image B                (also: --image A --last-image B)
-    --task extend --video FILE [--backward]                    (also: --extend FILE)
+    --task i2v --image A                  image -> video
+    --task interpolate --image A --last-image B
+    --task extend --video FILE [--backward]
     --task loop [--video FILE]            a looping video (of FILE, or of a new clip)
     --task edit --video FILE --strength S redraw FILE under the prompt, S in 0..1
     --task recut --video FILE --keep A:B  keep A..B seconds, regenerate the rest around it
     --task storyboard --at 0s "..." --at 2s "..."   or   --storyboard FILE.yaml|json
     --task remix --video FILE             FILE's recipe again (its task), with any option changed
 
-The built-in engine runs every task; an open-weight engine the ones its model lists.
+The built-in engine runs every task; an open-weight engine the ones its model lists. The flag-only
+forms (`--image A` alone, `--extend FILE`, `--keep` without `--task`, ...) are deprecated aliases:
+they run the same task and print one note naming the `--task` form (`legacy_form`, DEPRECATED).
 """
 
 from __future__ import annotations
 
 import json
+import shlex
+import sys
 from pathlib import Path
 
 from kinetoscope import catalog
@@ -25,6 +29,78 @@ from kinetoscope.commands.common import (UserError, check_policy, engine_spec, m
 
 # a task's own options, and the flag that names them in messages
 OWN_OPTIONS = {"storyboard": "--at/--storyboard", "recut": "--keep", "edit": "--strength"}
+# the flags that give each task's inputs and options (catalog.TASKS names them), for --help
+INPUT_FLAGS = {"image": "--image FILE", "first": "--image FILE", "last": "--last-image FILE", "video": "--video FILE"}
+OPTION_FLAGS = {"direction": "[--backward]", "strength": "[--strength S]", "keep": "--keep A:B",
+                "shots": "--at TIME PROMPT ... | --storyboard FILE", "transition": "[--transition T]"}
+# the deprecated aliases, kept for one release: (old form, the --task form it stands for)
+DEPRECATED = (
+    ("--image FILE without --task", "--task i2v --image FILE"),
+    ("--image A --last-image B without --task", "--task interpolate --image A --last-image B"),
+    ("--extend FILE [--backward]", "--task extend --video FILE [--backward]"),
+    ("--at/--storyboard without --task", "--task storyboard --at ... | --storyboard FILE"),
+    ("--keep A:B without --task", "--task recut --video FILE --keep A:B"),
+    ("--strength S without --task", "--task edit --video FILE --strength S"),
+    ("--backward without --task", "--task extend --video FILE --backward"),
+)
+REMOVAL = "deprecated and will be removed in the next release"
+
+
+def tasks_help() -> str:
+    """The generate command's --help epilog: one `--task` line per task (from catalog.TASKS), then the
+    deprecated aliases and what each stands for."""
+    rows = []
+    for t in catalog.TASKS.values():
+        optional = catalog.OPTIONAL_INPUTS.get(t.name, ())
+        flags = [f"[{INPUT_FLAGS[i]}]" if i in optional else INPUT_FLAGS[i] for i in t.inputs]
+        rows.append((" ".join(["--task", t.name, *flags, *(OPTION_FLAGS[o] for o in t.options)]), t.summary))
+    rows.append((f"--task {catalog.REMIX} --video FILE", "FILE's recipe again (its task), with any option changed"))
+    lines = ["tasks (without --task: t2v):", *(f"  {a}\n        {b}" for a, b in rows), "",
+             "deprecated aliases (they still work, print a note, and will be removed in the next release):"]
+    width = max(len(a) for a, _ in DEPRECATED)
+    return "\n".join([*lines, *(f"  {a.ljust(width)}  use {b}" for a, b in DEPRECATED)]) + "\n"
+
+
+def _implied(args) -> str | None:
+    """The task that the flag-only (deprecated) forms name without --task."""
+    return ("storyboard" if args.storyboard or args.at else "recut" if args.keep else
+            "edit" if args.strength is not None else "extend" if args.backward or args.extend else
+            "interpolate" if args.last_image else "i2v" if args.image else None)
+
+
+def legacy_form(args) -> tuple[str, str] | None:
+    """(the deprecated form the command line used, the --task form that replaces it), or None when
+    it used the --task form. Call after `pick_task` accepted the options."""
+    q = shlex.quote
+    backward = " --backward" if args.backward else ""
+    if args.extend:
+        return f"--extend {q(args.extend)}", f"--task extend --video {q(args.extend)}{backward}"
+    implied = None if args.task else _implied(args)
+    video = f"--video {q(args.video)}" if args.video else "--video FILE"
+    if implied == "interpolate":
+        images = f"--image {q(args.image)} --last-image {q(args.last_image)}"
+        return f"{images} without --task", f"--task interpolate {images}"
+    if implied == "i2v":
+        return f"--image {q(args.image)} without --task", f"--task i2v --image {q(args.image)}"
+    if implied == "storyboard":
+        if args.storyboard:
+            return (f"--storyboard {q(args.storyboard)} without --task",
+                    f"--task storyboard --storyboard {q(args.storyboard)}")
+        return "--at without --task", "--task storyboard --at TIME PROMPT ..."
+    if implied == "recut":
+        return f"--keep {q(args.keep)} without --task", f"--task recut {video} --keep {q(args.keep)}"
+    if implied == "edit":
+        return f"--strength {args.strength:g} without --task", f"--task edit {video} --strength {args.strength:g}"
+    if implied == "extend":
+        return "--backward without --task", f"--task extend {video} --backward"
+    return None
+
+
+def note_legacy_form(args) -> None:
+    """One line on stderr when the command line used a deprecated alias, naming the --task form."""
+    form = legacy_form(args)
+    if form is not None:
+        print(f"note: {form[0]} is {REMOVAL}; use {form[1]}", file=sys.stderr, flush=True)
 
 
 def pick_task(args, error=UserError) -> str:
@@ -32,9 +108,7 @@ def pick_task(args, error=UserError) -> str:
         raise error("--last-image needs --image (the first frame) too")
     if args.image and args.extend:
         raise error("--image and --extend do not combine: pick one task")
-    implied = ("storyboard" if args.storyboard or args.at else "recut" if args.keep else
-               "edit" if args.strength is not None else "extend" if args.backward or args.extend else
-               "interpolate" if args.last_image else "i2v" if args.image else None)
+    implied = _implied(args)
     task = args.task or implied
     if task is None:
         if args.video:
@@ -56,7 +130,7 @@ def pick_task(args, error=UserError) -> str:
     if args.extend and args.video:
         raise error("give the video to extend once: --extend FILE or --video FILE")
     if task == "extend" and not (args.extend or args.video):
-        raise error("--backward needs --extend VIDEO" if args.backward else "--task extend needs --video FILE")
+        raise error("--backward needs --task extend --video FILE" if args.backward else "--task extend needs --video FILE")
     if task != "extend" and args.extend:
         raise error(f"--extend does not combine with --task {task}: pick one task")
     if task in ("edit", "recut", catalog.REMIX) and not args.video:
@@ -124,8 +198,6 @@ def note_beyond_training(engine, task: str, req, args, error=UserError) -> None:
     """One line on stderr when the asked size or length is beyond what the model was trained for
     (engines.base.beyond_trained); the video is still made, unless the engine refuses such requests.
     Judged where the command line sets them: the size of a new clip, the length of one clip."""
-    import sys
-
     from kinetoscope.engines.base import beyond_trained
 
     if task not in ("t2v", "image", "i2v", "interpolate", "loop", "storyboard"):  # the input video or recipe sets them
@@ -144,7 +216,8 @@ def note_beyond_training(engine, task: str, req, args, error=UserError) -> None:
 
 
 def run_task_command(args, req, out: Path, error=UserError) -> int:
-    """Validate the options, run the task on the engine, write `out` with its recipe."""
+    """Validate the options (a deprecated alias gets its note), run the task on the engine, write `out`
+    with its recipe."""
     from kinetoscope import tasks
     from kinetoscope.engines import load_engine
     from kinetoscope.media import MediaError, read_image, read_metadata, read_video
@@ -152,6 +225,7 @@ def run_task_command(args, req, out: Path, error=UserError) -> int:
     from kinetoscope.progress import Progress
 
     task = pick_task(args, error)
+    note_legacy_form(args)
     size = {"width": req.width, "height": req.height} if req.width else {}
     given = {k: v for k, v in (("negative_prompt", args.negative), ("fps", args.fps), ("steps", args.steps),
                                ("guidance", args.guidance), ("seed", args.seed), ("sampler", args.sampler),
