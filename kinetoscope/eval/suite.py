@@ -54,7 +54,7 @@ SCORE_KEYS = ATTRIBUTES + ("all",) + EXTRA_ATTRIBUTES
 FULL = {"seen": 30, "count": 6, "heldout": len(HELD_OUT), "paraphrase": 12, "seeds": 2}
 QUICK = {"seen": 15, "count": 3, "heldout": len(HELD_OUT), "paraphrase": 6, "seeds": 1}
 PSNR_CLIPS = 16
-# the autoencoder's training world (configs/builtin-vae.yaml), sampled from the held-out split
+# an autoencoder's training world, sampled from the held-out split
 PSNR_WORLD = {"max_objects": 2, "backgrounds": ("plain", "gradient")}
 
 _SHAPE_KINDS = GEOMETRIC_SHAPES + ("digit",)
