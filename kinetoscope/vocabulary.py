@@ -23,9 +23,12 @@ def words_of(prompt: str) -> list[str]:
     return _WORD.findall(prompt.lower())
 
 
+_SHOT_TIME = re.compile(r"[0-9]+s")  # a storyboard's "2s a blue square": a time, not a word of the prompt
+
+
 def unknown_words(prompt: str, vocabulary: set[str]) -> list[str]:
-    """The prompt's words that are not in `vocabulary`, in order, once each."""
-    return list(dict.fromkeys(w for w in words_of(prompt) if w not in vocabulary))
+    """The prompt's words that are not in `vocabulary` (shot times aside), in order, once each."""
+    return list(dict.fromkeys(w for w in words_of(prompt) if w not in vocabulary and not _SHOT_TIME.fullmatch(w)))
 
 
 def read_vocabulary(folder: str | Path | None = None) -> list[str] | None:

@@ -38,6 +38,7 @@ def test_importing_the_vocabulary_loads_no_torch():
 def test_words_and_the_unknown_ones():
     assert words_of("a Red-ish circle, 2s") == ["a", "red-ish", "circle", "2s"]
     assert unknown_words("a crimson dragon and a crimson circle", {"a", "and", "circle"}) == ["crimson", "dragon"]
+    assert unknown_words("0s a circle\n2s a crimson one", {"a", "circle"}) == ["crimson", "one"]  # shot times are not words
     assert unknown_in(None, "anything at all") == [] and unknown_in(["a"], None, "", "a b") == ["b"]
     from kinetoscope.models.words import unknown_words as old, words_of as old_words  # where they were first
 
