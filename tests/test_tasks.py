@@ -1,3 +1,4 @@
+import inspect
 import json
 
 import numpy as np
@@ -9,7 +10,9 @@ from kinetoscope.cli import main
 from kinetoscope.data.world import WorldConfig, make_clip
 from kinetoscope.eval.tasks import seam_ratio
 from kinetoscope.media import read_metadata, read_video, write_video
+from kinetoscope.models.pixels import PixelSpace
 from kinetoscope.pipeline import GenerationRequest, Pipeline, RequestError
+from kinetoscope.tasks.storyboard import half_dissolve
 from kinetoscope.train.config import TrainConfig
 from kinetoscope.train.data import GIVEN_KINDS, random_given
 from tests.conftest import tiny_pipeline
@@ -25,8 +28,10 @@ def pipe(text_encoder):
 
 
 @pytest.fixture(scope="module")
-def shipped(text_encoder):
-    return Pipeline.from_pretrained(text_encoder=text_encoder)
+def shipped():
+    """The built-in model with its own text encoder; tests read its size, frame rate and time
+    compression from it (`k`: frames per latent chunk, 1 for a pixel-space model)."""
+    return Pipeline.from_pretrained()
 
 
 @pytest.fixture(scope="module")
@@ -84,6 +89,20 @@ def test_interpolate_ends_on_the_images_and_dissolves_into_the_generated_frames(
     assert short.metadata["head_frames"] == 1 and short.metadata["dissolve"] is False  # no chunk to spare
     with pytest.raises(RequestError, match="release 1.5 is out of range"):
         tasks.interpolate(pipe, a, b, "x", release=1.5)
+
+
+def test_stills_dissolve_over_several_frames_on_the_shipped_model(shipped):
+    """Whatever the model's time compression (the shipped one's is none: one frame per chunk), the
+    images are held for HOLD frames or more and dissolve into the generated frames over them."""
+    a, b = image(colour=(200, 30, 30)), image(colour=(0, 0, 255))
+    h, w = shipped.config.height, shipped.config.width
+    v = tasks.interpolate(shipped, a, b, "a morph", frames=17, steps=2)
+    head, tail = v.metadata["head_frames"], v.metadata["tail_frames"]
+    assert head - 1 >= tasks.stills.HOLD and tail >= tasks.stills.HOLD and v.metadata["dissolve"]
+    assert np.array_equal(v.frames[0], tasks.fit(a, w, h)) and np.array_equal(v.frames[-1], tasks.fit(b, w, h))
+    f, m, g, n = v.frames.astype(np.float32), head // 2, 16 - tail, tail // 2  # g: the last generated frame
+    assert np.abs(f[0] * (1 - m / head) + f[head] * (m / head) - f[m]).max() <= 1  # in equal steps
+    assert np.abs(f[g] * (1 - n / tail) + f[-1] * (n / tail) - f[g + n]).max() <= 1
 
 
 def test_extend_forwards_and_backwards_keep_the_input(pipe):
@@ -148,18 +167,22 @@ def test_loop_chooses_the_crossfade_whose_seam_steps_least():
 
 
 def test_loop_end_to_end(shipped, clip):
+    k, g, w = shipped.vae.config.time_factor, tasks.loop.__globals__, tasks.windows
+    bridge = 17 - 1 - k  # a 17-frame window's new frames between a given frame and the clip's first chunk
     v = tasks.loop(shipped, "a red circle moving right on a blue background", video=clip[:9], steps=2, frames=17, crossfade=4)
-    assert v.frames.shape == (9 + 12 - 4, 64, 64, 3)
-    assert v.metadata["task"] == "loop" and v.metadata["overlap_latents"] == 2 and v.metadata["release"] == 0.7
-    assert v.metadata["crossfade"] == 4
+    assert v.frames.shape == (9 + bridge - 4, *clip.shape[1:]) and v.metadata["bridge_frames"] == bridge
+    assert v.metadata["task"] == "loop" and v.metadata["overlap_latents"] == g["OVERLAP_LATENTS"] == 2
+    assert v.metadata["release"] == g["RELEASE"] and v.metadata["crossfade"] == 4
     auto = tasks.loop(shipped, "x", video=clip[:9], steps=1, frames=17)
-    assert 6 <= auto.metadata["crossfade"] <= 10 and len(auto.frames) == 9 + 12 - auto.metadata["crossfade"]
-    short = tasks.loop(shipped, "x", video=clip[:9], steps=1, frames=9, crossfade=2)  # a 9-frame window: overlap 1
-    assert short.metadata["overlap_latents"] == 1 and short.metadata["release"] == 0 and len(short.frames) == 9 + 4 - 2
+    lo, hi = g["CROSSFADES"][0], min(g["CROSSFADES"][1], (9 + bridge) // 2 - 1)
+    assert lo <= auto.metadata["crossfade"] <= hi and len(auto.frames) == 9 + bridge - auto.metadata["crossfade"]
+    short = w.window_need(k, w.overlap_frames(shipped, 2), k) - k  # a chunk short of a 2-latent overlap and the landing
+    v = tasks.loop(shipped, "x", video=clip[:9], steps=1, frames=short, crossfade=2)  # so the overlap is 1
+    assert v.metadata["overlap_latents"] == 1 and v.metadata["release"] == 0 and len(v.frames) == 9 + (short - 1 - k) - 2
     with pytest.raises(RequestError, match="release 2 is out of range"):
         tasks.loop(shipped, "x", video=clip[:9], release=2)
-    with pytest.raises(RequestError, match="input video has 3 frames: need at least 5"):
-        tasks.loop(shipped, "x", video=clip[:3], steps=2)
+    with pytest.raises(RequestError, match=f"input video has {k} frames: need at least {1 + k}"):
+        tasks.loop(shipped, "x", video=clip[:k], steps=2)
 
 
 def test_edit_strength(shipped, clip):
@@ -170,9 +193,10 @@ def test_edit_strength(shipped, clip):
     world = make_clip(3, WorldConfig()).frames  # a real world clip: how far the autoencoder alone may move it
     kept = tasks.edit(shipped, world, prompt, strength=0.0, steps=2)
     assert kept.metadata["model_calls"] == 0  # no denoising at all
-    assert np.abs(kept.frames.astype(float) - world).mean() < 6  # strength 0: the input through the autoencoder
+    moved = np.abs(kept.frames.astype(float) - world)  # strength 0: the input through the autoencoder
+    assert moved.max() == 0 if isinstance(shipped.vae, PixelSpace) else moved.mean() < 6  # pixel space: none
     half = tasks.edit(shipped, clip[:10], prompt, strength=0.5, steps=4)
-    assert half.frames.shape == (10, 64, 64, 3)
+    assert half.frames.shape == (10, *clip.shape[1:])
     d_half = np.abs(half.frames.astype(float) - clip[:10]).mean()
     far = tasks.edit(shipped, clip[:10], prompt, strength=1.0, steps=4)  # same seed and steps, the input ignored
     assert d_half < np.abs(far.frames.astype(float) - clip[:10]).mean()
@@ -187,17 +211,21 @@ def test_edit_strength(shipped, clip):
 
 def test_storyboard_dissolves_between_shots_drawn_as_alone(shipped):
     a, b = "a red circle moving right on a blue background", "a yellow star on a green background"
+    k, fps, (h, w) = shipped.vae.config.time_factor, shipped.config.fps, (shipped.config.height, shipped.config.width)
+    cut, total, d = k * round(1.5 * fps / k), round(3 * fps), half_dissolve(k)  # d: the dissolve's frames each side
     v = tasks.storyboard(shipped, [tasks.Shot(0, a), tasks.Shot(1.5, b)], seconds=3, steps=2, frames=13, seed=4)
-    assert v.frames.shape == (24, 64, 64, 3) and v.metadata["transition"] == "dissolve"
+    assert v.frames.shape == (total, h, w, 3) and v.metadata["transition"] == "dissolve"
     seg = v.metadata["segments"]
     assert [(s["start_frame"], s["end_frame"], s["seed"], s["transition"]) for s in seg] == \
-        [(0, 12, 4, None), (12, 24, 1004, "dissolve")]
-    alone = [shipped.generate(tasks.t2v_request(shipped, p, steps=2, frames=13, seed=s["seed"])).frames[:12]
-             for p, s in zip((a, b), seg)]
-    np.testing.assert_array_equal(v.frames[:8], alone[0][:8])  # each shot as it is alone, outside the dissolve
-    np.testing.assert_array_equal(v.frames[16:], alone[1][4:])
-    steps = np.abs(np.diff(v.frames[7:17].astype(np.float32), axis=0)).mean(axis=(1, 2, 3))
-    assert steps.max() < 0.35 * np.abs(alone[0][7].astype(np.float32) - alone[1][4]).mean()  # spread over the 8 frames
+        [(0, cut, 4, None), (cut, total, 1004, "dissolve")]
+    # each shot alone: text->video of the shortest clip of 1 + k*j frames (up to the 13 asked) that holds it
+    alone = [shipped.generate(tasks.t2v_request(shipped, p, steps=2, frames=min(13, 1 + k * -(-(n - 1) // k)),
+                                                seed=s["seed"])).frames[:n]
+             for p, s, n in zip((a, b), seg, (cut, total - cut))]
+    np.testing.assert_array_equal(v.frames[:cut - d], alone[0][:cut - d])  # each shot as it is alone, outside the dissolve
+    np.testing.assert_array_equal(v.frames[cut + d:], alone[1][d:])
+    steps = np.abs(np.diff(v.frames[cut - d - 1:cut + d + 1].astype(np.float32), axis=0)).mean(axis=(1, 2, 3))
+    assert steps.max() < 0.35 * np.abs(alone[0][cut - d - 1].astype(np.float32) - alone[1][d]).mean()  # spread over 2d frames
     cut = tasks.storyboard(shipped, [tasks.Shot(0, a), tasks.Shot(1.5, b, transition="cut")], seconds=3, steps=2,
                            frames=13, seed=4)
     np.testing.assert_array_equal(cut.frames, np.concatenate(alone))
@@ -210,13 +238,16 @@ def test_storyboard_lands_on_keyframes(shipped, transition):
     key = image(colour=(250, 250, 0))
     shots = [tasks.Shot(0, "a red circle moving right on a blue background"),
              tasks.Shot(1.5, "a yellow star on a blue background", image=key)]
+    k, fps, (h, w) = shipped.vae.config.time_factor, shipped.config.fps, (shipped.config.height, shipped.config.width)
+    cut = k * round(1.5 * fps / k)
     v = tasks.storyboard(shipped, shots, seconds=2.5, steps=2, frames=13, transition=transition)
-    assert v.frames.shape == (20, 64, 64, 3)
-    assert [s["start_frame"] for s in v.metadata["segments"]] == [0, 12]
-    k = tasks.fit(key, 64, 64).astype(float)  # the keyframe shows at its time
-    assert np.abs(v.frames[12] - k).mean() < (0.5 if transition == "continue" else 0.01) * np.abs(v.frames[4] - k).mean()
+    assert v.frames.shape == (round(2.5 * fps), h, w, 3)
+    assert [s["start_frame"] for s in v.metadata["segments"]] == [0, cut]
+    kf = tasks.fit(key, w, h).astype(float)  # the keyframe shows at its time
+    before = np.abs(v.frames[cut - 2 * half_dissolve(k)] - kf).mean()  # before the frames that lead into it
+    assert np.abs(v.frames[cut] - kf).mean() < (0.5 if transition == "continue" else 0.01) * before
     if transition == "continue":  # held a chunk, then the shot goes on from it
-        assert np.abs(v.frames[15] - k).mean() < 0.5 * np.abs(v.frames[4] - k).mean()
+        assert np.abs(v.frames[cut + k - 1] - kf).mean() < 0.5 * before
 
 
 @pytest.mark.parametrize("shots,seconds,needle", [
@@ -245,15 +276,19 @@ def test_timeline_parsing():
 
 
 def test_recut_keeps_the_middle(shipped, clip):
+    fps, w = shipped.config.fps, tasks.windows
+    n = inspect.signature(tasks.recut).parameters["overlap_latents"].default
     v = tasks.recut(shipped, clip, "a red circle", keep=(1, 2), **FAST)
-    assert v.frames.shape == clip.shape and v.metadata["kept_frames"] == [8, 16]
+    assert v.frames.shape == clip.shape and v.metadata["kept_frames"] == [fps, 2 * fps]
     head = tasks.recut(shipped, clip, "a red circle", keep=(0, 1.5), seconds=3, **FAST)
-    assert head.frames.shape == (24, 64, 64, 3)
-    assert np.array_equal(head.frames[:7], clip[:7])  # kept 0..12; its last 5 frames crossfade into the new
+    assert head.frames.shape == (round(3 * fps), *clip.shape[1:])
+    kept, keep = round(1.5 * fps), w.overlap_frames(shipped, n)  # the kept part's last `keep` frames crossfade into the new
+    assert np.array_equal(head.frames[:kept - keep], clip[:kept - keep])
     with pytest.raises(RequestError, match="keep 1:9 is outside the video"):
         tasks.recut(shipped, clip, "x", keep=(1, 9))
-    with pytest.raises(RequestError, match="keep at least 8"):
-        tasks.recut(shipped, clip, "x", keep=(0, 0.5))
+    need = max(keep, w.overlap_frames(shipped, n, backward=True))  # a window's overlap, either way
+    with pytest.raises(RequestError, match=f"is {need - 1} frames: keep at least {need}"):
+        tasks.recut(shipped, clip, "x", keep=(0, (need - 1) / fps))
 
 
 def test_recipe_rerenders_bit_identically_and_remixes(shipped, clip, tmp_path):

@@ -114,7 +114,8 @@ def eval_boundaries(pipe, clips, **kw) -> dict:
         v = tasks.extend(pipe, c.frames, c.caption, seconds=2, direction="backward", seed=seed, **kw)
         bwd.append(jump_ratio(v.frames, len(v.frames) - len(c.frames)))
         v = tasks.interpolate(pipe, c.frames[0], c.frames[-1], c.caption, seed=seed, frames=len(c.frames), **kw)
-        interp.append(max(jump_ratio(v.frames, v.metadata["head_frames"]), jump_ratio(v.frames, len(v.frames) - 4)))
+        tail = len(v.frames) - v.metadata["tail_frames"]  # where the last image's held copies start
+        interp.append(max(jump_ratio(v.frames, v.metadata["head_frames"]), jump_ratio(v.frames, tail)))
         largest.append(largest_step(v.frames))
     return {"extend_forward": _summary(fwd, GOAL_RATIO), "extend_backward": _summary(bwd, GOAL_RATIO),
             "interpolate": _summary(interp, GOAL_RATIO), "interpolate_largest_step": _summary(largest)}

@@ -43,6 +43,7 @@ from kinetoscope.tasks.windows import (OVERLAP_LATENTS, RELEASE, check_release, 
 
 TRANSITIONS = limits.TRANSITIONS
 TRANSITION = TRANSITIONS[0]
+DISSOLVE = 8  # frames a dissolve fades over (1 s at 8 fps), and the frames that lead into a keyframe
 
 
 @dataclass
@@ -105,11 +106,18 @@ def parse_shot_lines(text: str) -> list[dict]:
     return shots
 
 
+def half_dissolve(k: int) -> int:
+    """Frames a dissolve takes on each side of its cut: half of DISSOLVE, in whole chunks of `k`
+    frames (4 on a model with 4x time compression, and 4 on one without)."""
+    return k * -(-(DISSOLVE // 2) // k)
+
+
 def _eaten(k: int, mode: str | None, image) -> tuple[int, int]:
     """Frames a transition into a shot takes (from the shot before, from the shot itself)."""
     if mode is None or mode == "cut" or (mode == "continue" and image is None):
         return 0, 0
-    return (2 * k, 0) if image is not None else (k, k)
+    h = half_dissolve(k)
+    return (2 * h, 0) if image is not None else (h, h)
 
 
 def check_timeline(shots: list[Shot], seconds: float, fps: int, k: int, modes: list[str | None] | None = None) -> list[int]:
