@@ -42,6 +42,7 @@ from kinetoscope.data.world import (BACKGROUND_AMOUNT, DIGITS, DIRECTIONS, MOTIO
 from kinetoscope.eval.components import label, principal_extent, shape_features
 
 MIN_AREA_FRACTION = 0.0015   # components smaller than this fraction of the frame are noise
+MAX_PERMUTED = 6             # tracks up to this many are linked by trying every pairing (6! = 720)
 _NAMES = list(PALETTE)
 _RGB = np.array([PALETTE[n] for n in _NAMES], np.float32)      # (K, 3)
 _SIZE_NAMES = list(SIZES)
@@ -148,11 +149,17 @@ def _track(lab, per_frame, count, frames, dist, bg, H, W) -> list[list]:
         if last[0] is None:
             order = sorted(range(count), key=lambda i: (comps[i]["x"], comps[i]["y"]))
         else:
-            def cost(perm):
-                return sum((comps[j]["x"] - last[i]["x"]) ** 2 + (comps[j]["y"] - last[i]["y"]) ** 2
-                           + (1e4 if comps[j]["colour"] != last[i]["colour"] else 0.0)
-                           for i, j in enumerate(perm))
-            order = min(itertools.permutations(range(count)), key=cost)
+            c = [[(comps[j]["x"] - last[i]["x"]) ** 2 + (comps[j]["y"] - last[i]["y"]) ** 2
+                  + (1e4 if comps[j]["colour"] != last[i]["colour"] else 0.0) for j in range(count)]
+                 for i in range(count)]
+            if count <= MAX_PERMUTED:  # the cheapest pairing of tracks and components
+                order = min(itertools.permutations(range(count)), key=lambda perm: sum(c[i][j] for i, j in enumerate(perm)))
+            else:  # speckle (a noisy clip's many components): count! pairings are too many; cheapest pairs first
+                order, free = [None] * count, set(range(count))
+                for _, i, j in sorted((c[i][j], i, j) for i in range(count) for j in range(count)):
+                    if order[i] is None and j in free:
+                        order[i] = j
+                        free.discard(j)
         for i, j in enumerate(order):
             tracks[i][t] = comps[j]
             last[i] = comps[j]

@@ -90,3 +90,19 @@ def test_no_frame_with_the_median_count_gives_no_objects_not_a_crash():
     r = analyze(frames)
     assert r.count == 2 and r.objects == [] and r.counts == [1, 3, 1, 3]
 
+
+
+def test_speckle_of_many_components_is_tracked_in_time():
+    """12 dots in every frame (a noisy few-step sample looks like this): linking them by trying
+    every pairing (12! of them) never finished; the nearest pairs are linked instead."""
+    import time
+
+    frames = np.full((4, 64, 64, 3), 128, np.uint8)
+    for t in range(4):
+        for i in range(12):
+            y, x = 4 + 20 * (i // 4), 4 + 14 * (i % 4) + t
+            frames[t, y:y + 4, x:x + 4] = (220, 30, 30)
+    t0 = time.perf_counter()
+    r = analyze(frames)
+    assert time.perf_counter() - t0 < 10
+    assert r.count == 12 and len(r.objects) == 12 and all(o.motion == "right" for o in r.objects)
