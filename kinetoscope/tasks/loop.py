@@ -1,24 +1,16 @@
 """loop: a video whose last frame flows into its first.
 
 A clip is made (text->video) or taken as given, then a bridge is generated after it whose
-windows have the clip's last frames given at the start and the clip's first chunk (4 frames)
-given at the end: the bridge leads out of the clip's end and into its start. The model alone
-leaves a visible seam (measured: `kinetoscope eval --tasks`), so the bridge's last frames are
-finally crossfaded into the clip's first ones.
+windows have the clip's last frames given at the start and the clip's first chunk given at the
+end: the bridge leads out of the clip's end and into its start. The model alone leaves a visible
+seam (`kinetoscope eval --tasks` measures it), so the bridge's last frames are finally crossfaded
+into the clip's first ones.
 
-The bridge joins the clip the way extend does (tasks/windows.py): a 2-latent overlap (5 frames)
-whose latent next to the new frames is released below RELEASE, crossfaded into the window's
-own decoding. With a 1-frame overlap, the window's redraw replaced the clip's last frame, and a
-given (crisp) clip stepped into the model's drawing there by up to 5x the median step, a jump
-the loop-seam measure did not look at. 8 held-out clips (experiments/vae4/README.md, "Session
-11"): loop seam 1.39 -> 1.12 (text -> loop) and 1.51 -> 1.18 (video -> loop, worst 3.30 -> 1.40),
-largest step anywhere 2.10 -> 1.81 and 2.30 -> 1.72 (worst 5.27 -> 2.21); the bridge takes two
-windows instead of one.
-
-The final crossfade's length is chosen per loop (`best_crossfade`, 6 to 12 frames): with a fixed 8,
-one text -> loop clip of 8 had its seam at 2.42x the median step, because its bridge stepped 2.1x
-just where the seam fell. Choosing took the seams to 0.90 / 1.27 (text -> loop, median / worst) and
-0.93 / 1.40 (video -> loop), the largest step anywhere to 1.72 / 2.33 (experiments/vae4, "Session 12").
+The bridge joins the clip the way extend does (tasks/windows.py): an overlap of OVERLAP_LATENTS
+latent frames whose latent next to the new frames is released below RELEASE and crossfaded into
+the window's own decoding, so a crisp given clip does not step into the model's drawing in one
+frame. The final crossfade's length is chosen per loop (`best_crossfade`, among CROSSFADES): the
+one whose seam step is smallest against the loop's median step.
 """
 
 from __future__ import annotations

@@ -6,16 +6,11 @@ compression; 4 frames in pixel space, where a chunk is one frame and a dissolve 
 a cut); interpolate's last image is held for as many at the end where they fit, else for the
 final chunk, the shortest given span the model has at an end (see tasks/given.py).
 
-Why not just hold them: the model draws a given object less crisply than the image shows it,
-so a held image met the first generated frame in one step (8 held-out clips, v0.4: i2v's first
-step 2.04x the median frame step, worst 4.11x; interpolate's boundaries 1.83x, worst 2.85x).
-Here, as in extend, the given latent frames next to the new ones are released below noise level
-RELEASE (`GenerationRequest.given_release`) and denoised with them, and each image's held copies
-then dissolve into the generated frame they meet. The first (and last) frames are the images
-exactly; the held copies in between carried nothing but a repeat of them. Measured on the same
-clips (`kinetoscope eval --tasks`, experiments/vae4/README.md "Session 11"): i2v's first step
-0.95x (worst 1.19x), the largest step anywhere 1.56x against 2.19x, the asked motion followed in
-3 clips of 8 against 2; interpolate's boundaries 1.00x (1.33x), its largest step 1.62x against 1.96x.
+The model draws a given object less crisply than the image shows it, so a held image would meet
+the first generated frame in one step. As in extend, the given latent frames next to the new ones
+are released below noise level RELEASE (`GenerationRequest.given_release`) and denoised with
+them, and each image's held copies then dissolve into the generated frame they meet. The first
+(and last) frames are the images exactly. `kinetoscope eval --tasks` measures the steps.
 """
 
 from __future__ import annotations
