@@ -9,17 +9,12 @@ ATTRS = ("colour", "shape", "motion", "count", "background")
 def model_suite(pipe, limit: int | None = None) -> tuple[list, dict]:
     """The quick prompts a model is scored on (its own world's where its pipeline.json names one,
     else the eval suite's) and its default clip geometry, as run_suite keywords."""
-    from kinetoscope.eval.suite import build_suite, limit_suite
+    from kinetoscope.eval.suite import limit_suite
+    from kinetoscope.eval.vocab import model_suite as suite_of
     from kinetoscope.pipeline import GenerationRequest
 
-    if pipe.config.world:
-        from kinetoscope.eval.vocab import vocabulary_suite
-
-        prompts = vocabulary_suite(pipe.config.world, quick=True)
-    else:
-        prompts = build_suite(quick=True)
     req = pipe.resolve(GenerationRequest(prompt="x"))
-    return limit_suite(prompts, limit), {"frames": req.frames, "width": req.width, "height": req.height}
+    return limit_suite(suite_of(pipe.config.world, quick=True), limit), {"frames": req.frames, "width": req.width, "height": req.height}
 
 
 def score(pipe, prompts, **settings) -> dict:

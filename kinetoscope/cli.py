@@ -133,7 +133,7 @@ def cmd_export(args) -> int:
 
 def cmd_eval(args) -> int:
     from kinetoscope.eval.report import markdown_table, write_report
-    from kinetoscope.eval.suite import FULL, QUICK, build_suite, limit_suite, run_suite
+    from kinetoscope.eval.suite import FULL, QUICK, limit_suite, run_suite
     from kinetoscope.pipeline import GenerationRequest, Pipeline, RequestError
 
     if args.tasks:  # image->video, extend, interpolate, loop, storyboard and drift figures
@@ -153,13 +153,9 @@ def cmd_eval(args) -> int:
         req = pipe.resolve(GenerationRequest(prompt="x", steps=args.steps, guidance=args.guidance, step_cache=args.step_cache))
     except (FileNotFoundError, RequestError, ValueError) as e:
         raise UserError(str(e)) from None
-    if pipe.config.world:  # a model trained on a narrowed world is scored on its own vocabulary
-        from kinetoscope.eval.vocab import vocabulary_suite
+    from kinetoscope.eval.vocab import model_suite
 
-        suite = vocabulary_suite(pipe.config.world, quick=args.quick)
-    else:
-        suite = build_suite(quick=args.quick)
-    prompts = limit_suite(suite, args.limit)
+    prompts = limit_suite(model_suite(pipe.config.world, args.quick), args.limit)
     from kinetoscope.progress import Progress
 
     bar, done = Progress(quiet=args.quiet), [0]

@@ -33,7 +33,8 @@ import numpy as np
 from kinetoscope import tasks
 from kinetoscope.data.world import WorldConfig, make_clip
 from kinetoscope.eval.analyzer import analyze, compare
-from kinetoscope.eval.suite import ATTRIBUTES, build_suite, score_clip, steps_of
+from kinetoscope.eval.suite import ATTRIBUTES, score_clip, steps_of
+from kinetoscope.eval.vocab import model_suite
 from kinetoscope.tasks.loop import seam_ratio  # the loop chooses its crossfade by it
 
 GOAL_PSNR, GOAL_RATIO = 28.0, 1.5
@@ -142,13 +143,7 @@ def _score(frames, spec) -> float:
 def eval_storyboards(pipe, n: int, **kw) -> dict:
     """Two-shot storyboards (2 s + 2 s) of suite prompts, with each transition: each shot scored
     against its prompt alone (the same seed, as many frames), and the largest step anywhere."""
-    if pipe.config.world:
-        from kinetoscope.eval.vocab import vocabulary_suite
-
-        suite = vocabulary_suite(pipe.config.world, quick=True)
-    else:
-        suite = build_suite(quick=True)
-    prompts = [p for p in suite if p.group == "seen" and len(p.spec["objects"]) == 1]
+    prompts = [p for p in model_suite(pipe.config.world, quick=True) if p.group == "seen" and len(p.spec["objects"]) == 1]
     clip_frames = pipe.resolve(tasks.t2v_request(pipe, "x")).frames
     alone, per = {}, {}
     for j in range(n):

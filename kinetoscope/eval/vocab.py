@@ -15,7 +15,7 @@ import numpy as np
 
 from kinetoscope.data.captions import canonical_caption, paraphrase_caption
 from kinetoscope.data.world import HELD_OUT_SET, SPIN_INVARIANT, WorldConfig, scene_from_spec
-from kinetoscope.eval.suite import SuitePrompt
+from kinetoscope.eval.suite import SuitePrompt, build_suite
 
 
 def world_of(world: dict, **geometry) -> WorldConfig:
@@ -54,3 +54,11 @@ def vocabulary_suite(world: dict, paraphrase_every: int = 3, pair_every: int = 4
                                        paraphrase_caption(scene, rng), spec))
         n_seen += 1
     return prompts
+
+
+def model_suite(world: dict | None, quick: bool = False) -> list[SuitePrompt]:
+    """The prompts a model is scored on: its own vocabulary's where its pipeline.json names a
+    world, else the eval suite's."""
+    if world:
+        return vocabulary_suite(world, quick=quick)
+    return build_suite(quick=quick)
