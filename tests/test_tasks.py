@@ -1,4 +1,3 @@
-import inspect
 import json
 
 import numpy as np
@@ -171,7 +170,8 @@ def test_loop_end_to_end(shipped, clip):
     bridge = 17 - 1 - k  # a 17-frame window's new frames between a given frame and the clip's first chunk
     v = tasks.loop(shipped, "a red circle moving right on a blue background", video=clip[:9], steps=2, frames=17, crossfade=4)
     assert v.frames.shape == (9 + bridge - 4, *clip.shape[1:]) and v.metadata["bridge_frames"] == bridge
-    assert v.metadata["task"] == "loop" and v.metadata["overlap_latents"] == g["OVERLAP_LATENTS"] == 2
+    assert v.metadata["task"] == "loop" and w.overlap_frames(shipped, v.metadata["overlap_latents"]) == 9 - k  # all the
+    # 9-frame clip allows beside the chunk the bridge lands on (OVERLAP_FRAMES is 9)
     assert v.metadata["release"] == g["RELEASE"] and v.metadata["crossfade"] == 4
     auto = tasks.loop(shipped, "x", video=clip[:9], steps=1, frames=17)
     lo, hi = g["CROSSFADES"][0], min(g["CROSSFADES"][1], (9 + bridge) // 2 - 1)
@@ -277,18 +277,45 @@ def test_timeline_parsing():
 
 def test_recut_keeps_the_middle(shipped, clip):
     fps, w = shipped.config.fps, tasks.windows
-    n = inspect.signature(tasks.recut).parameters["overlap_latents"].default
     v = tasks.recut(shipped, clip, "a red circle", keep=(1, 2), **FAST)
     assert v.frames.shape == clip.shape and v.metadata["kept_frames"] == [fps, 2 * fps]
     head = tasks.recut(shipped, clip, "a red circle", keep=(0, 1.5), seconds=3, **FAST)
     assert head.frames.shape == (round(3 * fps), *clip.shape[1:])
+    n = head.metadata["overlap_latents"]
     kept, keep = round(1.5 * fps), w.overlap_frames(shipped, n)  # the kept part's last `keep` frames crossfade into the new
     assert np.array_equal(head.frames[:kept - keep], clip[:kept - keep])
     with pytest.raises(RequestError, match="keep 1:9 is outside the video"):
         tasks.recut(shipped, clip, "x", keep=(1, 9))
     need = max(keep, w.overlap_frames(shipped, n, backward=True))  # a window's overlap, either way
-    with pytest.raises(RequestError, match=f"is {need - 1} frames: keep at least {need}"):
-        tasks.recut(shipped, clip, "x", keep=(0, (need - 1) / fps))
+    with pytest.raises(RequestError, match=f"is {need - 1} frames: keep at least {need}"):  # given, it is what it says
+        tasks.recut(shipped, clip, "x", keep=(0, (need - 1) / fps), overlap_latents=n)
+    short = tasks.recut(shipped, clip, "x", keep=(0, (need - 1) / fps), **FAST)  # left to its default, it fits the part
+    assert short.metadata["overlap_latents"] < n and short.frames.shape == clip.shape
+
+
+def test_default_overlaps_are_frames_whatever_the_time_compression(pipe, shipped, clip):
+    """Left to its default, every task's window overlap covers OVERLAP_FRAMES frames forwards on a
+    model with 4x time compression and on the shipped one alike (3 latent frames there, 9 in pixel
+    space), as far as the clip and the window allow; a default counted in latents gave a
+    pixel-space model a third of it."""
+    w, k = tasks.windows, shipped.vae.config.time_factor
+    assert (pipe.vae.config.time_factor, w.OVERLAP_FRAMES) == (4, 9)
+    for p in (pipe, shipped):
+        assert w.overlap_frames(p, w.overlap_latents_for(p)) == w.OVERLAP_FRAMES
+    n = w.overlap_latents_for(shipped)
+    one = {"steps": 1, "seed": 2}
+    fwd = tasks.extend(shipped, clip, "x", seconds=1, **one).metadata["overlap_latents"]
+    bwd = tasks.extend(shipped, clip, "x", seconds=1, direction="backward", **one).metadata["overlap_latents"]
+    looped = tasks.loop(shipped, "x", video=clip, crossfade=0, **one).metadata["overlap_latents"]
+    recut = tasks.recut(shipped, clip, "x", keep=(0, 1.5), seconds=3, **one).metadata["overlap_latents"]
+    board = tasks.storyboard(shipped, [tasks.Shot(0, "a red dot"), tasks.Shot(1, "a blue dot", transition="continue")],
+                             seconds=2, **one).metadata["overlap_latents"]
+    assert w.overlap_frames(shipped, fwd) == w.overlap_frames(shipped, looped) == w.OVERLAP_FRAMES
+    assert fwd == bwd == looped == recut == board == n
+    short = tasks.extend(shipped, clip, "x", seconds=1, frames=8, **one)  # a window of 8 keeps one chunk to draw
+    assert w.overlap_frames(shipped, short.metadata["overlap_latents"]) == 8 - k and len(short.frames) == len(clip) + 8
+    given = tasks.extend(shipped, clip, "x", seconds=1, overlap_latents=2, **one)  # a given overlap stays in latents
+    assert given.metadata["overlap_latents"] == 2
 
 
 def test_recipe_rerenders_bit_identically_and_remixes(shipped, clip, tmp_path):

@@ -6,11 +6,12 @@ end: the bridge leads out of the clip's end and into its start. The model alone 
 seam (`kinetoscope eval --tasks` measures it), so the bridge's last frames are finally crossfaded
 into the clip's first ones.
 
-The bridge joins the clip the way extend does (tasks/windows.py): an overlap of OVERLAP_LATENTS
-latent frames whose latent next to the new frames is released below RELEASE and crossfaded into
-the window's own decoding, so a crisp given clip does not step into the model's drawing in one
-frame. The final crossfade's length is chosen per loop (`best_crossfade`, among CROSSFADES): the
-one whose seam step is smallest against the loop's median step.
+The bridge joins the clip the way extend does (tasks/windows.py): extend's default overlap
+(OVERLAP_FRAMES frames, whatever the model's time compression) whose latent next to the new
+frames is released below RELEASE and crossfaded into the window's own decoding, so a crisp given
+clip does not step into the model's drawing in one frame. The final crossfade's length is chosen
+per loop (`best_crossfade`, among CROSSFADES): the one whose seam step is smallest against the
+loop's median step.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from kinetoscope.pipeline import Pipeline, RequestError, Video
 from kinetoscope.tasks.given import check_video, t2v_request, video_request
 from kinetoscope.tasks.windows import check_release, grow, longest_overlap, overlap_frames, usable_release
 
-OVERLAP_LATENTS = 2  # the default where the window and the clip allow it, else 1
 RELEASE = 0.7  # 0.5 (extend's) measured 1.18 / 1.51 on video -> loop, 0.7 1.18 / 1.40
 CROSSFADES = (6, 12)  # the crossfade lengths a loop chooses from (8 was fixed before)
 
@@ -30,7 +30,8 @@ def loop(pipe: Pipeline, prompt: str, video: np.ndarray | None = None, bridge_se
          overlap_latents: int | None = None, crossfade: int | None = None, release: float = RELEASE, progress=None,
          **kw) -> Video:
     """Loop `video` (T, H, W, 3), or a new text->video clip of `prompt` when it is None.
-    `overlap_latents` None: OVERLAP_LATENTS where the clip and the window allow it, else 1.
+    `overlap_latents` None: the longest overlap up to extend's default that the clip and the
+    window allow (`windows.longest_overlap`).
     The bridge is `bridge_seconds` long (default: the new frames of one window after a single
     given frame, 12 at 17 frames); its last `crossfade` frames are then blended into the clip's
     first ones (see `crossfade_loop`); None: the length in CROSSFADES whose seam steps least
@@ -44,7 +45,7 @@ def loop(pipe: Pipeline, prompt: str, video: np.ndarray | None = None, bridge_se
         clip = check_video(video, min_frames=1 + k)
         req = video_request(pipe, clip, prompt, **kw)
     if overlap_latents is None:
-        overlap_latents = longest_overlap(pipe, len(clip), req.frames, n_end=k, most=OVERLAP_LATENTS)
+        overlap_latents = longest_overlap(pipe, len(clip), req.frames, n_end=k)
     keep = overlap_frames(pipe, overlap_latents)
     if len(clip) < keep + k:
         raise RequestError(f"clip has {len(clip)} frames: a loop needs at least {keep + k}")

@@ -3,7 +3,8 @@
 The kept part [start, end] is placed at `at` seconds (default: where it was) in a video of
 `seconds` (default: the input's length); what comes before it is generated backwards from
 it and what comes after forwards, by the same sliding windows as `extend` (whose overlaps are
-crossfaded, so the kept part's first and last frames blend into the new ones).
+crossfaded, so the kept part's first and last frames blend into the new ones). `overlap_latents`
+None: extend's default (tasks/windows.py), as long as the kept part allows both ways.
 """
 
 from __future__ import annotations
@@ -14,11 +15,11 @@ import numpy as np
 
 from kinetoscope.pipeline import Pipeline, RequestError, Video
 from kinetoscope.tasks.given import check_video, video_request
-from kinetoscope.tasks.windows import grow, overlap_frames
+from kinetoscope.tasks.windows import grow, longest_overlap, overlap_frames
 
 
 def recut(pipe: Pipeline, video: np.ndarray, prompt: str, keep: tuple[float, float], seconds: float | None = None,
-          at: float | None = None, overlap_latents: int = 2, progress=None, **kw) -> Video:
+          at: float | None = None, overlap_latents: int | None = None, progress=None, **kw) -> Video:
     video = check_video(video)
     req = video_request(pipe, video, prompt, **kw)
     fps, n_in = req.fps, len(video)
@@ -31,6 +32,8 @@ def recut(pipe: Pipeline, video: np.ndarray, prompt: str, keep: tuple[float, flo
         raise RequestError(f"keep {start:g}:{end:g} is outside the video: use 0 <= start < end <= {length:g}s")
     s, e = round(start * fps), min(n_in, round(end * fps))
     kept = video[s:e]
+    if overlap_latents is None:
+        overlap_latents = min(longest_overlap(pipe, len(kept), req.frames, backward=b) for b in (False, True))
     need = max(overlap_frames(pipe, overlap_latents), overlap_frames(pipe, overlap_latents, backward=True))
     if len(kept) < need:
         raise RequestError(f"keep {start:g}:{end:g} is {len(kept)} frames: keep at least {need} ({need / fps:g}s)")
@@ -47,5 +50,6 @@ def recut(pipe: Pipeline, video: np.ndarray, prompt: str, keep: tuple[float, flo
     if after:
         later = dataclasses.replace(req, seed=req.seed + 1000)
         frames = grow(pipe, later, frames, after, overlap_latents=overlap_latents, progress=progress)
-    meta = {"task": "recut", "kept_frames": [s, e], "placed_at_frame": before, "request": req.to_dict()}
+    meta = {"task": "recut", "kept_frames": [s, e], "placed_at_frame": before, "overlap_latents": overlap_latents,
+            "request": req.to_dict()}
     return Video(frames=frames, fps=fps, metadata=meta)

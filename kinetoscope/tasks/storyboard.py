@@ -37,8 +37,8 @@ from kinetoscope.pipeline import GenerationRequest, Pipeline, RequestError, Vide
 from kinetoscope.tasks.given import first_image, fit
 from kinetoscope.tasks.stills import RELEASE as STILLS_RELEASE
 from kinetoscope.tasks.stills import from_stills
-from kinetoscope.tasks.windows import (OVERLAP_LATENTS, RELEASE, check_release, crossfade, grow, longest_overlap,
-                                       overlap_frames)
+from kinetoscope.tasks.windows import (RELEASE, check_release, crossfade, grow, longest_overlap, overlap_frames,
+                                       overlap_latents_for)
 
 
 TRANSITIONS = limits.TRANSITIONS
@@ -149,7 +149,7 @@ def check_timeline(shots: list[Shot], seconds: float, fps: int, k: int, modes: l
 
 
 def plan(pipe: Pipeline, shots: list, seconds: float | None = None, transition: str = TRANSITION,
-         overlap_latents: int = OVERLAP_LATENTS, release: float = RELEASE, **kw):
+         overlap_latents: int | None = None, release: float = RELEASE, **kw):
     """Every check a storyboard makes before any work: (shots, each shot's transition, the first
     shot's resolved request, the length in seconds, each shot's first frame). Raises RequestError."""
     shots = [s if isinstance(s, Shot) else Shot(**s) for s in shots]
@@ -159,7 +159,8 @@ def plan(pipe: Pipeline, shots: list, seconds: float | None = None, transition: 
     modes = [None] + [check_transition(s.transition or transition, f"shot {i + 2}'s transition")
                       for i, s in enumerate(shots[1:])]
     check_release(release)
-    overlap_frames(pipe, overlap_latents)  # checks its range
+    if overlap_latents is not None:
+        overlap_frames(pipe, overlap_latents)  # checks its range
     req = pipe.resolve(GenerationRequest(prompt=shots[0].prompt, **kw))
     seconds = shots[-1].at + pipe.config.seconds if seconds is None else seconds
     starts = check_timeline(shots, seconds, req.fps, pipe.vae.config.time_factor, modes)
@@ -167,13 +168,15 @@ def plan(pipe: Pipeline, shots: list, seconds: float | None = None, transition: 
 
 
 def storyboard(pipe: Pipeline, shots: list[Shot], seconds: float | None = None, transition: str = TRANSITION,
-               overlap_latents: int = OVERLAP_LATENTS, release: float = RELEASE, progress=None, **kw) -> Video:
+               overlap_latents: int | None = None, release: float = RELEASE, progress=None, **kw) -> Video:
     """One video through `shots`; `seconds` defaults to the last shot + one clip. `transition`
     is how each shot is reached where the shot does not say ("dissolve", "continue" or "cut").
     Every window that continues frames (a shot longer than a window, a dissolve's continuations,
-    "continue") is given up to `overlap_latents` latent frames of them, released below `release`,
-    as extend does (tasks/windows.py)."""
+    "continue") is given up to `overlap_latents` latent frames of them (None: extend's default,
+    OVERLAP_FRAMES frames whatever the model's time compression), released below `release`, as
+    extend does (tasks/windows.py)."""
     shots, modes, req, seconds, starts = plan(pipe, shots, seconds, transition, overlap_latents, release, **kw)
+    overlap_latents = overlap_latents_for(pipe) if overlap_latents is None else overlap_latents
     k = pipe.vae.config.time_factor
     total = round(seconds * req.fps)
     ends = starts[1:] + [total]
@@ -216,5 +219,6 @@ def storyboard(pipe: Pipeline, shots: list[Shot], seconds: float | None = None, 
         cur = np.concatenate([cur[: len(cur) - m_before], fade, shot[m_after:]])
     segments = [{"prompt": s.prompt, "at": s.at, "start_frame": a, "end_frame": b, "seed": r.seed,
                  "transition": m} for s, a, b, r, m in zip(shots, starts, ends, reqs, modes)]
-    meta = {"task": "storyboard", "transition": transition, "segments": segments, "request": req.to_dict()}
+    meta = {"task": "storyboard", "transition": transition, "overlap_latents": overlap_latents, "segments": segments,
+            "request": req.to_dict()}
     return Video(frames=cur[:total], fps=req.fps, metadata=meta)

@@ -1,12 +1,18 @@
 """Sliding windows: continue a video forwards or backwards by any number of frames.
 
-Forwards, each window has the last 1+4(n-1) frames given (n = overlap latents, a prefix) and
-generates the rest; backwards, the first 4n frames are given at the window's end (a suffix).
-A forward run may also have to land on `end` frames (4j of them, given as the last window's
+Forwards, each window has the last 1+k(n-1) frames given (n = overlap latents, a prefix; k = the
+autoencoder's frames per latent chunk: 4 for the causal autoencoder, 1 in pixel space) and
+generates the rest; backwards, the first kn frames are given at the window's end (a suffix).
+A forward run may also have to land on `end` frames (kj of them, given as the last window's
 suffix): that is how a loop closes and a storyboard reaches its next keyframe. Only new frames
 are added; the frames that were given are kept, but for each window's overlap, which is
 crossfaded into the window's own decoding of it (`blend`), all input at its far end and all
 window at the end next to the new frames.
+
+An overlap left to its default (extend, loop, recut, a storyboard's windows) is counted in
+frames, not latents: the longest up to OVERLAP_FRAMES forwards that the video and the window
+allow (`longest_overlap`), so a model without time compression gets 9 frames as one with 4x
+does, not 3. `overlap_latents`, where a caller gives it, stays a count of latent frames.
 
 Why the window may redraw its overlap: the model draws a given object less crisply than the
 input shows it (a triangle becomes a rounder blob), so with the overlap held exactly, the
@@ -15,6 +21,8 @@ held-out clips). With `release` (extend's default 0.5), the given latent frame n
 new ones is held only while the noise level is above 0.5, then denoised with the new frames,
 so the window's own decoding of the overlap already leads into them, and the crossfade
 spreads the difference from the input over the overlap's frames (`kinetoscope eval --tasks`).
+On a model without time compression that latent is a single frame and the rest of the overlap
+is held exactly, so the difference still lands on that one frame, however long the overlap.
 
 Drift: every window only sees its overlap, so colour can wander over many windows.
 `anchor` re-anchors each window: the new frames' mean colour per channel is pulled back to
@@ -31,7 +39,7 @@ from kinetoscope.pipeline import GenerationRequest, Pipeline, RequestError, Vide
 from kinetoscope.tasks.given import check_video, video_request, window
 
 DIRECTIONS = ("forward", "backward")
-OVERLAP_LATENTS = 3  # extend's longest default overlap (9 frames forwards, 12 backwards)
+OVERLAP_FRAMES = 9  # the longest default overlap forwards, any k (3 latents at k=4, 12 frames backwards; 9 at k=1)
 RELEASE = 0.5  # extend: the given latent frame next to the new ones is held down to this noise level
 
 
@@ -42,8 +50,15 @@ def overlap_frames(pipe: Pipeline, overlap_latents: int, backward: bool = False)
     return k * overlap_latents if backward else 1 + k * (overlap_latents - 1)
 
 
+def overlap_latents_for(pipe: Pipeline, frames: int = OVERLAP_FRAMES) -> int:
+    """The fewest latent frames whose forward overlap holds `frames` frames on this pipeline's
+    model: how an overlap default given in frames becomes `overlap_latents` (3 at k=4, 9 at k=1)."""
+    k = pipe.vae.config.time_factor
+    return 1 + -(-(frames - 1) // k)
+
+
 def window_need(k: int, keep: int, n_end: int = 0, backward: bool = False) -> int:
-    """The shortest window (1+4j frames) that adds a frame after `keep` given ones (and `n_end` to land on)."""
+    """The shortest window (1+kj frames) that adds a frame after `keep` given ones (and `n_end` to land on)."""
     need = keep + n_end + (1 if backward else k)  # backwards, the window's single first frame may be all that is new
     return 1 + k * -(-(need - 1) // k)
 
@@ -74,7 +89,7 @@ def crossfade(old: np.ndarray, new: np.ndarray) -> np.ndarray:
     return np.round((1 - w) * old + w * new.astype(np.float32)).astype(np.uint8)
 
 
-def grow(pipe: Pipeline, req: GenerationRequest, video: np.ndarray, n_new: int, *, overlap_latents: int = 2,
+def grow(pipe: Pipeline, req: GenerationRequest, video: np.ndarray, n_new: int, *, overlap_latents: int,
          backward: bool = False, end: np.ndarray | None = None, anchor: bool = False, blend: bool = True,
          warm_start: float = 1.0, release: float = 0.0, progress=None) -> np.ndarray:
     """`video` (T, H, W, 3) continued by `n_new` frames, after it or before it if `backward`.
@@ -141,8 +156,10 @@ def overlap_fits(pipe: Pipeline, n: int, video_frames: int, window_frames: int, 
 
 
 def longest_overlap(pipe: Pipeline, video_frames: int, window_frames: int, backward: bool = False, n_end: int = 0,
-                    most: int = OVERLAP_LATENTS) -> int:
-    """The longest overlap up to `most` latent frames that `overlap_fits`; 1 where none longer does."""
+                    most: int | None = None) -> int:
+    """The longest overlap up to `most` latent frames (None: the default, `overlap_latents_for`
+    OVERLAP_FRAMES) that `overlap_fits`; 1 where none longer does."""
+    most = overlap_latents_for(pipe) if most is None else most
     return next((n for n in range(most, 1, -1)
                  if overlap_fits(pipe, n, video_frames, window_frames, backward, n_end)), 1)
 
@@ -153,7 +170,7 @@ def extend(pipe: Pipeline, video: np.ndarray, prompt: str, seconds: float, overl
     """Continue `video` (T, H, W, 3) by `seconds`, after it ("forward") or before it
     ("backward"). The input frames are kept exactly, but for the overlap that is crossfaded
     into the new frames when `blend`. `overlap_latents` None: the longest overlap up to
-    OVERLAP_LATENTS that the video and the window allow."""
+    OVERLAP_FRAMES forwards that the video and the window allow (`longest_overlap`)."""
     if direction not in DIRECTIONS:
         raise RequestError(f"direction {direction!r} is not allowed: use one of {', '.join(DIRECTIONS)}")
     backward = direction == "backward"
