@@ -48,6 +48,9 @@ class UNetConfig:
     head: str = "unfold"  # unfold: a 3x3x3 conv to the folded output, unfolded; concat: the features unfolded
     # to full resolution, concatenated with the noisy input, then a zero-initialised 3x3x3 conv
     head_channels: int = 16  # concat head: feature channels per full-resolution position
+    head_film: bool = False  # scale/shift the head's normalised features by the timestep and pooled caption too
+    # (a DiT's adaLN final layer): the last GroupNorm removes each clip's mean, so without it the head can take
+    # a background's colour only from the noisy input
     text_pool: str = "mean"  # the pooled caption: the mean of its tokens, or their sum (summed class labels: each
     # concept adds the same vector however many others the caption names)
     text_whiten: bool = False  # whiten the pooled caption (ZCA over the training captions, buffers set by
@@ -172,6 +175,10 @@ class ConvUNet(PretrainedMixin, nn.Module):
         n_fine = 2 * cfg.blocks if cfg.fine_cross else 0
         self.fine_cross = nn.ModuleList([CrossBlock(c1, cfg.heads, cfg.text_dim) for _ in range(n_fine)])
         self.norm_out = _norm(c1)
+        if cfg.head_film:
+            self.out_cond = nn.Linear(c2, 2 * c1)
+            nn.init.zeros_(self.out_cond.weight)
+            nn.init.zeros_(self.out_cond.bias)
         if cfg.head == "unfold":
             self.conv_out = Conv3d(c1, cfg.in_channels * s * s * pt, (3, 3, 3), padding=1)
         else:
@@ -219,7 +226,11 @@ class ConvUNet(PretrainedMixin, nn.Module):
         # unfold only: a head that also convolved the noisy input (with no timestep to weigh it)
         # was measured to learn to ignore the text (loss with the right or a shuffled caption
         # within 3% at t = 1 after 2,000 steps)
-        h = F.silu(self.norm_out(h))
+        h = self.norm_out(h)
+        if self.config.head_film:
+            scale, shift = self.out_cond(c)[:, :, None, None, None].chunk(2, dim=1)
+            h = h * (1 + scale) + shift
+        h = F.silu(h)
         if self.config.head == "unfold":
             return _unfold(self.conv_out(h), self.fold, self.tfold)
         # concat: full-resolution features beside the noisy input (B, head_channels + C, T, H, W)

@@ -121,3 +121,21 @@ def test_space_positions_grow_a_trained_model_and_tell_left_from_right(unet, tmp
         other = grown(torch.zeros(1, 4, 3, 8, 16), t, text, mask)  # another aspect ratio runs as well
     assert not torch.allclose(added[..., :4], added[..., 4:].flip(-1), atol=1e-4)  # not mirror-symmetric
     assert other.shape == (1, 4, 3, 8, 16)
+
+
+def test_head_film_starts_as_the_plain_head_and_then_modulates_it():
+    torch.manual_seed(0)
+    cfg = dict(in_channels=3, channels=(16, 32), blocks=1, heads=2, patch=(2, 4, 4), stem="linear", head="concat")
+    plain = ConvUNet(UNetConfig(**cfg)).eval()
+    film = ConvUNet(UNetConfig(**cfg, head_film=True)).eval()
+    missing = film.load_state_dict(plain.state_dict(), strict=False).missing_keys
+    assert sorted(missing) == ["out_cond.bias", "out_cond.weight"]
+    x, t = torch.randn(2, 3, 4, 8, 8), torch.tensor([0.9, 0.3])
+    text, mask = torch.randn(2, 3, 384), torch.ones(2, 3, dtype=torch.bool)
+    with torch.no_grad():
+        for m in (plain, film):  # a head that is not all zeros, the same in both
+            m.conv_out.weight.copy_(torch.linspace(-0.1, 0.1, m.conv_out.weight.numel()).view_as(m.conv_out.weight))
+        assert torch.equal(plain(x, t, text, mask), film(x, t, text, mask))  # zero-initialised: the plain head
+        film.out_cond.weight.normal_(0, 1.0)
+        moved = film(x, t, text, mask) - plain(x, t, text, mask)
+    assert moved.abs().mean() > 1e-3  # the timestep and caption now reach the head's features directly
