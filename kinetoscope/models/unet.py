@@ -51,6 +51,9 @@ class UNetConfig:
     head_film: bool = False  # scale/shift the head's normalised features by the timestep and pooled caption too
     # (a DiT's adaLN final layer): the last GroupNorm removes each clip's mean, so without it the head can take
     # a background's colour only from the noisy input
+    input_mean: bool = False  # add the noisy input's mean per channel (over all frames and positions) to the
+    # conditioning vector: a plain background's colour is that mean, which every GroupNorm removes and a
+    # 3x3 convolution can only estimate from a few noisy neighbours
     text_pool: str = "mean"  # the pooled caption: the mean of its tokens, or their sum (summed class labels: each
     # concept adds the same vector however many others the caption names)
     text_whiten: bool = False  # whiten the pooled caption (ZCA over the training captions, buffers set by
@@ -153,6 +156,10 @@ class ConvUNet(PretrainedMixin, nn.Module):
         cin = (cfg.in_channels + 1) * s * s * pt  # +1: the "given" flag channel
         self.t_embed = nn.Sequential(nn.Linear(256, c2), nn.SiLU(), nn.Linear(c2, c2))
         self.pooled_proj = nn.Linear(cfg.text_dim, c2)
+        if cfg.input_mean:
+            self.mean_proj = nn.Linear(cfg.in_channels, c2)
+            nn.init.zeros_(self.mean_proj.weight)
+            nn.init.zeros_(self.mean_proj.bias)
         if cfg.text_whiten:
             self.register_buffer("pool_mean", torch.zeros(cfg.text_dim))
             self.register_buffer("pool_whiten", torch.eye(cfg.text_dim))
@@ -203,7 +210,10 @@ class ConvUNet(PretrainedMixin, nn.Module):
         pooled = pool_text(text, text_mask, self.config.text_pool)
         if self.config.text_whiten:
             pooled = (pooled - self.pool_mean) @ self.pool_whiten
-        c = F.silu(self.t_embed(timestep_embedding(t, 256).to(x.dtype)) + self.pooled_proj(pooled))
+        c = self.t_embed(timestep_embedding(t, 256).to(x.dtype)) + self.pooled_proj(pooled)
+        if self.config.input_mean:
+            c = c + self.mean_proj(x.mean(dim=(2, 3, 4)))
+        c = F.silu(c)
         h = self.conv_in(_fold(torch.cat([x, flag], dim=1), self.fold, self.tfold))
         if self.config.frame_pos:
             pos = frame_embedding(h.shape[2], x.device).to(h.dtype)  # (T / tfold, FRAME_POS_DIM)

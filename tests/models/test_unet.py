@@ -139,3 +139,23 @@ def test_head_film_starts_as_the_plain_head_and_then_modulates_it():
         film.out_cond.weight.normal_(0, 1.0)
         moved = film(x, t, text, mask) - plain(x, t, text, mask)
     assert moved.abs().mean() > 1e-3  # the timestep and caption now reach the head's features directly
+
+
+def test_input_mean_starts_as_the_plain_model_and_then_reads_the_clip_mean():
+    torch.manual_seed(0)
+    cfg = dict(in_channels=3, channels=(16, 32), blocks=1, heads=2, patch=(2, 4, 4), stem="linear", head="concat")
+    plain = ConvUNet(UNetConfig(**cfg)).eval()
+    with torch.no_grad():  # a trained-looking model: no block is zero any more
+        for p in plain.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    mean = ConvUNet(UNetConfig(**cfg, input_mean=True)).eval()
+    missing = mean.load_state_dict(plain.state_dict(), strict=False).missing_keys
+    assert sorted(missing) == ["mean_proj.bias", "mean_proj.weight"]
+    x, t = torch.randn(2, 3, 4, 8, 8), torch.tensor([0.9, 0.3])
+    text, mask = torch.randn(2, 3, 384), torch.ones(2, 3, dtype=torch.bool)
+    with torch.no_grad():
+        assert torch.equal(plain(x, t, text, mask), mean(x, t, text, mask))  # zero-initialised: the plain model
+        mean.mean_proj.weight.normal_(0, 1.0)
+        shifted = x + torch.tensor([0.5, -0.5, 0.0])[None, :, None, None, None]  # another background colour
+        moved = (mean(shifted, t, text, mask) - mean(x, t, text, mask)) - (plain(shifted, t, text, mask) - plain(x, t, text, mask))
+    assert moved.abs().mean() > 1e-3  # the clip's mean colour now reaches every block's scale/shift
