@@ -123,39 +123,32 @@ def test_space_positions_grow_a_trained_model_and_tell_left_from_right(unet, tmp
     assert other.shape == (1, 4, 3, 8, 16)
 
 
-def test_head_film_starts_as_the_plain_head_and_then_modulates_it():
-    torch.manual_seed(0)
-    cfg = dict(in_channels=3, channels=(16, 32), blocks=1, heads=2, patch=(2, 4, 4), stem="linear", head="concat")
-    plain = ConvUNet(UNetConfig(**cfg)).eval()
-    film = ConvUNet(UNetConfig(**cfg, head_film=True)).eval()
-    missing = film.load_state_dict(plain.state_dict(), strict=False).missing_keys
-    assert sorted(missing) == ["out_cond.bias", "out_cond.weight"]
-    x, t = torch.randn(2, 3, 4, 8, 8), torch.tensor([0.9, 0.3])
-    text, mask = torch.randn(2, 3, 384), torch.ones(2, 3, dtype=torch.bool)
+def _grown(unet, tmp_path, option, added):
+    """The fixture's model grown by a zero-initialised `option`, with exactly the `added` parameters."""
+    unet.save_pretrained(tmp_path)
+    grown = ConvUNet.from_pretrained(tmp_path, grow={option: True}).eval()
+    assert sorted(set(grown.state_dict()) - set(unet.state_dict())) == added
+    return grown
+
+
+def test_head_film_grows_a_trained_model_and_then_modulates_its_head(unet, tmp_path):
+    grown = _grown(unet, tmp_path, "head_film", ["out_cond.bias", "out_cond.weight"])
+    x, t = torch.randn(2, 4, 3, 8, 8), torch.tensor([0.9, 0.3])
+    text, mask = torch.randn(2, 5, 384), torch.ones(2, 5, dtype=torch.bool)
     with torch.no_grad():
-        for m in (plain, film):  # a head that is not all zeros, the same in both
-            m.conv_out.weight.copy_(torch.linspace(-0.1, 0.1, m.conv_out.weight.numel()).view_as(m.conv_out.weight))
-        assert torch.equal(plain(x, t, text, mask), film(x, t, text, mask))  # zero-initialised: the plain head
-        film.out_cond.weight.normal_(0, 1.0)
-        moved = film(x, t, text, mask) - plain(x, t, text, mask)
+        assert torch.equal(unet(x, t, text, mask), grown(x, t, text, mask))  # starts as the model it grew from
+        grown.out_cond.weight.normal_(0, 1.0)
+        moved = grown(x, t, text, mask) - unet(x, t, text, mask)
     assert moved.abs().mean() > 1e-3  # the timestep and caption now reach the head's features directly
 
 
-def test_input_mean_starts_as_the_plain_model_and_then_reads_the_clip_mean():
-    torch.manual_seed(0)
-    cfg = dict(in_channels=3, channels=(16, 32), blocks=1, heads=2, patch=(2, 4, 4), stem="linear", head="concat")
-    plain = ConvUNet(UNetConfig(**cfg)).eval()
-    with torch.no_grad():  # a trained-looking model: no block is zero any more
-        for p in plain.parameters():
-            p.add_(0.05 * torch.randn_like(p))
-    mean = ConvUNet(UNetConfig(**cfg, input_mean=True)).eval()
-    missing = mean.load_state_dict(plain.state_dict(), strict=False).missing_keys
-    assert sorted(missing) == ["mean_proj.bias", "mean_proj.weight"]
-    x, t = torch.randn(2, 3, 4, 8, 8), torch.tensor([0.9, 0.3])
-    text, mask = torch.randn(2, 3, 384), torch.ones(2, 3, dtype=torch.bool)
+def test_input_mean_grows_a_trained_model_and_then_reads_the_clip_mean(unet, tmp_path):
+    grown = _grown(unet, tmp_path, "input_mean", ["mean_proj.bias", "mean_proj.weight"])
+    x, t = torch.randn(2, 4, 3, 8, 8), torch.tensor([0.9, 0.3])
+    text, mask = torch.randn(2, 5, 384), torch.ones(2, 5, dtype=torch.bool)
+    shifted = x + torch.tensor([0.5, -0.5, 0.0, 0.0])[None, :, None, None, None]  # another background colour
     with torch.no_grad():
-        assert torch.equal(plain(x, t, text, mask), mean(x, t, text, mask))  # zero-initialised: the plain model
-        mean.mean_proj.weight.normal_(0, 1.0)
-        shifted = x + torch.tensor([0.5, -0.5, 0.0])[None, :, None, None, None]  # another background colour
-        moved = (mean(shifted, t, text, mask) - mean(x, t, text, mask)) - (plain(shifted, t, text, mask) - plain(x, t, text, mask))
+        assert torch.equal(unet(x, t, text, mask), grown(x, t, text, mask))
+        grown.mean_proj.weight.normal_(0, 1.0)
+        moved = (grown(shifted, t, text, mask) - grown(x, t, text, mask)) - (unet(shifted, t, text, mask) - unet(x, t, text, mask))
     assert moved.abs().mean() > 1e-3  # the clip's mean colour now reaches every block's scale/shift
