@@ -54,6 +54,11 @@ class UNetConfig:
     input_mean: bool = False  # add the noisy input's mean per channel (over all frames and positions) to the
     # conditioning vector: a plain background's colour is that mean, which every GroupNorm removes and a
     # 3x3 convolution can only estimate from a few noisy neighbours
+    precond: bool = False  # EDM-style preconditioning (Karras et al. 2022) of the clean-sample output on the
+    # rectified flow x_t = (1-t) x0 + t eps: x0 = c_skip(t) x_t + c_out(t) F(c_in(t) x_t), so the network's input
+    # and target have unit variance at every noise level; at low noise the skip carries the clip (a plain
+    # background of any colour) and the network only removes the noise
+    sigma_data: float = 1.0  # the clean clips' root mean square (pixels in [-1, 1] of saturated colours: ~1)
     text_pool: str = "mean"  # the pooled caption: the mean of its tokens, or their sum (summed class labels: each
     # concept adds the same vector however many others the caption names)
     text_whiten: bool = False  # whiten the pooled caption (ZCA over the training captions, buffers set by
@@ -151,6 +156,8 @@ class ConvUNet(PretrainedMixin, nn.Module):
             raise ValueError(f"UNet text_pool {cfg.text_pool!r}: allowed mean|sum")
         if cfg.stem not in ("conv", "linear") or cfg.head not in ("unfold", "concat"):
             raise ValueError(f"UNet stem {cfg.stem!r} / head {cfg.head!r}: allowed conv|linear / unfold|concat")
+        if cfg.precond and cfg.prediction != "x0":
+            raise ValueError(f"UNet precond needs prediction x0, not {cfg.prediction!r}")
         self.fold = s = cfg.patch[1] // 2
         self.tfold = pt = cfg.patch[0]
         cin = (cfg.in_channels + 1) * s * s * pt  # +1: the "given" flag channel
@@ -195,6 +202,12 @@ class ConvUNet(PretrainedMixin, nn.Module):
         nn.init.zeros_(self.conv_out.bias)
 
     def forward(self, x, t, text, text_mask, given=None):
+        if not self.config.precond:
+            return self._net(x, t, text, text_mask, given)
+        c_skip, c_out, c_in = precond_scales(t.to(x.dtype), self.config.sigma_data, x.dim())
+        return c_skip * x + c_out * self._net(c_in * x, t, text, text_mask, given)
+
+    def _net(self, x, t, text, text_mask, given=None):
         b, _, T, H, W = x.shape
         m = 2 * self.fold
         if H % m or W % m:
@@ -203,7 +216,7 @@ class ConvUNet(PretrainedMixin, nn.Module):
             given = torch.zeros(b, T, dtype=torch.bool, device=x.device)
         if T % self.tfold:  # a time fold needs whole pairs: repeat the last frame, drop its prediction
             pad = self.tfold - T % self.tfold
-            out = self.forward(torch.cat([x, x[:, :, -1:].expand(-1, -1, pad, -1, -1)], dim=2), t, text, text_mask,
+            out = self._net(torch.cat([x, x[:, :, -1:].expand(-1, -1, pad, -1, -1)], dim=2), t, text, text_mask,
                                torch.cat([given, given[:, -1:].expand(-1, pad)], dim=1))
             return out[:, :, :T]
         flag = given.to(x.dtype)[:, None, :, None, None].expand(b, 1, T, H, W)
@@ -250,6 +263,17 @@ class ConvUNet(PretrainedMixin, nn.Module):
     def _text(h, cross, text, mask):
         blk = next(cross, None)
         return h if blk is None else blk(h, text, mask)
+
+
+def precond_scales(t: torch.Tensor, sigma: float, dims: int):
+    """(B,) noise levels -> c_skip, c_out, c_in shaped to broadcast over (B, C, T, H, W) for x_t = a x0 + b eps,
+    a = 1 - t, b = t, data of root mean square sigma: c_skip = a s^2 / d^2, c_out = b s / d, c_in = 1 / d,
+    d = sqrt(a^2 s^2 + b^2) (the std of x_t), so c_skip x_t + c_out F equals x0 when F's target
+    (x0 - c_skip x_t) / c_out has unit variance."""
+    t = t.view(-1, *([1] * (dims - 1)))
+    a, s2 = 1 - t, sigma * sigma
+    d2 = a * a * s2 + t * t
+    return a * s2 / d2, t * sigma / d2.sqrt(), d2.rsqrt()
 
 
 FRAME_POS_DIM = 32

@@ -152,3 +152,35 @@ def test_input_mean_grows_a_trained_model_and_then_reads_the_clip_mean(unet, tmp
         grown.mean_proj.weight.normal_(0, 1.0)
         moved = (grown(shifted, t, text, mask) - grown(x, t, text, mask)) - (unet(shifted, t, text, mask) - unet(x, t, text, mask))
     assert moved.abs().mean() > 1e-3  # the clip's mean colour now reaches every block's scale/shift
+
+
+@pytest.mark.parametrize("t", [0.02, 0.3, 0.5, 0.8, 0.98])
+def test_precond_scales_give_the_network_a_unit_variance_input_and_target(t):
+    from kinetoscope.models.unet import precond_scales
+
+    torch.manual_seed(0)
+    sigma = 0.7
+    x0, eps = sigma * torch.randn(20000), torch.randn(20000)
+    x_t = (1 - t) * x0 + t * eps
+    c_skip, c_out, c_in = (c.flatten() for c in precond_scales(torch.tensor([t]), sigma, 1))
+    target = (x0 - c_skip * x_t) / c_out  # what the network must output for c_skip x_t + c_out F to be x0
+    assert abs((c_in * x_t).std().item() - 1) < 0.03
+    assert abs(target.std().item() - 1) < 0.03
+
+
+def test_precond_starts_as_the_best_linear_estimate_and_refuses_velocity():
+    torch.manual_seed(0)
+    m = ConvUNet(UNetConfig(in_channels=3, channels=(16, 32), blocks=1, heads=2, patch=(2, 4, 4), stem="linear",
+                            head="concat", precond=True, sigma_data=0.7)).eval()
+    x, t = torch.randn(2, 3, 4, 8, 8), torch.tensor([0.1, 0.9])
+    text, mask = torch.randn(2, 5, 384), torch.ones(2, 5, dtype=torch.bool)
+    with torch.no_grad():
+        y = m(x, t, text, mask)
+        a = 1 - t
+        expected = (a * 0.49 / (a * a * 0.49 + t * t)).view(2, 1, 1, 1, 1) * x  # zero-initialised head: F = 0
+        assert torch.allclose(y, expected, atol=1e-6)
+        m.conv_out.bias.fill_(0.1)  # the network's output now adds c_out(t) * F: more at high noise
+        added = (m(x, t, text, mask) - y).abs().mean(dim=(1, 2, 3, 4))
+    assert added[1] > 3 * added[0]
+    with pytest.raises(ValueError, match="precond needs prediction x0"):
+        ConvUNet(UNetConfig(prediction="velocity", precond=True))
