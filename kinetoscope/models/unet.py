@@ -58,6 +58,10 @@ class UNetConfig:
     # rectified flow x_t = (1-t) x0 + t eps: x0 = c_skip(t) x_t + c_out(t) F(c_in(t) x_t), so the network's input
     # and target have unit variance at every noise level; at low noise the skip carries the clip (a plain
     # background of any colour) and the network only removes the noise
+    center: bool = False  # work relative to the clip's colour: estimate the clean clip's mean per channel from
+    # the noisy input (its mean over frames and positions, which noise hardly changes, over 1 - t), give the
+    # network the clip minus that mean and add the mean back to its output. A plain background of any colour
+    # then looks to the network as black did, which is the world it learns shape and motion in
     sigma_data: float = 1.0  # the clean clips' root mean square (pixels in [-1, 1] of saturated colours: ~1)
     text_pool: str = "mean"  # the pooled caption: the mean of its tokens, or their sum (summed class labels: each
     # concept adds the same vector however many others the caption names)
@@ -156,8 +160,8 @@ class ConvUNet(PretrainedMixin, nn.Module):
             raise ValueError(f"UNet text_pool {cfg.text_pool!r}: allowed mean|sum")
         if cfg.stem not in ("conv", "linear") or cfg.head not in ("unfold", "concat"):
             raise ValueError(f"UNet stem {cfg.stem!r} / head {cfg.head!r}: allowed conv|linear / unfold|concat")
-        if cfg.precond and cfg.prediction != "x0":
-            raise ValueError(f"UNet precond needs prediction x0, not {cfg.prediction!r}")
+        if (cfg.precond or cfg.center) and cfg.prediction != "x0":
+            raise ValueError(f"UNet precond/center needs prediction x0, not {cfg.prediction!r}")
         self.fold = s = cfg.patch[1] // 2
         self.tfold = pt = cfg.patch[0]
         cin = (cfg.in_channels + 1) * s * s * pt  # +1: the "given" flag channel
@@ -202,6 +206,9 @@ class ConvUNet(PretrainedMixin, nn.Module):
         nn.init.zeros_(self.conv_out.bias)
 
     def forward(self, x, t, text, text_mask, given=None):
+        if self.config.center:
+            mean, scale = clip_mean(x, t, given)  # (B, C, 1, 1, 1) the clean mean, (B, 1, T, 1, 1) each frame's 1 - t
+            return mean + self._net(x - scale * mean, t, text, text_mask, given)
         if not self.config.precond:
             return self._net(x, t, text, text_mask, given)
         c_skip, c_out, c_in = precond_scales(t.to(x.dtype), self.config.sigma_data, x.dim())
@@ -263,6 +270,20 @@ class ConvUNet(PretrainedMixin, nn.Module):
     def _text(h, cross, text, mask):
         blk = next(cross, None)
         return h if blk is None else blk(h, text, mask)
+
+
+def clip_mean(x: torch.Tensor, t: torch.Tensor, given: torch.Tensor | None = None, eps: float = 1e-3):
+    """The clean clip's mean per channel estimated from x_t = a x0 + t eps (a = 1 - t, 1 for given frames):
+    each frame's mean m_f is about a_f mu (the noise averages out over the frame), so mu is the least-squares
+    sum(a_f m_f) / sum(a_f^2), shrunk towards 0 where little signal is left. Returns mu (B, C, 1, 1, 1) and
+    the frames' a_f (B, 1, T, 1, 1)."""
+    b, _, T = x.shape[:3]
+    a = (1 - t.to(x.dtype)).view(b, 1).expand(b, T)
+    if given is not None:
+        a = torch.where(given, torch.ones_like(a), a)
+    m = x.mean(dim=(3, 4))  # (B, C, T)
+    mu = (m * a[:, None]).mean(-1) / (a.pow(2).mean(-1, keepdim=True) + eps)
+    return mu[:, :, None, None, None], a[:, None, :, None, None]
 
 
 def precond_scales(t: torch.Tensor, sigma: float, dims: int):

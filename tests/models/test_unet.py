@@ -182,5 +182,41 @@ def test_precond_starts_as_the_best_linear_estimate_and_refuses_velocity():
         m.conv_out.bias.fill_(0.1)  # the network's output now adds c_out(t) * F: more at high noise
         added = (m(x, t, text, mask) - y).abs().mean(dim=(1, 2, 3, 4))
     assert added[1] > 3 * added[0]
-    with pytest.raises(ValueError, match="precond needs prediction x0"):
+    with pytest.raises(ValueError, match="precond/center needs prediction x0"):
         ConvUNet(UNetConfig(prediction="velocity", precond=True))
+
+
+def test_clip_mean_estimates_the_clean_mean_from_noisy_and_given_frames():
+    from kinetoscope.models.unet import clip_mean
+
+    torch.manual_seed(0)
+    x0 = torch.tensor([0.6, -0.2, -1.0])[None, :, None, None, None].expand(2, 3, 16, 32, 32)
+    t = torch.tensor([0.2, 0.8])
+    x_t = (1 - t.view(2, 1, 1, 1, 1)) * x0 + t.view(2, 1, 1, 1, 1) * torch.randn(2, 3, 16, 32, 32)
+    mu, a = clip_mean(x_t, t)
+    assert torch.allclose(mu.flatten(1), x0[:, :, 0, 0, 0], atol=0.05)
+    assert torch.allclose(a.flatten(1), (1 - t)[:, None].expand(2, 16))
+    given = torch.zeros(2, 16, dtype=torch.bool)
+    given[:, 0] = True  # a clean first frame counts at full weight
+    mu_g, a_g = clip_mean(torch.where(given[:, None, :, None, None], x0, x_t), t, given)
+    assert (a_g[:, 0, 0] == 1).all() and torch.allclose(mu_g.flatten(1), x0[:, :, 0, 0, 0], atol=0.05)
+
+
+def test_center_moves_the_output_with_the_clip_colour_and_leaves_the_network_input_alone():
+    torch.manual_seed(0)
+    m = ConvUNet(UNetConfig(in_channels=3, channels=(16, 32), blocks=1, heads=2, patch=(2, 4, 4), stem="linear",
+                            head="concat", center=True)).eval()
+    with torch.no_grad():
+        for p in m.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    t = torch.tensor([0.3, 0.3])
+    x = torch.randn(1, 3, 4, 8, 8).expand(2, -1, -1, -1, -1) * 0.3
+    shift = torch.tensor([[0.0, 0.0, 0.0], [0.8, -0.5, 0.2]])[:, :, None, None, None]  # another background colour
+    text, mask = torch.randn(1, 5, 384).expand(2, -1, -1), torch.ones(2, 5, dtype=torch.bool)
+    with torch.no_grad():
+        y = m(x + 0.7 * shift, t, text, mask)  # the same noisy clip, its clean colour moved by `shift`
+        plain = ConvUNet(m.config.__class__(**{**m.config.__dict__, "center": False})).eval()
+        plain.load_state_dict(m.state_dict())
+        y_plain = plain(x + 0.7 * shift, t, text, mask)
+    assert torch.allclose(y[1] - y[0], shift[1].expand_as(y[0]), atol=0.02)  # the output follows the colour
+    assert not torch.allclose(y_plain[1] - y_plain[0], shift[1].expand_as(y[0]), atol=0.1)  # without center it does not
