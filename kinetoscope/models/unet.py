@@ -48,21 +48,6 @@ class UNetConfig:
     head: str = "unfold"  # unfold: a 3x3x3 conv to the folded output, unfolded; concat: the features unfolded
     # to full resolution, concatenated with the noisy input, then a zero-initialised 3x3x3 conv
     head_channels: int = 16  # concat head: feature channels per full-resolution position
-    head_film: bool = False  # scale/shift the head's normalised features by the timestep and pooled caption too
-    # (a DiT's adaLN final layer): the last GroupNorm removes each clip's mean, so without it the head can take
-    # a background's colour only from the noisy input
-    input_mean: bool = False  # add the noisy input's mean per channel (over all frames and positions) to the
-    # conditioning vector: a plain background's colour is that mean, which every GroupNorm removes and a
-    # 3x3 convolution can only estimate from a few noisy neighbours
-    precond: bool = False  # EDM-style preconditioning (Karras et al. 2022) of the clean-sample output on the
-    # rectified flow x_t = (1-t) x0 + t eps: x0 = c_skip(t) x_t + c_out(t) F(c_in(t) x_t), so the network's input
-    # and target have unit variance at every noise level; at low noise the skip carries the clip (a plain
-    # background of any colour) and the network only removes the noise
-    center: bool = False  # work relative to the clip's colour: estimate the clean clip's mean per channel from
-    # the noisy input (its mean over frames and positions, which noise hardly changes, over 1 - t), give the
-    # network the clip minus that mean and add the mean back to its output. A plain background of any colour
-    # then looks to the network as black did, which is the world it learns shape and motion in
-    sigma_data: float = 1.0  # the clean clips' root mean square (pixels in [-1, 1] of saturated colours: ~1)
     text_pool: str = "mean"  # the pooled caption: the mean of its tokens, or their sum (summed class labels: each
     # concept adds the same vector however many others the caption names)
     text_whiten: bool = False  # whiten the pooled caption (ZCA over the training captions, buffers set by
@@ -160,17 +145,11 @@ class ConvUNet(PretrainedMixin, nn.Module):
             raise ValueError(f"UNet text_pool {cfg.text_pool!r}: allowed mean|sum")
         if cfg.stem not in ("conv", "linear") or cfg.head not in ("unfold", "concat"):
             raise ValueError(f"UNet stem {cfg.stem!r} / head {cfg.head!r}: allowed conv|linear / unfold|concat")
-        if (cfg.precond or cfg.center) and cfg.prediction != "x0":
-            raise ValueError(f"UNet precond/center needs prediction x0, not {cfg.prediction!r}")
         self.fold = s = cfg.patch[1] // 2
         self.tfold = pt = cfg.patch[0]
         cin = (cfg.in_channels + 1) * s * s * pt  # +1: the "given" flag channel
         self.t_embed = nn.Sequential(nn.Linear(256, c2), nn.SiLU(), nn.Linear(c2, c2))
         self.pooled_proj = nn.Linear(cfg.text_dim, c2)
-        if cfg.input_mean:
-            self.mean_proj = nn.Linear(cfg.in_channels, c2)
-            nn.init.zeros_(self.mean_proj.weight)
-            nn.init.zeros_(self.mean_proj.bias)
         if cfg.text_whiten:
             self.register_buffer("pool_mean", torch.zeros(cfg.text_dim))
             self.register_buffer("pool_whiten", torch.eye(cfg.text_dim))
@@ -193,10 +172,6 @@ class ConvUNet(PretrainedMixin, nn.Module):
         n_fine = 2 * cfg.blocks if cfg.fine_cross else 0
         self.fine_cross = nn.ModuleList([CrossBlock(c1, cfg.heads, cfg.text_dim) for _ in range(n_fine)])
         self.norm_out = _norm(c1)
-        if cfg.head_film:
-            self.out_cond = nn.Linear(c2, 2 * c1)
-            nn.init.zeros_(self.out_cond.weight)
-            nn.init.zeros_(self.out_cond.bias)
         if cfg.head == "unfold":
             self.conv_out = Conv3d(c1, cfg.in_channels * s * s * pt, (3, 3, 3), padding=1)
         else:
@@ -206,15 +181,6 @@ class ConvUNet(PretrainedMixin, nn.Module):
         nn.init.zeros_(self.conv_out.bias)
 
     def forward(self, x, t, text, text_mask, given=None):
-        if self.config.center:
-            mean, scale = clip_mean(x, t, given)  # (B, C, 1, 1, 1) the clean mean, (B, 1, T, 1, 1) each frame's 1 - t
-            return mean + self._net(x - scale * mean, t, text, text_mask, given)
-        if not self.config.precond:
-            return self._net(x, t, text, text_mask, given)
-        c_skip, c_out, c_in = precond_scales(t.to(x.dtype), self.config.sigma_data, x.dim())
-        return c_skip * x + c_out * self._net(c_in * x, t, text, text_mask, given)
-
-    def _net(self, x, t, text, text_mask, given=None):
         b, _, T, H, W = x.shape
         m = 2 * self.fold
         if H % m or W % m:
@@ -223,17 +189,14 @@ class ConvUNet(PretrainedMixin, nn.Module):
             given = torch.zeros(b, T, dtype=torch.bool, device=x.device)
         if T % self.tfold:  # a time fold needs whole pairs: repeat the last frame, drop its prediction
             pad = self.tfold - T % self.tfold
-            out = self._net(torch.cat([x, x[:, :, -1:].expand(-1, -1, pad, -1, -1)], dim=2), t, text, text_mask,
+            out = self.forward(torch.cat([x, x[:, :, -1:].expand(-1, -1, pad, -1, -1)], dim=2), t, text, text_mask,
                                torch.cat([given, given[:, -1:].expand(-1, pad)], dim=1))
             return out[:, :, :T]
         flag = given.to(x.dtype)[:, None, :, None, None].expand(b, 1, T, H, W)
         pooled = pool_text(text, text_mask, self.config.text_pool)
         if self.config.text_whiten:
             pooled = (pooled - self.pool_mean) @ self.pool_whiten
-        c = self.t_embed(timestep_embedding(t, 256).to(x.dtype)) + self.pooled_proj(pooled)
-        if self.config.input_mean:
-            c = c + self.mean_proj(x.mean(dim=(2, 3, 4)))
-        c = F.silu(c)
+        c = F.silu(self.t_embed(timestep_embedding(t, 256).to(x.dtype)) + self.pooled_proj(pooled))
         h = self.conv_in(_fold(torch.cat([x, flag], dim=1), self.fold, self.tfold))
         if self.config.frame_pos:
             pos = frame_embedding(h.shape[2], x.device).to(h.dtype)  # (T / tfold, FRAME_POS_DIM)
@@ -256,11 +219,7 @@ class ConvUNet(PretrainedMixin, nn.Module):
         # unfold only: a head that also convolved the noisy input (with no timestep to weigh it)
         # was measured to learn to ignore the text (loss with the right or a shuffled caption
         # within 3% at t = 1 after 2,000 steps)
-        h = self.norm_out(h)
-        if self.config.head_film:
-            scale, shift = self.out_cond(c)[:, :, None, None, None].chunk(2, dim=1)
-            h = h * (1 + scale) + shift
-        h = F.silu(h)
+        h = F.silu(self.norm_out(h))
         if self.config.head == "unfold":
             return _unfold(self.conv_out(h), self.fold, self.tfold)
         # concat: full-resolution features beside the noisy input (B, head_channels + C, T, H, W)
@@ -270,31 +229,6 @@ class ConvUNet(PretrainedMixin, nn.Module):
     def _text(h, cross, text, mask):
         blk = next(cross, None)
         return h if blk is None else blk(h, text, mask)
-
-
-def clip_mean(x: torch.Tensor, t: torch.Tensor, given: torch.Tensor | None = None, eps: float = 1e-3):
-    """The clean clip's mean per channel estimated from x_t = a x0 + t eps (a = 1 - t, 1 for given frames):
-    each frame's mean m_f is about a_f mu (the noise averages out over the frame), so mu is the least-squares
-    sum(a_f m_f) / sum(a_f^2), shrunk towards 0 where little signal is left. Returns mu (B, C, 1, 1, 1) and
-    the frames' a_f (B, 1, T, 1, 1)."""
-    b, _, T = x.shape[:3]
-    a = (1 - t.to(x.dtype)).view(b, 1).expand(b, T)
-    if given is not None:
-        a = torch.where(given, torch.ones_like(a), a)
-    m = x.mean(dim=(3, 4))  # (B, C, T)
-    mu = (m * a[:, None]).mean(-1) / (a.pow(2).mean(-1, keepdim=True) + eps)
-    return mu[:, :, None, None, None], a[:, None, :, None, None]
-
-
-def precond_scales(t: torch.Tensor, sigma: float, dims: int):
-    """(B,) noise levels -> c_skip, c_out, c_in shaped to broadcast over (B, C, T, H, W) for x_t = a x0 + b eps,
-    a = 1 - t, b = t, data of root mean square sigma: c_skip = a s^2 / d^2, c_out = b s / d, c_in = 1 / d,
-    d = sqrt(a^2 s^2 + b^2) (the std of x_t), so c_skip x_t + c_out F equals x0 when F's target
-    (x0 - c_skip x_t) / c_out has unit variance."""
-    t = t.view(-1, *([1] * (dims - 1)))
-    a, s2 = 1 - t, sigma * sigma
-    d2 = a * a * s2 + t * t
-    return a * s2 / d2, t * sigma / d2.sqrt(), d2.rsqrt()
 
 
 FRAME_POS_DIM = 32
