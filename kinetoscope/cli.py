@@ -11,7 +11,7 @@ from kinetoscope.commands.common import (UserError, check_policy, engine_spec, m
                                          save_output, warn_unknown_words)
 
 EXAMPLES = """examples:
-  kinetoscope generate "a red circle bouncing on a blue background"
+  kinetoscope generate "a red circle bouncing on a black background"
   kinetoscope generate "two green squares moving left" --seconds 3 --size 96x64 --seed 7 --out squares.mp4
   kinetoscope train --stage vae run_dir=runs/vae steps=2000
   kinetoscope train export runs/dit --out my-model && kinetoscope generate "a star" --weights my-model
