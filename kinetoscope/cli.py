@@ -34,7 +34,7 @@ def cmd_generate(args) -> int:
     check_policy(args, ("prompt", args.prompt), ("negative_prompt", args.negative))
     if config is not None and not args.storyboard:  # a storyboard file's shots are read (and warned of) with the task
         prompts = [p for _, p in args.at] if args.at else [args.prompt]
-        warn_unknown_words(config.vocabulary, model_folder(args), *prompts, args.negative)
+        warn_unknown_words(config, model_folder(args), *prompts, args.negative)
     # torch and the model only now, after every check that needs neither
     from kinetoscope.commands.generate import run_task_command
 

@@ -1,9 +1,12 @@
-"""The words a model knows: a prompt's words, the ones its training captions never used, and the one
-warning that names them.
+"""The words a model knows: a prompt's words, the ones its training captions never used, the
+background colours its world never drew, and the one warning that names them.
 
 A model folder's pipeline.json may carry "vocabulary", the sorted words of its training captions
 (`kinetoscope train export` writes it). A model that knows only those (the built-in one) draws
-nothing reliable for any other word, so the command line and the studio warn, naming them.
+nothing reliable for any other word, so the command line and the studio warn, naming them. It may
+also carry "world", the procedural world it was trained on: a colour word is in the vocabulary
+because objects have it, yet the world may have drawn only some of the colours as backgrounds
+("background_colours"), so a background asked for in any other colour is named too.
 
 No torch here (nor anything that imports it): the command line warns before the model loads.
 """
@@ -14,13 +17,8 @@ import re
 from pathlib import Path
 
 from kinetoscope.data.scene import COLOURS, DIGITS, GEOMETRIC_SHAPES, MOTIONS
+from kinetoscope.data.words import words_of
 from kinetoscope.request import BUILTIN_WEIGHTS, read_config
-
-_WORD = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
-
-
-def words_of(prompt: str) -> list[str]:
-    return _WORD.findall(prompt.lower())
 
 
 _SHOT_TIME = re.compile(r"[0-9]+s")  # a storyboard's "2s a blue square": a time, not a word of the prompt
@@ -47,6 +45,20 @@ def unknown_in(vocabulary: list[str] | set[str] | None, *prompts: str | None) ->
     return list(dict.fromkeys(w for p in prompts if p for w in unknown_words(p, known)))
 
 
+def unseen_backgrounds(world: dict | None, *prompts: str | None) -> list[str]:
+    """The background colours that `prompts` (empty ones skipped) ask for ("on a blue background":
+    blue) and that `world`, a model folder's pipeline.json "world", never drew (not among its
+    background_colours), in order, once each; none when there is no world or it records no
+    background colours."""
+    drawn = (world or {}).get("background_colours")
+    if not drawn:
+        return []
+    from kinetoscope.data.lexicon import BACKGROUND, concepts  # numpy (no torch): only where it is needed
+
+    asked = (c.removeprefix(BACKGROUND) for p in prompts if p for c in concepts(p) if c.startswith(BACKGROUND))
+    return list(dict.fromkeys(c for c in asked if c not in drawn))
+
+
 def _known_kinds(vocabulary: list[str]) -> str:
     """What the vocabulary covers, by kind where it is the procedural world's (colours, shapes,
     motions), else its first words."""
@@ -69,7 +81,25 @@ def where_to_look(folder: str | Path | None = None) -> str:
     return f"the model card {card}" if card.is_file() else f"the vocabulary in {folder / 'pipeline.json'}"
 
 
-def warning(words: list[str], vocabulary: list[str], see: str = "the model card") -> str:
-    """One line naming the unknown `words` and what the model does know; `see`: where to read more."""
-    return (f"the model never saw these words in training, so it draws nothing reliable for them: {', '.join(words)} "
-            f"(it knows: {_known_kinds(vocabulary)}; see {see})")
+def warning(words: list[str], vocabulary: list[str] | None, see: str = "the model card",
+            backgrounds: list[str] | tuple[str, ...] = (), world: dict | None = None) -> str:
+    """One line naming the unknown `words` and the `backgrounds` (colours) that `world` never drew, and
+    what the model does know; `see`: where to read more."""
+    what = " and ".join(kind for kind, given in (("words", words), ("backgrounds", backgrounds)) if given)
+    named = [*words, *(f"{c} background" for c in backgrounds)]
+    knows = [_known_kinds(vocabulary)] if vocabulary else []
+    if backgrounds:
+        knows.append(f"backgrounds {', '.join(world['background_colours'])}")
+    return (f"the model never saw these {what} in training, so it draws nothing reliable for them: {', '.join(named)} "
+            f"(it knows: {'; '.join(knows)}; see {see})")
+
+
+def prompt_warning(config, *prompts: str | None, see: str = "the model card") -> str | None:
+    """The one warning line for `prompts` (empty ones skipped) on a model folder's `config` (its
+    pipeline.json, read_config's): the words it never saw and the backgrounds its world never drew;
+    None when there are none, or no config."""
+    if config is None:
+        return None
+    words = unknown_in(config.vocabulary, *prompts)
+    backgrounds = unseen_backgrounds(config.world, *prompts)
+    return warning(words, config.vocabulary, see, backgrounds, config.world) if words or backgrounds else None

@@ -1,6 +1,6 @@
 """A model that knows only its training words (the built-in one) says which words of a prompt it never
-saw: one warning line from `kinetoscope generate`, read from pipeline.json before torch loads; the
-video is still made."""
+saw, and which background colours asked for its world never drew: one warning line from
+`kinetoscope generate`, read from pipeline.json before torch loads; the video is still made."""
 
 import json
 import shutil
@@ -10,11 +10,21 @@ import sys
 import pytest
 
 from kinetoscope.cli import main
-from kinetoscope.request import BUILTIN_WEIGHTS
-from kinetoscope.vocabulary import read_vocabulary, unknown_in, unknown_words, warning, words_of
+from kinetoscope.request import BUILTIN_WEIGHTS, read_config
+from kinetoscope.vocabulary import (prompt_warning, read_vocabulary, unknown_in, unknown_words, unseen_backgrounds,
+                                    warning, words_of)
 
 BUILTIN_VOCABULARY = json.loads((BUILTIN_WEIGHTS / "pipeline.json").read_text())["vocabulary"]
 QUICK = ["--size", "32x32", "--frames", "5", "--steps", "1", "--seed", "1", "--quiet"]
+# a model trained on black backgrounds only, whose colour words stay known because objects have them
+BLACK_WORLD = {"vocabulary": ["a", "background", "black", "blue", "circle", "on", "red"],
+               "world": {"colours": ["red", "blue"], "background_colours": ["black"]}}
+
+
+def write_pipeline_json(folder, config: dict):
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "pipeline.json").write_text(json.dumps(config))
+    return folder
 
 
 @pytest.fixture(scope="module")
@@ -27,12 +37,22 @@ def vocab_model(tiny_model_dir, tmp_path_factory):
     return folder
 
 
+@pytest.fixture(scope="module")
+def black_model(tiny_model_dir, tmp_path_factory):
+    """The tiny test model, told it knows BLACK_WORLD's words and drew black backgrounds only."""
+    folder = tmp_path_factory.mktemp("black-model") / "model"
+    shutil.copytree(tiny_model_dir, folder)
+    return write_pipeline_json(folder, {**json.loads((folder / "pipeline.json").read_text()), **BLACK_WORLD})
+
+
 def test_importing_the_vocabulary_loads_no_torch():
     code = ("import sys\nimport kinetoscope.vocabulary as v\n"
             "assert v.read_vocabulary() and v.unknown_in(v.read_vocabulary(), 'a crimson circle') == ['crimson']\n"
-            "print([m for m in ('torch', 'numpy') if m in sys.modules])")
+            "print([m for m in ('torch', 'numpy') if m in sys.modules])\n"
+            "assert v.unseen_backgrounds({'background_colours': ['black']}, 'on a blue background') == ['blue']\n"
+            "print([m for m in ('torch',) if m in sys.modules])")  # the background check reads the lexicon: no torch
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert r.stdout.strip() == "[]", r.stdout + r.stderr
+    assert r.stdout.split() == ["[]", "[]"], r.stdout + r.stderr
 
 
 def test_words_and_the_unknown_ones():
@@ -58,6 +78,31 @@ def test_the_warning_names_the_words_and_what_the_model_knows():
     assert "colours red, orange" in line and "circle" in line and "bounce" in line
 
 
+def test_a_background_colour_the_world_never_drew_is_named(tmp_path):
+    config = read_config(write_pipeline_json(tmp_path / "black", BLACK_WORLD))
+    line = prompt_warning(config, "a red circle on a blue background")
+    assert line is not None and "\n" not in line
+    assert "never saw these backgrounds in training, so it draws nothing reliable for them: blue background (" in line
+    assert "backgrounds black;" in line
+    assert prompt_warning(config, "a red circle on a black background") is None
+    assert prompt_warning(config, "a blue circle") is None  # blue is an object's colour here, not a background
+    both = prompt_warning(config, "a crimson circle on a blue background", see="its card")
+    assert both == ("the model never saw these words and backgrounds in training, so it draws nothing reliable "
+                    "for them: crimson, blue background (it knows: colours red, blue, black; shapes circle; "
+                    "backgrounds black; see its card)")
+    assert unseen_backgrounds(config.world, "a red circle against a blue backdrop", None, "",
+                              "a circle in front of a red one", "a red dot on blue") == ["blue", "red"]
+
+
+def test_a_folder_without_background_colours_names_no_background(tmp_path):
+    for world in ({}, {"world": None}, {"world": {"colours": ["red"]}}, {"world": {"background_colours": []}}):
+        folder = write_pipeline_json(tmp_path / "plain", {"vocabulary": BLACK_WORLD["vocabulary"], **world})
+        config = read_config(folder)
+        assert unseen_backgrounds(config.world, "a red circle on a blue background") == [], world
+        assert prompt_warning(config, "a red circle on a blue background") is None, world
+    assert prompt_warning(read_config(tmp_path / "nowhere"), "a red circle on a blue background") is None
+
+
 def test_generate_warns_of_unknown_words_and_still_writes_the_video(vocab_model, tmp_path, capsys):
     out = tmp_path / "v.mp4"
     assert main(["generate", "a crimson dragon circle", "--negative", "blurry", "--weights", str(vocab_model),
@@ -76,6 +121,20 @@ def test_a_prompt_of_known_words_gives_no_warning(vocab_model, tiny_model_dir, t
     # a model that records no vocabulary is not limited to one: no warning either
     assert main(["generate", "a crimson dragon", "--weights", str(tiny_model_dir), "--out", str(tmp_path / "w.mp4"),
                  *QUICK]) == 0
+    assert "warning" not in capsys.readouterr().err
+
+
+def test_generate_warns_of_a_background_the_model_never_drew(black_model, tmp_path, capsys):
+    out = tmp_path / "v.mp4"
+    assert main(["generate", "a red circle on a blue background", "--weights", str(black_model), "--out", str(out),
+                 *QUICK]) == 0
+    captured = capsys.readouterr()
+    warnings = [x for x in captured.err.splitlines() if x.startswith("warning:")]
+    assert len(warnings) == 1, captured.err
+    assert "draws nothing reliable for them: blue background (it knows: " in warnings[0]
+    assert "backgrounds black; see" in warnings[0] and out.is_file()
+    assert main(["generate", "a red circle on a black background", "--weights", str(black_model),
+                 "--out", str(tmp_path / "w.mp4"), *QUICK]) == 0
     assert "warning" not in capsys.readouterr().err
 
 

@@ -25,14 +25,15 @@ def model_folder(args) -> str | None:
     return (folder or None) if kind == "builtin" else ""
 
 
-def warn_unknown_words(vocabulary: list[str] | None, folder: str | None, *prompts: str | None) -> None:
-    """One line on stderr naming the prompts' words that the model never saw in training (a model
-    whose pipeline.json records its vocabulary, as the built-in one does); it still makes the video."""
-    from kinetoscope.vocabulary import unknown_in, warning, where_to_look
+def warn_unknown_words(config, folder: str | None, *prompts: str | None) -> None:
+    """One line on stderr naming the prompts' words that the model never saw in training and the
+    background colours its world never drew (a model whose pipeline.json, `config`, records its
+    vocabulary or world, as the built-in one does); it still makes the video."""
+    from kinetoscope.vocabulary import prompt_warning, where_to_look
 
-    words = unknown_in(vocabulary, *prompts)
-    if words:
-        print(f"warning: {warning(words, vocabulary, where_to_look(folder))}", file=sys.stderr, flush=True)
+    line = prompt_warning(config, *prompts, see=where_to_look(folder))
+    if line:
+        print(f"warning: {line}", file=sys.stderr, flush=True)
 
 
 def check_policy(args, *texts: tuple[str, str | None]) -> None:

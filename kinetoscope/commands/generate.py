@@ -256,7 +256,7 @@ def run_task_command(args, req, out: Path, error=UserError) -> int:
                 params["shots"], seconds, inputs, files = _timeline(args, error)
                 check_policy(args, *(("storyboard", shot["prompt"]) for shot in params["shots"]))
                 if args.storyboard:  # --at's prompts were warned of before the model loaded
-                    warn_unknown_words(pipe.config.vocabulary, model_folder(args),
+                    warn_unknown_words(pipe.config, model_folder(args),
                                        *(shot["prompt"] for shot in params["shots"]), args.negative)
                 seconds = args.seconds if args.seconds is not None else seconds
                 if seconds is not None:

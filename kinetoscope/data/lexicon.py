@@ -7,8 +7,9 @@ The synonyms are the training captions' own word lists (data/captions.py), so a 
 encoder reads concepts (`text: concepts`) sees one input per scene however it is phrased, and
 "a red circle on a blue background" differs from "a blue circle on a red background", which a bag
 of words cannot tell apart. Words outside the lists are dropped here and named by the vocabulary
-warning (kinetoscope/vocabulary.py). The held-out paraphrase lists are deliberately not read: the
-eval's paraphrase group measures words the model was never taught.
+warning (kinetoscope/vocabulary.py), as is a background colour the model's world never drew. The
+held-out paraphrase lists are deliberately not read: the eval's paraphrase group measures words the
+model was never taught.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from __future__ import annotations
 from kinetoscope.data.captions import (COLOUR_WORDS, COUNT_WORDS, SIZE_WORDS, SPEED_WORDS,
                                        _participle, _third)
 from kinetoscope.data.scene import COLOURS, GEOMETRIC_SHAPES
-from kinetoscope.vocabulary import words_of
+from kinetoscope.data.words import words_of
 
 BACKGROUND = "bg-"  # prefix of a background colour concept
 _BG_BEFORE = {"on", "against", "over", "behind"}  # "on a blue background"; "in front of" below

@@ -1,5 +1,6 @@
 """A video object's `warnings`: the words of its prompts that the built-in model never saw in training
-(it still makes the video), shown on the job page; and the create page's examples use only known words.
+and the background colours asked for that its world never drew (it still makes the video), shown on
+the job page; and the create page's examples use only known words.
 The tiny test model states no trained sizes, so its default size is all it was trained for: the small
 requests here (32x32) also carry the beyond-training size note, and one at its default carries none."""
 
@@ -26,11 +27,13 @@ AT_DEFAULT = {"seconds": "0.5", "seed": 1, "steps": 1}  # the model's default si
 
 @pytest.fixture(scope="module")
 def tiny_model_dir(tiny_model_dir, tmp_path_factory):
-    """The tiny test model, told it knows the built-in model's words (the studio's built-in engine here)."""
+    """The tiny test model, told it knows the built-in model's words and drew black backgrounds only (the
+    studio's built-in engine here)."""
     folder = tmp_path_factory.mktemp("vocab-model") / "model"
     shutil.copytree(tiny_model_dir, folder)
     config = json.loads((folder / "pipeline.json").read_text())
-    (folder / "pipeline.json").write_text(json.dumps({**config, "vocabulary": BUILTIN_VOCABULARY}))
+    (folder / "pipeline.json").write_text(json.dumps({**config, "vocabulary": BUILTIN_VOCABULARY,
+                                                      "world": {"background_colours": ["black"]}}))
     return folder
 
 
@@ -60,6 +63,20 @@ def test_a_video_names_the_words_the_model_never_saw(client, size_note):
     assert known["warnings"] == [size_note]
     within = client.post("/v1/videos", json={"prompt": "a red circle bouncing", **AT_DEFAULT}).json()
     assert within["warnings"] == []
+
+
+def test_a_video_names_a_background_the_model_never_drew(client):
+    v = client.post("/v1/videos", json={"prompt": "a red circle on a blue background", **AT_DEFAULT}).json()
+    assert len(v["warnings"]) == 1, v
+    assert "draws nothing reliable for them: blue background (" in v["warnings"][0]
+    assert "backgrounds black; see" in v["warnings"][0]
+    assert client.get(f"/v1/videos/{v['id']}").json()["warnings"] == v["warnings"]
+    for prompt in ("a red circle on a black background", "a blue circle"):  # blue: an object's colour
+        assert client.post("/v1/videos", json={"prompt": prompt, **AT_DEFAULT}).json()["warnings"] == [], prompt
+    board = client.post("/v1/videos", json={"task": "storyboard", "shots": "0s a red circle\n1s a red circle on blue",
+                                            "steps": 1}).json()
+    words = split(board["warnings"])[1]
+    assert len(words) == 1 and "for them: blue background (" in words[0], board
 
 
 def test_the_openai_client_reads_the_warnings(svc, size_note):

@@ -125,14 +125,14 @@ def moderate(svc, owner, text: str, param: str, frames=None, filename: str = "")
 
 
 def word_warnings(svc, model: str, *texts: str | None) -> list[str]:
-    """The video object's warnings: the words of `texts` that the model never saw in training, where it
-    records its training words (the built-in model; open-weight engines record none)."""
-    from kinetoscope.vocabulary import unknown_in, warning
+    """The video object's warnings: the words of `texts` that the model never saw in training and the
+    background colours its world never drew, where it records its training words or world (the
+    built-in model; open-weight engines record neither)."""
+    from kinetoscope.vocabulary import prompt_warning
 
     pipe = getattr(svc.engines.get(model), "pipeline", None)
-    vocabulary = pipe.config.vocabulary if pipe is not None else None
-    words = unknown_in(vocabulary, *texts)
-    return [warning(words, vocabulary)] if words else []
+    line = prompt_warning(pipe.config if pipe is not None else None, *texts)
+    return [line] if line else []
 
 
 def create_job(svc, **kw):
