@@ -13,12 +13,14 @@ from kinetoscope.media import contact_sheet
 from kinetoscope.pipeline import GenerationRequest, Pipeline
 
 PROMPTS = [
-    "a red circle bouncing on a blue background",
-    "a large yellow square moving right on a black background",
-    "a green triangle moving up on a white background",
-    "two pink stars moving left on a gray background",
-    "a white star standing still on a purple background",
+    "a red circle bouncing on a black background",
+    "a large yellow square moving right",
+    "a green triangle moving up",
+    "two pink stars moving left",
+    "a white star standing still",
     "a cyan circle moving down on a black background",
+    "a large orange square moving left",
+    "two blue triangles bouncing",
 ]
 
 

@@ -266,7 +266,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"skip denoiser calls while the latents change less than T; 0.1-0.2 saves 30-60%% (default: {c.step_cache:g}, off)")
     g.add_argument("--out", default="video.mp4", help="output file: .mp4, .webm, .gif, or .png for a contact sheet of every frame (default: video.mp4)")
     g.add_argument("--weights", default=None, help="model folder (default: the built-in model)")
-    g.add_argument("--fast", action="store_true", help="the model's fast setting (pipeline.json \"fast\"): a distilled few-step denoiser, or the full one at fewer steps; the built-in model: 4 steps")
+    g.add_argument("--fast", action="store_true", help="the model's fast setting (pipeline.json \"fast\"): a distilled few-step denoiser, or the full one at fewer steps")
     g.add_argument("--engine", default=None, metavar="SPEC",
                    help="builtin[:FOLDER] or diffusers:FOLDER[?dtype=bf16&offload=model&tiling=1] (Wan 2.x, "
                         "LTX-Video, CogVideoX, HunyuanVideo); the built-in model when not given")
