@@ -20,17 +20,31 @@ import numpy as np
 import torch
 
 from kinetoscope.data import captions
-from kinetoscope.data.scene import COLOURS, DIRECTIONS, OPPOSITE
+from kinetoscope.data.scene import DIRECTIONS, OPPOSITE
 from kinetoscope.data.world import WorldConfig, render, sample_scene
 
 LEVELS = (0.5, 0.7, 0.85, 0.95)
 
 
-def _scenes(n: int, frames: int, height: int, width: int, seed: int = 30_000):
-    cfg = WorldConfig(frames=frames, height=height, width=width, sizes=("large",), max_objects=1,
-                      motions=tuple(DIRECTIONS))
+def _scenes(n: int, frames: int, height: int, width: int, seed: int = 30_000, world: dict | None = None):
+    """n one-object scenes moving straight, large; from the model's own `world` (pipeline.json) where it
+    records one, so a model trained on part of the world is probed on clips it could have drawn."""
+    world = world or {}
+    narrowed = {k: tuple(world[k]) for k in ("colours", "shapes", "speeds", "background_colours") if world.get(k)}
+    sizes = tuple(world.get("sizes") or ("large",))
+    motions = tuple(m for m in world.get("motions") or DIRECTIONS if m in DIRECTIONS) or tuple(DIRECTIONS)
+    cfg = WorldConfig(frames=frames, height=height, width=width, max_objects=1, **narrowed,
+                      sizes=("large",) if "large" in sizes else sizes[:1], motions=motions)
     rng = np.random.default_rng(seed)
-    return cfg, [sample_scene(rng, cfg, split="heldout" if i % 4 == 3 else "train") for i in range(n)]
+    return cfg, [_scene(rng, cfg, "heldout" if i % 4 == 3 else "train") for i in range(n)]
+
+
+def _scene(rng, cfg: WorldConfig, split: str):
+    """A scene of `split`; of the training split where the narrowed world holds no held-out composition."""
+    try:
+        return sample_scene(rng, cfg, split=split)
+    except ValueError:
+        return sample_scene(rng, cfg, split="train")
 
 
 def _changed(scene, **attrs):
@@ -44,12 +58,12 @@ def caption_sensitivity(pipe, n: int = 32, levels=LEVELS, frames: int = 17, heig
                         batch: int = 8) -> dict:
     """-> {"clips": n, "levels": [...], "opposite_direction": [ratio per level], "other_colour": [...],
     "no_caption": [...]}; ratios of mean clean-sample error (changed caption / true caption)."""
-    cfg, scenes = _scenes(n, frames, height, width)
+    cfg, scenes = _scenes(n, frames, height, width, world=getattr(pipe.config, "world", None))
     rng = np.random.default_rng(1)
     true = [captions.canonical_caption(s) for s in scenes]
     changed = {
         "opposite_direction": [_changed(s, motion=OPPOSITE[s.objects[0].motion]) for s in scenes],
-        "other_colour": [_changed(s, colour=str(rng.choice([c for c in COLOURS if c not in (s.objects[0].colour,
+        "other_colour": [_changed(s, colour=str(rng.choice([c for c in cfg.colours if c not in (s.objects[0].colour,
                                                                                         s.background.colour)])))
                          for s in scenes],
         "no_caption": [""] * n,

@@ -35,3 +35,17 @@ def test_a_denoiser_that_ignores_the_text_scores_one_and_a_reader_does_not(text_
     blind = caption_sensitivity(pipe, n=4, levels=(0.5, 0.9), frames=5, height=32, width=32, batch=2)
     assert blind["opposite_direction"] == [1.0, 1.0] and blind["other_colour"] == [1.0, 1.0]
     assert "opposite direction 1.000 1.000" in sensitivity_line(blind)
+
+
+def test_the_probe_draws_from_the_model_s_own_world():
+    from kinetoscope.eval.sensitivity import _scenes
+
+    world = {"colours": ["red", "green"], "shapes": ["square"], "motions": ["left", "bounce", "up"],
+             "sizes": ["medium", "large"], "background_colours": ["black"]}
+    cfg, scenes = _scenes(12, 5, 32, 32, world=world)
+    assert {s.background.colour for s in scenes} == {"black"}
+    assert {o.shape for s in scenes for o in s.objects} == {"square"}
+    assert {o.motion for s in scenes for o in s.objects} <= {"left", "up"}  # straight motions only
+    assert {o.colour for s in scenes for o in s.objects} <= {"red", "green"} and set(cfg.colours) == {"red", "green"}
+    _, anywhere = _scenes(12, 5, 32, 32)  # no world recorded: the whole world's backgrounds
+    assert len({s.background.colour for s in anywhere}) > 1
