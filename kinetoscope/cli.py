@@ -315,7 +315,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "at fixed seeds, score colour/shape/motion/count/background with the analyzer, "
                                    "flicker, time per clip and autoencoder PSNR; write report.json/.md/.html.")
     v.add_argument("--weights", default=None, help="model folder (default: the built-in model)")
-    v.add_argument("--quick", action="store_true", help="the quick suite: a prefix of each group, or every third composition of the model's own vocabulary where its pipeline.json names one (minutes on 2 cores)")
+    v.add_argument("--quick", action="store_true", help="the quick suite: a prefix of each group, or every third composition of the model's own vocabulary (every motion kept in turn) where its pipeline.json names one (minutes on 2 cores)")
     v.add_argument("--fast", action="store_true", help="score the model's fast setting (distilled denoiser, or fewer steps)")
     v.add_argument("--out", default="eval-report", help="report folder (default: eval-report)")
     v.add_argument("--seeds", type=int, default=None, help="seeds per prompt, 0..N-1 (default: 2, or 1 with --quick)")

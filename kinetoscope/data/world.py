@@ -16,6 +16,7 @@ whole world. Run `python -m kinetoscope.data.world` for a speed benchmark.
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass, replace
 
@@ -23,7 +24,7 @@ import numpy as np
 
 from . import captions
 from .background import draw_background, sample_background, shade_target
-from .motion import (body, camera_track, clearance, object_track, radius_px,
+from .motion import (MIN_GAP, body, camera_track, clearance, object_track, radius_px,
                      sample_params)
 from .scene import (BACKGROUND_AMOUNT, BACKGROUND_KINDS, CAMERA_MOTIONS, COLOURS, DIGITS,
                     DIRECTIONS, GEOMETRIC_SHAPES, HELD_OUT, HELD_OUT_SET, MOTION_SPEED,
@@ -33,7 +34,7 @@ from .shapes import coverage, shape_extent
 
 __all__ = [
     "WorldConfig", "Clip", "Scene", "SceneObject", "Background", "Camera",
-    "sample_scene", "render", "make_clip", "scene_from_spec", "trajectories",
+    "sample_scene", "render", "make_clip", "scene_from_spec", "kept_apart", "trajectories",
     "PALETTE", "COLOURS", "SHAPES", "GEOMETRIC_SHAPES", "DIGITS", "SIZES", "MOTIONS",
     "DIRECTIONS", "SPEEDS", "MOTION_SPEED", "BACKGROUND_KINDS", "BACKGROUND_AMOUNT",
     "CAMERA_MOTIONS", "HELD_OUT", "shade_target",
@@ -208,6 +209,17 @@ def _place(rng, scene: Scene, sizes: tuple[str, ...] = (), drop: bool = True) ->
         scene.camera.amount *= 0.5
     scene.camera = Camera()
     trajectories(scene)
+
+
+def kept_apart(scene: Scene, gap: float = MIN_GAP) -> bool:
+    """Whether the objects' bounding circles stay `gap` x S apart in every frame (placement asks
+    MIN_GAP of the first frame and three quarters of the rest, so training's paths may cross)."""
+    H, W, T = scene.height, scene.width, scene.frames
+    bodies = [body(o, H, W, T) for o in scene.objects]
+    for (x, y, r), (u, v, q) in itertools.combinations(bodies, 2):
+        if (np.hypot(x - u, y - v) - r - q).min() < gap * min(H, W):
+            return False
+    return True
 
 
 def _in_frame(scene: Scene) -> bool:

@@ -281,6 +281,12 @@ def autoencoder_ceiling(vae, prompts: list[SuitePrompt], seeds=(0,), frames: int
 
 
 
+def oracle_scene(spec: dict, seed: int, cfg: WorldConfig):
+    """The ground-truth scene the oracle draws for `spec` at sampling seed `seed`: a placement of
+    its own per seed, as a model draws a new one."""
+    return scene_from_spec({**spec, "seed": spec.get("seed", 0) * 1000 + seed}, cfg)
+
+
 class OracleGenerator:
     """Renders each suite prompt's ground-truth scene: the analyzer's ceiling (tests, calibration)."""
 
@@ -291,7 +297,7 @@ class OracleGenerator:
         spec = self.specs[request.prompt]
         cfg = WorldConfig(height=request.height or 64, width=request.width or 64,
                           frames=request.frames or 17)
-        scene = scene_from_spec({**spec, "seed": spec.get("seed", 0) * 1000 + request.seed}, cfg)
+        scene = oracle_scene(spec, request.seed, cfg)
         return SimpleNamespace(frames=render(scene, cfg), fps=8, metadata={})
 
 
