@@ -59,12 +59,12 @@ def vocabulary_suite(world: dict, paraphrase_every: int = 3, pair_every: int = 4
     return prompts
 
 
-def _pair(spec: dict, cfg: WorldConfig, seed: int, tries: int = 8, gap: float = 2 * MIN_GAP,
+def _pair(spec: dict, cfg: WorldConfig, seed: int, tries: int = 8, gap: float = MIN_GAP,
           seeds: int = 4) -> dict:
     """Two copies of spec's one object whose ground truth (the oracle's scene at sampling seeds
-    0..seeds-1) keeps them `gap` x S apart in every frame, so that their soft edges never join
-    (placement keeps MIN_GAP): placed again (up to `tries` seeds), then a size smaller among the
-    world's sizes, as training's placement does; the last tried if none fits."""
+    0..seeds-1) keeps them `gap` x S apart in every frame (placement asks it of three quarters of
+    the frames, so paths may cross and soft edges join): placed again (up to `tries` seeds), then a
+    size smaller among the world's sizes, as training's placement does; the last tried if none fits."""
     obj = spec["objects"][0]
     smaller = [s for s in reversed(SIZES) if s in cfg.sizes and SIZES[s] <= SIZES[obj["size"]]] or [obj["size"]]
     for size in smaller:
