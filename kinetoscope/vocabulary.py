@@ -59,12 +59,14 @@ def unseen_backgrounds(world: dict | None, *prompts: str | None) -> list[str]:
     return list(dict.fromkeys(c for c in asked if c not in drawn))
 
 
-def _known_kinds(vocabulary: list[str]) -> str:
+def _known_kinds(vocabulary: list[str], world: dict | None = None) -> str:
     """What the vocabulary covers, by kind where it is the procedural world's (colours, shapes,
-    motions), else its first words."""
+    motions), else its first words; colours are the objects' (`world`'s colours where it records
+    them: a background-only colour such as black is listed with the backgrounds)."""
     known = set(vocabulary)
+    colours = (world or {}).get("colours") or COLOURS
     kinds = [(name, [w for w in words if w in known]) for name, words in
-             (("colours", COLOURS), ("shapes", GEOMETRIC_SHAPES), ("motions", MOTIONS))]
+             (("colours", colours), ("shapes", GEOMETRIC_SHAPES), ("motions", MOTIONS))]
     if sum(bool(ws) for _, ws in kinds) < 2:  # not the procedural world's words
         more = f", ... ({len(vocabulary)} words)" if len(vocabulary) > 12 else ""
         return ", ".join(sorted(vocabulary)[:12]) + more
@@ -87,7 +89,7 @@ def warning(words: list[str], vocabulary: list[str] | None, see: str = "the mode
     what the model does know; `see`: where to read more."""
     what = " and ".join(kind for kind, given in (("words", words), ("backgrounds", backgrounds)) if given)
     named = [*words, *(f"{c} background" for c in backgrounds)]
-    knows = [_known_kinds(vocabulary)] if vocabulary else []
+    knows = [_known_kinds(vocabulary, world)] if vocabulary else []
     if backgrounds:
         knows.append(f"backgrounds {', '.join(world['background_colours'])}")
     return (f"the model never saw these {what} in training, so it draws nothing reliable for them: {', '.join(named)} "

@@ -88,10 +88,16 @@ def test_a_background_colour_the_world_never_drew_is_named(tmp_path):
     assert prompt_warning(config, "a blue circle") is None  # blue is an object's colour here, not a background
     both = prompt_warning(config, "a crimson circle on a blue background", see="its card")
     assert both == ("the model never saw these words and backgrounds in training, so it draws nothing reliable "
-                    "for them: crimson, blue background (it knows: colours red, blue, black; shapes circle; "
+                    "for them: crimson, blue background (it knows: colours red, blue; shapes circle; "
                     "backgrounds black; see its card)")
     assert unseen_backgrounds(config.world, "a red circle against a blue backdrop", None, "",
                               "a circle in front of a red one", "a red dot on blue") == ["blue", "red"]
+
+
+def test_the_built_in_warning_lists_black_with_the_backgrounds_not_the_colours():
+    line = prompt_warning(read_config(None), "a red circle on a blue background")
+    assert "colours red, orange, yellow, green, cyan, blue, purple, pink, white; shapes" in line
+    assert "backgrounds black;" in line
 
 
 def test_a_folder_without_background_colours_names_no_background(tmp_path):
