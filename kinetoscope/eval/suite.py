@@ -280,7 +280,6 @@ def autoencoder_ceiling(vae, prompts: list[SuitePrompt], seeds=(0,), frames: int
     return {"scores": report["scores"]["overall"], "seconds": round(time.perf_counter() - t0, 2)}
 
 
-
 def oracle_scene(spec: dict, seed: int, cfg: WorldConfig):
     """The ground-truth scene the oracle draws for `spec` at sampling seed `seed`: a placement of
     its own per seed, as a model draws a new one."""

@@ -3,11 +3,11 @@ motion) the world can draw, one clip each on a background colour it allows, cano
 compositions training never shows (HELD_OUT) form the "heldout" group, and every third seen one
 captioned with held-out words and templates the "paraphrase" group. Where the world draws two
 objects (`max_objects`), every `pair_every`-th seen scene is also asked for as two copies ("two red
-stars moving left"), scored in "seen" (the count), placed again or made a size smaller until the two copies are kept
-apart, as training's placement does. `quick` keeps every third composition, rotating the kept motion from one (colour, shape)
-to the next so that every motion is scored. A model
-trained on a narrow world is scored on what it was taught, with the same analyzer and scoring as
-the full suite."""
+stars moving left"), scored in "seen" (the count), placed again or made a size smaller until the two
+copies are kept apart, as training's placement does. `quick` keeps every third composition, rotating
+the kept motion from one (colour, shape) to the next so that every motion is scored. A model trained
+on a narrow world is scored on what it was taught, with the same analyzer and scoring as the full
+suite."""
 
 from __future__ import annotations
 
