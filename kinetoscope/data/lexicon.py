@@ -23,6 +23,7 @@ BACKGROUND = "bg-"  # prefix of a background colour concept
 _BG_BEFORE = {"on", "against", "over", "behind"}  # "on a blue background"; "in front of" below
 _BG_AFTER = {"background", "backdrop", "backgrounds", "gradient", "field"}
 _ARTICLES = {"a", "an", "the", "one"}
+_BG_LINK = {"is", "was", "colored", "coloured"}  # "the background is blue", "a backdrop coloured blue"
 
 
 def _forms(word: str) -> set[str]:
@@ -87,7 +88,10 @@ def concepts(prompt: str) -> list[str]:
                 j -= 1
             after = words[i + 1] if i + 1 < len(words) else ""
             front = j >= 1 and words[j] == "of" and words[j - 1] == "front"
-            if (j >= 0 and words[j] in _BG_BEFORE) or front or after in _BG_AFTER:
+            while j >= 1 and words[j] in _BG_LINK:
+                j -= 1
+            named = j >= 0 and words[j] in _BG_AFTER and words[j + 1] in _BG_LINK  # "background is blue"
+            if (j >= 0 and words[j] in _BG_BEFORE) or front or named or after in _BG_AFTER:
                 c = BACKGROUND + c
         out.append(c)
     return list(dict.fromkeys(out))

@@ -24,6 +24,11 @@ def test_the_background_colour_is_not_the_objects():
     assert concepts("against grey, a white star stays still") == ["bg-gray", "white", "star", "still"]
     assert concepts("in front of a black backdrop, a pink dot") == ["bg-black", "pink", "circle"]
     assert concepts("an image of a red box")[0] == "red"  # "of" alone is not a background
+    # the background named before its colour, linked by a verb
+    assert concepts("a red circle moving left, and the background is black") == ["red", "circle", "left", "bg-black"]
+    assert concepts("the background is green and a red star moves up") == ["bg-green", "red", "star", "up"]
+    assert concepts("a red star with the backdrop coloured blue") == ["red", "star", "bg-blue"]
+    assert concepts("a red box is blue") == ["red", "square", "blue"]  # no background named: the object's
 
 
 def test_every_training_phrasing_names_its_scenes_colour_shape_motion_and_background():
