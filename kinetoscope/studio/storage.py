@@ -3,6 +3,7 @@ with the same four methods (e.g. an S3-compatible bucket) can stand in for it.""
 
 from __future__ import annotations
 
+import glob
 import os
 import re
 import shutil
@@ -35,6 +36,11 @@ def check_key(key: str) -> str:
     return key
 
 
+def _temp_prefix(dest: Path) -> str:
+    """The name prefix of `dest`'s temporary copies while it is written (beside it, then renamed)."""
+    return f".tmp-{dest.name}-"
+
+
 class LocalStorage:
     def __init__(self, root: str | os.PathLike):
         self.root = Path(root)
@@ -49,7 +55,7 @@ class LocalStorage:
         made_dir = not dest.parent.exists()
         try:
             dest.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".tmp-", suffix=dest.suffix)
+            fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=_temp_prefix(dest), suffix=dest.suffix)
             with os.fdopen(fd, "wb") as f:
                 write(f)
                 f.flush()
@@ -76,8 +82,14 @@ class LocalStorage:
         self._atomic(key, copy)
 
     def delete_prefix(self, prefix: str) -> None:
+        """Delete a key's file, or every key under a folder; a file key's temporary copies go too (a
+        writer killed mid-write leaves one behind: os.replace never ran)."""
         target = self.path(prefix)
         if target.is_dir():
             shutil.rmtree(target, ignore_errors=True)
-        elif target.exists():
+            return
+        if target.exists():
             target.unlink()
+        if target.parent.is_dir():
+            for orphan in target.parent.glob(glob.escape(_temp_prefix(target)) + "*"):
+                orphan.unlink(missing_ok=True)

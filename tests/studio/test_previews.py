@@ -110,3 +110,13 @@ def test_a_job_being_made_sends_previews(client, svc):
     assert client.get(f"/v1/videos/{video['id']}/preview").status_code == 404
     assert sorted(p.name for p in svc.storage.path(video["id"]).iterdir()) == ["spritesheet.jpg", "thumbnail.webp",
                                                                                  "video.mp4"]
+
+
+def test_discarding_a_preview_removes_a_half_written_copy_a_killed_worker_left(tmp_path):
+    store = LocalStorage(tmp_path)
+    store.put_bytes(previews.key_of("video_x"), b"{}")
+    store.put_bytes("video_x/video.mp4", b"mp4")
+    orphan = tmp_path / "video_x" / ".tmp-preview.json-k1ll3d.json"  # SIGKILL between write and rename
+    orphan.write_bytes(b'{"id": "vid')
+    previews.discard(store, "video_x")
+    assert sorted(p.name for p in (tmp_path / "video_x").iterdir()) == ["video.mp4"]
