@@ -41,19 +41,10 @@ class TrainConfig:
     caption_dropout: float = 0.1
     shift: float = 0.0  # denoiser stage: timestep shift of the training noise levels (0: from the token count);
     # larger puts more samples near pure noise, where only the caption can say what the video shows
-    high_noise_prob: float = 0.0  # denoiser stage: this fraction of samples get t uniform in [high_noise_from, 1],
-    high_noise_from: float = 0.85  # where x_t no longer shows the background, so only the caption can say it
     t_range: tuple[float, float] = (0.0, 1.0)  # denoiser stage: noise levels scaled into [from, below): an expert for
     # that range (models/experts.py; `kinetoscope train export RUN --expert-into MODEL`)
     loss_weight_cap: float = 0.0  # denoiser stage: cap the 1/t^2 weight of an x0 model's velocity loss (0: off)
     given_prob: float = 0.0  # denoiser stage: fraction of samples with random conditioning frames
-    frame_noise_prob: float = 0.0  # denoiser stage: fraction of samples where about half the latent frames are
-    # noised further towards pure noise than the t the model is told, so it learns to carry an object from the
-    # frames that show it into those that do not (sampling from noise leaves some frames empty: objects fade in)
-    motion_contrast: float = 0.0  # denoiser stage (latent pool): weight of a hinge that makes the clean estimate
-    # under the caption with one object's motion changed worse than under the true caption, by motion_margin
-    motion_margin: float = 0.05  # ... as a fraction of the true caption's error
-    motion_contrast_from: float = 0.7  # ... for noise levels t at or above this (below it x_t shows the motion)
     kl_weight: float = 1e-6
     temporal_weight: float = 0.0  # VAE stage: a loss between the reconstruction's and the clip's frame-to-frame
     # differences, so the decoder does not jump where one latent chunk hands over to the next
@@ -113,12 +104,30 @@ def _coerce(name: str, current, text: str):
 RUN_RECORD = ("git_commit", "world_size", "precision_used", "precision_reason", "threads_used")
 
 
+# Options since removed (experiments the built-in recipe does not use) and the value that switched each
+# off (None: a setting of another option). A run's record (config.json, a checkpoint) that has them off
+# reads as before; one that used them cannot be continued or exported by this version, and says so.
+REMOVED = {"high_noise_prob": 0.0, "high_noise_from": None, "frame_noise_prob": 0.0,
+           "motion_contrast": 0.0, "motion_margin": None, "motion_contrast_from": None}
+
+
+def without_removed(values: dict) -> dict:
+    """`values` (a run's recorded options) less the REMOVED ones, which must be off."""
+    used = [k for k, off in REMOVED.items() if off is not None and k in values and values[k] != off]
+    if used:
+        raise ValueError(f"this run used {', '.join(f'{k}={values[k]}' for k in used)}: "
+                         f"{'an option' if len(used) == 1 else 'options'} removed from this version of kinetoscope "
+                         f"(CHANGELOG.md names the last commit that had it)")
+    return {k: v for k, v in values.items() if k not in REMOVED}
+
+
 def load_config(path: str | None = None, overrides: list[str] = (), base: dict | None = None) -> TrainConfig:
     """YAML (or a run's config.json) file (optional), then key=value overrides from the command line."""
     cfg = TrainConfig()
     values = dict(base or {})
     if path:
-        values.update({k: v for k, v in (yaml.safe_load(Path(path).read_text()) or {}).items() if k not in RUN_RECORD})
+        record = without_removed(yaml.safe_load(Path(path).read_text()) or {})
+        values.update({k: v for k, v in record.items() if k not in RUN_RECORD})
     names = {f.name for f in dataclasses.fields(TrainConfig)}
     for k, v in values.items():
         if k not in names:
@@ -136,17 +145,9 @@ def load_config(path: str | None = None, overrides: list[str] = (), base: dict |
         setattr(cfg, k, _coerce(k, getattr(cfg, k), v))
     if cfg.stage not in ("vae", "denoiser", "distill"):
         raise ValueError(f"stage {cfg.stage!r} is not one of vae, denoiser, distill")
-    if cfg.motion_contrast < 0 or not 0 <= cfg.motion_contrast_from < 1 or cfg.motion_margin < 0:
-        raise ValueError(f"motion_contrast {cfg.motion_contrast}, motion_margin {cfg.motion_margin} and "
-                         f"motion_contrast_from {cfg.motion_contrast_from} are out of range: need weight >= 0, "
-                         f"margin >= 0, 0 <= from < 1")
-    if not 0 <= cfg.frame_noise_prob <= 1:
-        raise ValueError(f"frame_noise_prob {cfg.frame_noise_prob} is out of range: allowed 0 to 1")
     rng = tuple(cfg.t_range)
-    if len(rng) != 2 or not all(isinstance(v, (int, float)) for v in rng) or not 0 <= rng[0] < rng[1] <= 1 \
-            or (rng[1] < 1 and cfg.high_noise_prob):
-        raise ValueError(f"t_range {list(rng)} is out of range: need [from, below] with 0 <= from < below <= 1, "
-                         f"and high_noise_prob 0 when below < 1 (an expert below pure noise never sees it)")
+    if len(rng) != 2 or not all(isinstance(v, (int, float)) for v in rng) or not 0 <= rng[0] < rng[1] <= 1:
+        raise ValueError(f"t_range {list(rng)} is out of range: need [from, below] with 0 <= from < below <= 1")
     cfg.t_range = (float(rng[0]), float(rng[1]))
     if cfg.captions not in ("random", "canonical"):
         raise ValueError(f"captions {cfg.captions!r} is not one of random, canonical")

@@ -85,30 +85,6 @@ def scene_caption(scene, rng: np.random.Generator, style: str = "random") -> str
     return canonical_caption(scene) if style == "canonical" else random_caption(scene, rng)
 
 
-def motion_counterfactual(scene, rng: np.random.Generator):
-    """The scene with its first object's motion (a group's shared motion) changed: a straight-line
-    motion to the opposite direction (the hardest negative: the same words but one), any other
-    to another moving motion; None where there is nothing to contrast (a still object). Captioned
-    with the same rng seed as the true scene, the caption differs only in its motion words."""
-    import copy
-
-    from kinetoscope.data.scene import MOTIONS, OPPOSITE, SPIN_INVARIANT
-
-    first = scene.objects[0]
-    if first.motion == "still" or not first.speed:
-        return None
-    if first.motion in OPPOSITE:
-        new = OPPOSITE[first.motion]
-    else:
-        options = [m for m in MOTIONS if m not in ("still", first.motion) and not (m == "spin" and first.shape in SPIN_INVARIANT)]
-        new = options[int(rng.integers(len(options)))]
-    cf = copy.deepcopy(scene)
-    for o in cf.objects:
-        if scene.layout == "group" or o is cf.objects[0]:
-            o.motion = new
-    return cf
-
-
 _FOLDERS: dict = {}
 
 
@@ -147,17 +123,6 @@ def random_crop(video: torch.Tensor, size: int, rng: np.random.Generator) -> tor
     y = int(rng.integers(0, video.shape[-2] - size + 1))
     x = int(rng.integers(0, video.shape[-1] - size + 1))
     return video[..., y : y + size, x : x + size]
-
-
-def frame_levels(cfg: TrainConfig, rng: np.random.Generator, t: torch.Tensor, frames: int) -> torch.Tensor:
-    """(T,) noise level per latent frame for one sample at level t: all t, except in a `frame_noise_prob`
-    share of samples, where each frame but one kept at t goes with probability 1/2 to a level uniform in [t, 1]."""
-    levels = torch.full((frames,), float(t))
-    if frames < 2 or rng.random() >= cfg.frame_noise_prob:
-        return levels
-    up = rng.random(frames) < 0.5
-    up[int(rng.integers(frames))] = False  # one frame always shows what t says
-    return torch.where(torch.from_numpy(up), levels + (1 - levels) * torch.from_numpy(rng.random(frames)).float(), levels)
 
 
 GIVEN_KINDS = ("first", "last", "first_last", "prefix", "suffix", "prefix_suffix")

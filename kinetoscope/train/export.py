@@ -13,7 +13,7 @@ from kinetoscope.diffusion.distill import student_setting
 from kinetoscope.models import PIXELS, AutoencoderConfig, CausalVAE, load_autoencoder, load_denoiser
 from kinetoscope.models.io import config_from_dict
 from kinetoscope.train import checkpoint as ckpt
-from kinetoscope.train.config import TrainConfig
+from kinetoscope.train.config import TrainConfig, without_removed
 from kinetoscope.train.data import FIXED_BATCH
 
 
@@ -48,7 +48,7 @@ def training_vocabulary(cfg: TrainConfig, n: int = 4000) -> list[str]:
 def load_run(run: Path) -> tuple[dict, TrainConfig, dict]:
     """A run folder's checkpoint, its config, and the training.json record shipped with its weights."""
     state = ckpt.load(run)
-    cfg = TrainConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in state["config"].items()})
+    cfg = TrainConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in without_removed(state["config"]).items()})
     training = {"run": str(run), "stage": cfg.stage, "steps": state["step"], "train_seconds": round(state["elapsed"], 1),
                 "config": state["config"]}
     return state, cfg, training

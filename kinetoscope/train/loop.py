@@ -20,7 +20,7 @@ import torch
 import torch.distributed as dist
 from tqdm import tqdm
 
-from kinetoscope.diffusion import flow_loss, motion_contrast_loss, shift_t, token_shift
+from kinetoscope.diffusion import flow_loss, shift_t, token_shift
 from kinetoscope.diffusion.distill import distill_loss, student_grid, student_setting
 from kinetoscope.hardware import default_threads, device, precision
 from kinetoscope.models import BACKBONES, PIXELS, AutoencoderConfig, CausalVAE, load_autoencoder, load_denoiser
@@ -28,7 +28,7 @@ from kinetoscope.models.io import config_from_dict, config_to_dict
 from kinetoscope.train import checkpoint as ckpt
 from kinetoscope.train.card import write_dataset_card
 from kinetoscope.train.config import TrainConfig, save_config
-from kinetoscope.train.data import (POOL_BATCHES, VAL_BATCH, frame_levels, motion_counterfactual, random_crop, random_given, sample_noise,
+from kinetoscope.train.data import (POOL_BATCHES, VAL_BATCH, random_crop, random_given, sample_noise,
                                     sample_rng, scene_caption, source_batch, step_rng, to_tensor, world_clips)
 from kinetoscope.train.ema import EMA
 
@@ -77,16 +77,6 @@ def model_overrides(cfg: TrainConfig) -> dict:
     if cfg.stage == "distill":
         return {}
     return dict(cfg.dit_model if cfg.backbone == "dit" else cfg.unet_model)
-
-
-def high_noise_t(cfg: TrainConfig, rng, t: torch.Tensor) -> torch.Tensor:
-    """With probability high_noise_prob, a noise level uniform in [high_noise_from, 1) instead of t.
-    A model that can read the background off x_t at every noise level it trained on never learns
-    it from the caption, and sampling starts from pure noise (measured on the 4x-latent denoiser:
-    its clean estimate at t = 0.999 had the caption's background in 2 of 8 prompts, the 8x one 8 of 8)."""
-    if rng.random() >= cfg.high_noise_prob:
-        return t
-    return torch.tensor(cfg.high_noise_from + (1 - cfg.high_noise_from) * rng.random(), dtype=t.dtype)
 
 
 def teacher_folder(path: str) -> Path:
@@ -190,13 +180,12 @@ class Trainer:
         return range(self.rank * self.per_rank, (self.rank + 1) * self.per_rank)
 
     def batch(self, step: int):
-        """-> inputs (clips or latents), captions, counterfactual captions (None unless motion_contrast)."""
+        """-> inputs (clips or latents), captions."""
         cfg, rng = self.cfg, step_rng(self.cfg, step)
         frames = 1 if rng.random() < cfg.image_prob else cfg.frames
-        cf = None  # counterfactual captions (motion_contrast): the same caption with another motion, or None
         if cfg.stage == "vae":
             video, _ = source_batch(cfg, step, self.indices(), frames)
-            return random_crop(video, cfg.crop, rng), None, None
+            return random_crop(video, cfg.crop, rng), None
         if self.pool is not None:
             idx = [int(sample_rng(cfg, step, i).integers(len(self.pool["scenes"]))) for i in self.indices()]
             z = self.pool["latents"][idx]
@@ -204,19 +193,12 @@ class Trainer:
             caps = [scene_caption(s, sample_rng(cfg, step, i, 5), cfg.captions) for s, i in zip(scenes, self.indices())]
             if frames == 1:  # causal VAE: latent frame 0 is the first frame as an image
                 z = z[:, :, :1]
-            elif cfg.motion_contrast:  # the same phrasing (same rng seed) with another motion
-                alt = [motion_counterfactual(s, sample_rng(cfg, step, i, 9)) for s, i in zip(scenes, self.indices())]
-                cf = [None if a is None else scene_caption(a, sample_rng(cfg, step, i, 5), cfg.captions)
-                      for a, i in zip(alt, self.indices())]
         else:
             video, caps = source_batch(cfg, step, self.indices(), frames)
             with torch.no_grad():
                 z = self.vae.encode(video.to(self.device))
         dropped = [sample_rng(cfg, step, i, 6).random() < cfg.caption_dropout for i in self.indices()]
-        caps = ["" if d else c for c, d in zip(caps, dropped)]
-        if cf is not None:
-            cf = [None if d else c for c, d in zip(cf, dropped)]
-        return z, caps, cf
+        return z, ["" if d else c for c, d in zip(caps, dropped)]
 
     def build_pool(self) -> None:
         """Encode `latent_pool` clips once (cached in the run folder, shared by all processes)."""
@@ -247,7 +229,7 @@ class Trainer:
         with torch.autocast(self.device.type, enabled=False):
             return self.text(caps)
 
-    def loss(self, x, caps, step, counterfactual=None):
+    def loss(self, x, caps, step):
         cfg, idx = self.cfg, self.indices()
         if cfg.stage == "vae":
             lat_shape = (self.model.config.latent_channels, *self.model.latent_shape(x.shape[2], x.shape[3], x.shape[4])[1:])
@@ -276,25 +258,11 @@ class Trainer:
                                 given.to(dev), weight_cap=cfg.loss_weight_cap or 4.0)
             return loss, {}
         t = shift_t(torch.sigmoid(u), cfg.shift or shift)  # logit-normal, shifted by token count
-        if cfg.high_noise_prob:
-            t = torch.stack([high_noise_t(cfg, sample_rng(cfg, step, i, 8), tk) for i, tk in zip(idx, t)])
         if tuple(cfg.t_range) != (0.0, 1.0):  # an expert: the same distribution squeezed into its range
             t = cfg.t_range[0] + (cfg.t_range[1] - cfg.t_range[0]) * t
-        frame_t = torch.stack([frame_levels(cfg, sample_rng(cfg, step, i, 10), tk, x.shape[2]) for i, tk in zip(idx, t)]) \
-            if cfg.frame_noise_prob else None
-        t = t.to(self.device)
-        out: dict = {}
-        loss = flow_loss(self.net, x, text.to(self.device), mask.to(self.device), given.to(self.device), t=t,
-                         noise=noise.to(x), prediction=self.model.config.prediction, weight_cap=cfg.loss_weight_cap, out=out,
-                         frame_t=None if frame_t is None else frame_t.to(self.device))
-        sel = [j for j, c in enumerate(counterfactual or []) if c is not None and float(t[j]) >= cfg.motion_contrast_from]
-        if not sel:
-            return loss, {}
-        cf_text, cf_mask = self.encode_text([counterfactual[j] for j in sel])
-        j = torch.tensor(sel, device=self.device)
-        hinge, gap = motion_contrast_loss(self.net, x[j], out["x_t"][j], t[j], out["pred"][j], cf_text.to(self.device),
-                                          cf_mask.to(self.device), given[j].to(self.device), cfg.motion_margin)
-        return loss + cfg.motion_contrast * hinge, {"motion_gap": gap}
+        loss = flow_loss(self.net, x, text.to(self.device), mask.to(self.device), given.to(self.device), t=t.to(self.device),
+                         noise=noise.to(x), prediction=self.model.config.prediction, weight_cap=cfg.loss_weight_cap)
+        return loss, {}
 
     def train(self, resume: bool = False) -> dict:
         cfg = self.cfg
@@ -316,11 +284,11 @@ class Trainer:
         metrics = {}
         try:
             while self.step < cfg.steps and not self.stop_requested:
-                x, caps, cf = self.batch(self.step)
+                x, caps = self.batch(self.step)
                 for g in self.opt.param_groups:
                     g["lr"] = lr_at(cfg, self.step)
                 with autocast:
-                    loss, extra = self.loss(x.to(self.device), caps, self.step, cf)
+                    loss, extra = self.loss(x.to(self.device), caps, self.step)
                 self.opt.zero_grad(set_to_none=True)
                 loss.backward()
                 gnorm = torch.nn.utils.clip_grad_norm_(self.params, cfg.grad_clip)

@@ -80,8 +80,8 @@ def test_a_non_finite_loss_stops_the_run_naming_the_step(tmp_path, vae_dir):
     trainer = Trainer(denoiser_cfg(tmp_path, vae_dir, 10, checkpoint_every=2))
     real = trainer.loss
 
-    def loss(x, caps, step, cf=None):
-        value, extra = real(x, caps, step, cf)
+    def loss(x, caps, step):
+        value, extra = real(x, caps, step)
         return (value * float("nan") if step == 4 else value), extra  # the fifth step's loss
 
     trainer.loss = loss
@@ -254,7 +254,7 @@ def test_temporal_weight_adds_the_frame_difference_loss(tmp_path, norm):
                 "height=32", "threads=1", "image_prob=0", f"temporal_weight={w}", f"temporal_loss={norm}", "precision=fp32"]
         return load_config(None, over, base={"stage": "vae"})
 
-    x, _, _ = Trainer(cfg(0.0)).batch(0)
+    x, _ = Trainer(cfg(0.0)).batch(0)
     torch.manual_seed(0)
     plain = Trainer(cfg(0.0))
     torch.manual_seed(0)
@@ -271,20 +271,6 @@ def test_temporal_weight_adds_the_frame_difference_loss(tmp_path, norm):
 def test_temporal_loss_names_the_allowed_norms():
     with pytest.raises(ValueError, match="temporal_loss 'l3' is not one of l1, l2"):
         load_config(None, ["temporal_loss=l3"], base={"stage": "vae"})
-
-
-def test_high_noise_prob_puts_that_share_of_samples_near_pure_noise(tmp_path, vae_dir):
-    import numpy as np
-
-    from kinetoscope.train.loop import high_noise_t
-
-    cfg = denoiser_cfg(tmp_path, vae_dir, 1, high_noise_prob=0.3, high_noise_from=0.9)
-    rng = np.random.default_rng(0)
-    t = [float(high_noise_t(cfg, rng, torch.tensor(0.5))) for _ in range(2000)]
-    high = [x for x in t if x != 0.5]
-    assert abs(len(high) / len(t) - 0.3) < 0.04 and min(high) >= 0.9 and max(high) < 1.0
-    cfg.high_noise_prob = 0.0
-    assert float(high_noise_t(cfg, rng, torch.tensor(0.5))) == 0.5
 
 
 def test_a_decoder_grown_to_look_ahead_trains_and_exports_with_the_same_encoder(tmp_path, vae_dir):
@@ -325,7 +311,7 @@ def test_noise_level_experts_train_in_their_range_and_ship_beside_the_denoiser(t
     seen, forward = [], low.model.forward
     low.net = lambda x, t, *a: seen.append(t) or forward(x, t, *a)
     for step in range(20):
-        x, caps, _ = low.batch(step)
+        x, caps = low.batch(step)
         low.loss(x, caps, step)
     ts = torch.cat(seen)
     assert float(ts.max()) < 0.4 and float(ts.min()) > 0 and float(ts.std()) > 0.05  # spread over [0, 0.4)
@@ -364,7 +350,21 @@ def test_noise_level_experts_train_in_their_range_and_ship_beside_the_denoiser(t
 
 
 @pytest.mark.parametrize("over, message", [(["t_range=[0.5, 0.5]"], r"t_range \[0.5, 0.5\] is out of range"),
-                                           (["t_range=[0, 0.5]", "high_noise_prob=0.3"], "high_noise_prob 0")])
+                                           (["t_range=[0.2, 1.5]"], r"t_range \[0.2, 1.5\] is out of range")])
 def test_t_range_names_its_range(over, message):
     with pytest.raises(ValueError, match=message):
         load_config(None, over, base={"stage": "denoiser"})
+
+
+def test_a_run_recorded_with_removed_options_reads_where_they_were_off(tmp_path):
+    from kinetoscope.train.config import without_removed
+
+    record = tmp_path / "config.json"
+    record.write_text('{"stage": "denoiser", "steps": 7, "motion_contrast": 0.0, "motion_margin": 0.05, "frame_noise_prob": 0.0}')
+    assert load_config(str(record)).steps == 7
+    assert without_removed({"steps": 7, "high_noise_from": 0.85}) == {"steps": 7}
+    record.write_text('{"stage": "denoiser", "motion_contrast": 1.0}')
+    with pytest.raises(ValueError, match=r"this run used motion_contrast=1.0: an option removed"):
+        load_config(str(record))
+    with pytest.raises(ValueError, match="unknown training option 'frame_noise_prob'"):
+        load_config(None, ["frame_noise_prob=0.5"])
