@@ -29,3 +29,23 @@ def test_training_keeps_pytorchs_conv3d_and_its_gradients(monkeypatch):
     with torch.no_grad():
         c(x)
     assert len(calls) == int(conv.ONEDNN)  # inference takes the oneDNN path where PyTorch has it
+
+
+@pytest.mark.parametrize("frames", [1, 2, 3])
+def test_bf16_training_over_fewer_frames_than_the_kernel_has_finite_gradients(frames):
+    # oneDNN's bf16 weight gradient of a (3, 1, 1) kernel over 2 frames is NaN on AVX512-BF16 CPUs;
+    # under bf16 autocast the gradients must be finite and match float32's to bf16 rounding everywhere
+    torch.manual_seed(0)
+    c = Conv3d(32, 32, (3, 1, 1), padding=(1, 0, 0))
+    x = torch.randn(2, 32, frames, 8, 8, requires_grad=True)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        y = c(x)
+    y.float().pow(2).mean().backward()
+    grads = c.weight.grad.clone(), x.grad.clone()
+    c.weight.grad = x.grad = None
+    reference = F.conv3d(x, c.weight, c.bias, padding=(1, 0, 0))
+    assert y.shape == reference.shape
+    reference.pow(2).mean().backward()
+    for ours, ref in zip(grads, (c.weight.grad, x.grad)):
+        assert torch.isfinite(ours).all()
+        assert (ours - ref).norm() / ref.norm() < 0.02
