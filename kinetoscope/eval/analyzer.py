@@ -19,7 +19,9 @@ exactly the facts the training data was made from:
   (digits: extent along the principal axis), thresholds at the geometric
   midpoints of the world's SIZES.
 - motion: the world's MOTIONS, decided from the centroid track and the mask:
-  grow/shrink (area), still/spin (no displacement; spin if the mask changes),
+  grow/shrink (area), still/spin (no displacement, or a travel under a quarter
+  of the slowest linear motion's; spin if some frame's mask matches the first
+  frame's turned clearly better than as it stands),
   orbit (steady radius around the frame centre), fall (vertical, turns at the
   floor), bounce (turns at a wall), else the 8-way direction of the net move.
   Spinning a circle or ring is invisible, so it reads as "still": use
@@ -43,6 +45,11 @@ from kinetoscope.eval.components import label, principal_extent, shape_features
 
 MIN_AREA_FRACTION = 0.0015   # components smaller than this fraction of the frame are noise
 MAX_PERMUTED = 6             # tracks up to this many are linked by trying every pairing (6! = 720)
+# A spin turns the shape: some frame's centred mask matches the first frame's mask turned (by
+# SPIN_MIN_TURN or more) better, by SPIN_GAIN of 1 - IoU, than unturned. A still shape whose soft
+# edges shimmer changes as much from frame to frame, but turning it does not undo that. (A square
+# turned 45 degrees changes by 0.29; turned back it matches.)
+SPIN_GAIN, SPIN_MIN_TURN = 0.1, 15
 _NAMES = list(PALETTE)
 _RGB = np.array([PALETTE[n] for n in _NAMES], np.float32)      # (K, 3)
 _SIZE_NAMES = list(SIZES)
@@ -255,6 +262,32 @@ def _steady_turn(x: np.ndarray, y: np.ndarray, min_step: float) -> float:
     return total * (len(x) - 2) / len(turns) if steady.mean() >= 0.8 else 0.0
 
 
+def _turned(m: np.ndarray, cx: float, cy: float, degrees: float) -> np.ndarray:
+    """Mask `m` turned by `degrees` about (cx, cy) (pixel-centre coordinates, as the centroids are):
+    each pixel takes the value of the pixel it came from (nearest)."""
+    H, W = m.shape
+    a = math.radians(degrees)
+    yy, xx = np.mgrid[0:H, 0:W] + 0.5
+    sx = np.cos(a) * (xx - cx) + np.sin(a) * (yy - cy) + cx
+    sy = -np.sin(a) * (xx - cx) + np.cos(a) * (yy - cy) + cy
+    ix, iy = np.floor(sx).astype(int), np.floor(sy).astype(int)
+    inside = (ix >= 0) & (ix < W) & (iy >= 0) & (iy < H)
+    out = np.zeros_like(m)
+    out[inside] = m[iy[inside], ix[inside]]
+    return out
+
+
+def _centred_change(m0: np.ndarray, m: np.ndarray, dx: float, dy: float) -> float:
+    """1 - IoU of two masks after moving `m` by its centroid's offset (dx, dy) from m0's, rounded
+    to whole pixels: how much the shape changed, not where it stands."""
+    sx, sy = int(round(dx)), int(round(dy))
+    moved = np.zeros_like(m)
+    H, W = m.shape
+    moved[max(sy, 0):H + min(sy, 0), max(sx, 0):W + min(sx, 0)] = m[max(-sy, 0):H + min(-sy, 0),
+                                                                    max(-sx, 0):W + min(-sx, 0)]
+    return 1 - float((m0 & moved).sum()) / max(float((m0 | moved).sum()), 1.0)
+
+
 def _motion(xs, ys, areas, masks, H, W) -> tuple[str, str | None]:
     S = min(H, W)
     ok = ~np.isnan(xs)
@@ -272,12 +305,16 @@ def _motion(xs, ys, areas, masks, H, W) -> tuple[str, str | None]:
         speed = "fast" if max(ratio, 1 / ratio) > edge else "slow"
         return ("grow" if ratio > 1 else "shrink"), speed
     path = float(np.hypot(np.diff(x), np.diff(y)).sum())
-    if path < 0.04 * S:
+    travel = max(float(np.ptp(x)), float(np.ptp(y)))  # sub-pixel jitter adds up along a path, not here
+    if path < 0.04 * S or travel < 0.25 * MOTION_SPEED["linear"]["slow"] * steps * S:
         ts = sorted(masks)
         m0 = masks[ts[0]]
-        change = max(1 - (m0 & masks[t]).sum() / max((m0 | masks[t]).sum(), 1) for t in ts)
-        if change > 0.12:
-            return "spin", None
+        turned = [_turned(m0, xs[ts[0]], ys[ts[0]], a) for a in range(SPIN_MIN_TURN, 360 - SPIN_MIN_TURN + 1, 5)]
+        for t in ts[1:]:
+            dx, dy = xs[ts[0]] - xs[t], ys[ts[0]] - ys[t]
+            as_is = _centred_change(m0, masks[t], dx, dy)
+            if as_is > SPIN_GAIN and min(_centred_change(m, masks[t], dx, dy) for m in turned) < as_is - SPIN_GAIN:
+                return "spin", None
         return "still", None
     cx, cy = W / 2, H / 2
     r = np.hypot(x - cx, y - cy)

@@ -106,3 +106,35 @@ def test_speckle_of_many_components_is_tracked_in_time():
     r = analyze(frames)
     assert time.perf_counter() - t0 < 10
     assert r.count == 12 and len(r.objects) == 12 and all(o.motion == "right" for o in r.objects)
+
+
+def _clip32(shape, motion, speed=None, seed=0):
+    cfg = WorldConfig(height=32, width=32, frames=16)
+    spec = {"objects": [{"shape": shape, "colour": "red", "size": "medium", "motion": motion, "speed": speed}],
+            "background": {"kind": "plain", "colour": "black"}, "seed": seed}
+    return render(scene_from_spec(spec, cfg), cfg)
+
+
+@pytest.mark.parametrize("shape", ["square", "triangle", "star"])
+def test_a_still_object_that_jitters_or_shimmers_by_a_pixel_reads_still_and_a_spin_still_reads_spin(shape):
+    # at 32x32 a generated still object wobbles by a pixel from frame to frame: its path adds up past
+    # 4% of the frame and its uncentred mask changes by a third, yet it stands where it stood
+    frames = _clip32(shape, "still")
+    wobble = [(0, 0), (1, 0), (0, 1), (1, 1), (0, 0), (0, 1), (1, 0), (0, 0)] * 2
+    jittered = np.stack([np.roll(f, (dy, dx), axis=(0, 1)) for f, (dy, dx) in zip(frames, wobble)])
+    assert analyze(jittered).objects[0].motion == "still"
+    # ... and its soft edges shimmer: every other frame the shape is a pixel fatter (on black, the
+    # brightest of its one-pixel shifts), a change of a third of its mask that turning does not undo
+    fat = lambda f: np.max([np.roll(f, s, axis=a) for a in (0, 1) for s in (-1, 0, 1)], axis=0)
+    shimmer = np.stack([fat(f) if t % 2 else f for t, f in enumerate(frames)])
+    assert analyze(shimmer).objects[0].motion == "still"
+    for speed in ("slow", "fast"):
+        assert analyze(_clip32(shape, "spin", speed)).objects[0].motion == "spin"
+
+
+def test_an_object_that_drifts_a_fifth_of_the_slowest_motion_reads_still_and_a_slow_one_moves():
+    frames = _clip32("circle", "still")
+    drift = np.stack([np.roll(f, t // 8, axis=0) for t, f in enumerate(frames)])  # 1 px down, halfway
+    assert analyze(drift).objects[0].motion == "still"
+    for direction in ("left", "right", "up", "down"):
+        assert analyze(_clip32("circle", direction, "slow", seed=1)).objects[0].motion == direction
