@@ -87,11 +87,12 @@ def concepts(prompt: str) -> list[str]:
             while j >= 0 and words[j] in _ARTICLES:
                 j -= 1
             after = words[i + 1] if i + 1 < len(words) else ""
+            before = j >= 0 and words[j] in _BG_BEFORE  # "on blue", not "on is blue"
             front = j >= 1 and words[j] == "of" and words[j - 1] == "front"
             while j >= 1 and words[j] in _BG_LINK:
                 j -= 1
             named = j >= 0 and words[j] in _BG_AFTER and words[j + 1] in _BG_LINK  # "background is blue"
-            if (j >= 0 and words[j] in _BG_BEFORE) or front or named or after in _BG_AFTER:
+            if before or front or named or after in _BG_AFTER:
                 c = BACKGROUND + c
         out.append(c)
     return list(dict.fromkeys(out))

@@ -29,6 +29,8 @@ def test_the_background_colour_is_not_the_objects():
     assert concepts("the background is green and a red star moves up") == ["bg-green", "red", "star", "up"]
     assert concepts("a red star with the backdrop coloured blue") == ["red", "star", "bg-blue"]
     assert concepts("a red box is blue") == ["red", "square", "blue"]  # no background named: the object's
+    # a link word skipped for "background is" does not make "on" a background's either
+    assert concepts("a red box with the lid on is blue") == ["red", "square", "blue"]
 
 
 def test_every_training_phrasing_names_its_scenes_colour_shape_motion_and_background():
