@@ -90,6 +90,5 @@ class LocalStorage:
             return
         if target.exists():
             target.unlink()
-        if target.parent.is_dir():
-            for orphan in target.parent.glob(glob.escape(_temp_prefix(target)) + "*"):
-                orphan.unlink(missing_ok=True)
+        for orphan in target.parent.glob(glob.escape(_temp_prefix(target)) + "*"):  # none where no folder
+            orphan.unlink(missing_ok=True)
