@@ -41,6 +41,12 @@ def _temp_prefix(dest: Path) -> str:
     return f".tmp-{dest.name}-"
 
 
+def _sweep_temps(dest: Path) -> None:
+    """Remove `dest`'s temporary copies (none where there is no folder)."""
+    for orphan in dest.parent.glob(glob.escape(_temp_prefix(dest)) + "*"):
+        orphan.unlink(missing_ok=True)
+
+
 class LocalStorage:
     def __init__(self, root: str | os.PathLike):
         self.root = Path(root)
@@ -61,6 +67,7 @@ class LocalStorage:
                 f.flush()
                 os.fsync(f.fileno())
             os.replace(tmp, dest)
+            _sweep_temps(dest)  # a writer killed before its os.replace (a retried job's first try)
         except OSError as e:
             if tmp and os.path.exists(tmp):
                 os.unlink(tmp)
@@ -90,5 +97,4 @@ class LocalStorage:
             return
         if target.exists():
             target.unlink()
-        for orphan in target.parent.glob(glob.escape(_temp_prefix(target)) + "*"):  # none where no folder
-            orphan.unlink(missing_ok=True)
+        _sweep_temps(target)

@@ -120,3 +120,17 @@ def test_discarding_a_preview_removes_a_half_written_copy_a_killed_worker_left(t
     orphan.write_bytes(b'{"id": "vid')
     previews.discard(store, "video_x")
     assert sorted(p.name for p in (tmp_path / "video_x").iterdir()) == ["video.mp4"]
+
+
+def test_storing_a_key_again_removes_the_copy_a_killed_writer_left(tmp_path):
+    """A worker SIGKILLed while it stored a video leaves its temporary copy; the retried job's
+    store of the same key removes it, and leaves other keys' copies alone."""
+    store = LocalStorage(tmp_path)
+    store.put_bytes("video_x/thumbnail.webp", b"webp")
+    orphan = tmp_path / "video_x" / ".tmp-video.mp4-k1ll3d.mp4"
+    orphan.write_bytes(b"half an mp4")
+    other = tmp_path / "video_x" / ".tmp-spritesheet.jpg-w0rk1ng.jpg"  # another key's, being written
+    other.write_bytes(b"jp")
+    store.put_bytes("video_x/video.mp4", b"the whole mp4")
+    assert sorted(p.name for p in (tmp_path / "video_x").iterdir()) == [other.name, "thumbnail.webp", "video.mp4"]
+    assert store.path("video_x/video.mp4").read_bytes() == b"the whole mp4"
