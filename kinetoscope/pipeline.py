@@ -99,7 +99,7 @@ class Pipeline:
         if self._text is None:
             from kinetoscope.models.text import text_encoder
 
-            self._text = text_encoder(self.config.text)
+            self._text = text_encoder(self.config.text, self.config.vocabulary, self.config.world)
         return self._text
 
     def unknown_words(self, *prompts: str) -> list[str]:

@@ -169,3 +169,16 @@ def test_storyboard_shots_are_warned_of_too(vocab_model, tmp_path, capsys):
     assert main([*base, "--at", "0s", "a red circle", "--at", "1s", "a mauve circle", "--out", str(tmp_path / "b.mp4")]) == 0
     err = capsys.readouterr().err
     assert err.count("warning:") == 1 and "for them: mauve (" in err, err
+
+
+def test_the_built_in_model_reads_only_what_it_was_trained_on():
+    """A word the warning names adds nothing to what the built-in model is given: 'falling' (a
+    motion its world never drew) and 'on a blue background' (it drew black ones only) are left out."""
+    import torch
+
+    from kinetoscope.pipeline import Pipeline
+
+    enc = Pipeline.from_pretrained().text_encoder
+    s, m = enc(["a red ball falling on a blue background", "a red ball", "a red ball moving left"])
+    assert torch.equal(m[0], m[1]) and torch.equal(s[0], s[1])
+    assert not torch.equal(m[1], m[2])

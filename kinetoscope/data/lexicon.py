@@ -74,8 +74,25 @@ def _table() -> dict[str, str]:
 CONCEPTS: dict[str, str] = _table()
 
 
-def concepts(prompt: str) -> list[str]:
-    """The prompt's concepts in order, once each (a colour in a background phrase as bg-<colour>)."""
+def trained_concepts(vocabulary: list[str] | None, world: dict | None = None) -> set[str] | None:
+    """The concepts a model was trained on: those its training captions' words name (pipeline.json
+    "vocabulary"), an object's colour only where its world (pipeline.json "world") drew objects in
+    it and a background colour only where it drew backgrounds in it (else any colour the words
+    name); None where it records no vocabulary (it is not limited to one)."""
+    if not vocabulary:
+        return None
+    named = {CONCEPTS[w] for w in vocabulary if w in CONCEPTS}
+    world = world or {}
+    objects = set(world.get("colours") or named)
+    backgrounds = world.get("background_colours") or [c for c in named if c in COLOURS]
+    return {c for c in named if c not in COLOURS or c in objects} | {BACKGROUND + c for c in backgrounds}
+
+
+def concepts(prompt: str, known: set[str] | None = None) -> list[str]:
+    """The prompt's concepts in order, once each (a colour in a background phrase as bg-<colour>);
+    with `known` (`trained_concepts`), only those: a concept the model never trained on ("falling"
+    for a model that only moves things up, down, left and right) is a vector it never learned to
+    read, so it is left out rather than added as noise (the vocabulary warning names its word)."""
     words = words_of(prompt)
     out = []
     for i, w in enumerate(words):
@@ -94,5 +111,6 @@ def concepts(prompt: str) -> list[str]:
             named = j >= 0 and words[j] in _BG_AFTER and words[j + 1] in _BG_LINK  # "background is blue"
             if before or front or named or after in _BG_AFTER:
                 c = BACKGROUND + c
-        out.append(c)
+        if known is None or c in known:
+            out.append(c)
     return list(dict.fromkeys(out))

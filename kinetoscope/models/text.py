@@ -67,18 +67,21 @@ def default_text_encoder() -> TextEncoder:
     return TextEncoder()
 
 
-def text_encoder(name: str = "minilm"):
+def text_encoder(name: str = "minilm", vocabulary: list[str] | None = None, world: dict | None = None):
     """The text encoder by the name a run and its pipeline.json record: minilm (this module's frozen
     sentence encoder), words (models/words.py: a fixed vector per word) or concepts (a fixed vector
-    per world concept the words name, data/lexicon.py)."""
+    per world concept the words name, data/lexicon.py; only the concepts of the model's training
+    `vocabulary` and `world`, its pipeline.json's, where it records them)."""
     if name in ("words", "concepts"):
         from kinetoscope.models.words import WordEncoder
 
         if name == "words":
             return WordEncoder()
-        from kinetoscope.data.lexicon import concepts
+        from functools import partial
 
-        return WordEncoder(read=concepts)
+        from kinetoscope.data.lexicon import concepts, trained_concepts
+
+        return WordEncoder(read=partial(concepts, known=trained_concepts(vocabulary, world)))
     if name != "minilm":
         from kinetoscope.train.config import TEXT_ENCODERS
 

@@ -62,3 +62,35 @@ def test_the_concept_encoder_gives_one_input_for_two_phrasings():
     s, m = enc(["a big red box drifting leftward rapidly", "one large red square moving left quickly"])
     assert m.tolist()[0] == m.tolist()[1]
     assert torch.equal(s[0], s[1])
+
+
+WORLD = {"colours": ["red", "blue"], "shapes": ["circle", "square"], "motions": ["left", "down"],
+         "background_colours": ["black"]}
+VOCABULARY = ["a", "red", "blue", "black", "circle", "ball", "square", "moving", "left", "down", "downward",
+              "on", "background"]
+
+
+def test_trained_concepts_are_the_vocabulary_s_within_the_world():
+    from kinetoscope.data.lexicon import trained_concepts
+
+    # "black" is a word of the captions but only ever a background's colour
+    assert trained_concepts(VOCABULARY, WORLD) == {"red", "blue", "circle", "square", "left", "down", "bg-black"}
+    assert trained_concepts(None, WORLD) is None  # a model not limited to a vocabulary reads everything
+    assert "bg-red" in trained_concepts(VOCABULARY)  # no world: every colour it names, either way
+
+
+def test_concepts_a_model_never_trained_on_are_left_out_not_fed_as_noise():
+    from kinetoscope.data.lexicon import trained_concepts
+
+    known = trained_concepts(VOCABULARY, WORLD)
+    assert concepts("a red ball falling on a blue background") == ["red", "circle", "fall", "bg-blue"]
+    assert concepts("a red ball falling on a blue background", known) == ["red", "circle"]
+    # "drop" reads as falling, which this world never drew; the direction it names is kept
+    assert concepts("a blue box that drops downward, on a black background", known) == ["blue", "square", "down", "bg-black"]
+    assert concepts("a black square moving left", known) == ["square", "left"]  # black: only backgrounds were
+    enc = text_encoder("concepts", VOCABULARY, WORLD)
+    s, m = enc(["a red ball falling on a blue background", "a red ball"])
+    assert m.tolist()[0] == m.tolist()[1] and torch.equal(s[0], s[1])
+    everything = text_encoder("concepts")  # no vocabulary recorded (a run's own encoder): every concept
+    s, m = everything(["a red ball falling", "a red ball"])
+    assert m.tolist()[0] != m.tolist()[1]
