@@ -46,7 +46,9 @@ class UNetConfig:
     stem: str = "conv"  # conv: a 3x3x3 conv from the folded input; linear: a 1x1x1 one (at a large fold the
     # 3x3x3 stem dominated the step's cost)
     head: str = "unfold"  # unfold: a 3x3x3 conv to the folded output, unfolded; concat: the features unfolded
-    # to full resolution, concatenated with the noisy input, then a zero-initialised 3x3x3 conv
+    # to full resolution, concatenated with the noisy input, then a zero-initialised 3x3x3 conv; refine: concat
+    # with one more full-resolution layer first (3x3x3 conv to 2 x head_channels, GroupNorm, SiLU), so what is
+    # drawn inside a fold is not a linear function of its features and the noisy pixels around it
     head_channels: int = 16  # concat head: feature channels per full-resolution position
     text_pool: str = "mean"  # the pooled caption: the mean of its tokens, or their sum (summed class labels: each
     # concept adds the same vector however many others the caption names)
@@ -143,8 +145,8 @@ class ConvUNet(PretrainedMixin, nn.Module):
             raise ValueError(f"UNet patch {tuple(cfg.patch)} must be (1, 2s, 2s) or (2, 2s, 2s)")
         if cfg.text_pool not in ("mean", "sum"):
             raise ValueError(f"UNet text_pool {cfg.text_pool!r}: allowed mean|sum")
-        if cfg.stem not in ("conv", "linear") or cfg.head not in ("unfold", "concat"):
-            raise ValueError(f"UNet stem {cfg.stem!r} / head {cfg.head!r}: allowed conv|linear / unfold|concat")
+        if cfg.stem not in ("conv", "linear") or cfg.head not in ("unfold", "concat", "refine"):
+            raise ValueError(f"UNet stem {cfg.stem!r} / head {cfg.head!r}: allowed conv|linear / unfold|concat|refine")
         self.fold = s = cfg.patch[1] // 2
         self.tfold = pt = cfg.patch[0]
         cin = (cfg.in_channels + 1) * s * s * pt  # +1: the "given" flag channel
@@ -176,7 +178,12 @@ class ConvUNet(PretrainedMixin, nn.Module):
             self.conv_out = Conv3d(c1, cfg.in_channels * s * s * pt, (3, 3, 3), padding=1)
         else:
             self.to_full = Conv3d(c1, cfg.head_channels * s * s * pt, 1)
-            self.conv_out = Conv3d(cfg.head_channels + cfg.in_channels, cfg.in_channels, (3, 3, 3), padding=1)
+            full = cfg.head_channels + cfg.in_channels
+            if cfg.head == "refine":
+                self.refine = nn.Sequential(Conv3d(full, 2 * cfg.head_channels, (1, 3, 3), padding=(0, 1, 1)),
+                                            _norm(2 * cfg.head_channels), nn.SiLU())
+                full = 2 * cfg.head_channels
+            self.conv_out = Conv3d(full, cfg.in_channels, (3, 3, 3), padding=1)
         nn.init.zeros_(self.conv_out.weight)
         nn.init.zeros_(self.conv_out.bias)
 
@@ -223,7 +230,8 @@ class ConvUNet(PretrainedMixin, nn.Module):
         if self.config.head == "unfold":
             return _unfold(self.conv_out(h), self.fold, self.tfold)
         # concat: full-resolution features beside the noisy input (B, head_channels + C, T, H, W)
-        return self.conv_out(torch.cat([_unfold(self.to_full(h), self.fold, self.tfold), x], dim=1))
+        full = torch.cat([_unfold(self.to_full(h), self.fold, self.tfold), x], dim=1)
+        return self.conv_out(self.refine(full) if self.config.head == "refine" else full)
 
     @staticmethod
     def _text(h, cross, text, mask):

@@ -33,18 +33,21 @@ def test_unknown_words_are_named_once_in_order():
 
 
 @pytest.mark.parametrize("stem,head,patch", [("linear", "concat", (2, 8, 8)), ("conv", "unfold", (2, 4, 4)),
-                                             ("linear", "unfold", (1, 4, 4))])
+                                             ("linear", "unfold", (1, 4, 4)), ("linear", "refine", (2, 8, 8))])
 def test_unet_stems_heads_and_time_fold_keep_the_interface(stem, head, patch):
     torch.manual_seed(0)
     m = ConvUNet(UNetConfig(in_channels=3, channels=(16, 32), blocks=1, heads=2, patch=patch, stem=stem, head=head)).eval()
     with torch.no_grad():
+        x = torch.randn(2, 3, 4, 16, 16)
+        text, mask = torch.randn(2, 5, 384), torch.ones(2, 5, dtype=torch.bool)
+        assert not m(x, torch.rand(2), text, mask).any()  # zero-initialised output: training starts from 0
         for p in m.parameters():
             p.add_(0.05 * torch.randn_like(p))
         x = torch.randn(2, 3, 4, 16, 16)
         text, mask = torch.randn(2, 5, 384), torch.ones(2, 5, dtype=torch.bool)
         y = m(x, torch.rand(2), text, mask, torch.zeros(2, 4, dtype=torch.bool))
         assert y.shape == x.shape and torch.isfinite(y).all()
-        if head == "concat":  # the head sees the noisy input itself, at full resolution
+        if head in ("concat", "refine"):  # the head sees the noisy input itself, at full resolution
             x2 = x.clone()
             x2[..., 0, 0] += 1
             y2 = m(x2, torch.rand(2) * 0 + 0.5, text, mask)
@@ -63,6 +66,8 @@ def test_unet_with_a_time_fold_takes_odd_frame_counts(frames):
 def test_unet_names_the_allowed_stems_and_heads():
     with pytest.raises(ValueError, match="conv\\|linear"):
         ConvUNet(UNetConfig(stem="big"))
+    with pytest.raises(ValueError, match="unfold\\|concat\\|refine"):
+        ConvUNet(UNetConfig(head="deep"))
 
 
 def test_whitening_gives_the_captions_unit_covariance_where_they_vary():
