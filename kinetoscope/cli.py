@@ -26,7 +26,8 @@ def cmd_generate(args) -> int:
     width, height = parse_size(args.size) if args.size else (None, None)
     req = GenerationRequest(prompt=args.prompt, negative_prompt=args.negative or "", width=width, height=height,
                             seconds=args.seconds, frames=args.frames, fps=args.fps, steps=args.steps, guidance=args.guidance,
-                            seed=new_seed() if args.seed is None else args.seed, sampler=args.sampler, step_cache=args.step_cache)
+                            seed=new_seed() if args.seed is None else args.seed, sampler=args.sampler, step_cache=args.step_cache,
+                            guidance_floor=args.guidance_floor)
     out = Path(args.out)
     if out.suffix.lower() not in (".mp4", ".webm", ".gif", ".png"):
         raise UserError(f"--out {out}: the extension must be one of .mp4 .webm .gif .png")
@@ -150,7 +151,8 @@ def cmd_eval(args) -> int:
         raise UserError(f"--out {out} is a file: give a folder for the report")
     try:
         pipe = Pipeline.from_pretrained(args.weights, fast=args.fast)
-        req = pipe.resolve(GenerationRequest(prompt="x", steps=args.steps, guidance=args.guidance, step_cache=args.step_cache))
+        req = pipe.resolve(GenerationRequest(prompt="x", steps=args.steps, guidance=args.guidance, step_cache=args.step_cache,
+                                             guidance_floor=args.guidance_floor))
     except (FileNotFoundError, RequestError, ValueError) as e:
         raise UserError(str(e)) from None
     from kinetoscope.eval.vocab import model_suite
@@ -167,7 +169,8 @@ def cmd_eval(args) -> int:
     try:
         report = run_suite(pipe, prompts, seeds=range(seeds), frames=req.frames, width=req.width,
                            height=req.height, steps=req.steps, guidance=req.guidance, out_dir=out,
-                           weights=str(pipe.folder), quick=args.quick, progress=progress, step_cache=req.step_cache)
+                           weights=str(pipe.folder), quick=args.quick, progress=progress, step_cache=req.step_cache,
+                           guidance_floor=req.guidance_floor)
     except (ValueError, OSError) as e:  # RequestError is a ValueError
         raise UserError(str(e)) from None
     finally:
@@ -259,6 +262,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--fps", type=int, default=None, help=f"frames per second, {limits.FPS[0]} to {limits.FPS[1]} (default: {c.fps})")
     g.add_argument("--steps", type=int, default=None, help=f"denoising steps, {limits.STEPS[0]} to {limits.STEPS[1]} (default: {c.steps})")
     g.add_argument("--guidance", type=float, default=None, help=f"classifier-free guidance, {limits.GUIDANCE[0]:g} to {limits.GUIDANCE[1]:g} (default: {c.guidance:g})")
+    g.add_argument("--guidance-floor", type=float, default=None, metavar="T",
+                   help=f"no guidance below noise level T, {limits.GUIDANCE_FLOOR[0]:g} to {limits.GUIDANCE_FLOOR[1]:g}: "
+                        f"it only adds texture there (default: {c.guidance_floor:g})")
     g.add_argument("--sampler", default=None, choices=["euler", "heun"], help=f"ODE sampler (default: {c.sampler})")
     g.add_argument("--seed", type=int, default=None, help="random seed: same seed, same video (default: a new one each run, printed with the result)")
     g.add_argument("--negative", default=None, help="negative prompt: what to steer away from")
@@ -322,6 +328,7 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--steps", type=int, default=None, help="denoising steps (model default)")
     v.add_argument("--guidance", type=float, default=None, help="classifier-free guidance (model default)")
     v.add_argument("--step-cache", type=float, default=None, metavar="T", help="step caching threshold (0: off)")
+    v.add_argument("--guidance-floor", type=float, default=None, metavar="T", help="no guidance below noise level T (model default)")
     v.add_argument("--limit", type=int, default=None, help="run only N prompts (taken across the groups)")
     v.add_argument("--tasks", action="store_true", help="score the tasks instead (i2v PSNR, boundary jumps, loop seam, "
                                                       "storyboard, 30-s drift): OUT/tasks.json + tasks.md")

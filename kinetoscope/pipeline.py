@@ -170,7 +170,7 @@ class Pipeline:
         look = preview_hook(progress)  # previews of the clean estimate, decoded only when the hook asks
         look_cb = (lambda i, n, z0: look(i, n, lambda count: self.preview_frames(z0, count))) if look else None
         stats: dict = {}
-        z = denoise(self.denoiser, noise, cond, uncond, steps=req.steps, guidance=req.guidance, shift=shift,
+        z = denoise(self.denoiser, noise, cond, uncond, steps=req.steps, guidance=req.guidance, guidance_floor=req.guidance_floor, shift=shift,
                     sampler=req.sampler, given_latents=given_z, given=given, t_start=t_start, release=release,
                     release_at=req.given_release, release_noise=eps, cache=req.step_cache,
                     progress=step_cb, preview=look_cb, stats=stats)

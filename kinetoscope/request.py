@@ -41,6 +41,7 @@ class PipelineConfig:
     max_frames: int = 257
     steps: int = 20
     guidance: float = 3.5
+    guidance_floor: float = 0.0  # below this noise level the conditional prediction alone (diffusion/samplers.denoise)
     sampler: str = "euler"
     step_cache: float = 0.0  # TeaCache-style step caching threshold; 0 keeps every model call
     shift: float | None = None  # None: from the token count
@@ -77,6 +78,7 @@ class GenerationRequest:
     init_frames: np.ndarray | None = field(default=None, repr=False)  # noqa: F821 (T, H, W, 3) uint8: start from these (SDEdit)
     strength: float | None = None  # with init_frames: noise level to start from, 0 (keep them) to 1 (ignore them)
     step_cache: float | None = None  # skip model calls while latents change less than this (0: off)
+    guidance_floor: float | None = None  # below this noise level, the conditional prediction alone (0: guided to the end)
     # given latent frames next to generated ones are held only while the noise level is at least this,
     # then denoised with the rest (0: held to the end); extend uses it so its overlap meets the new frames
     given_release: float = 0.0
@@ -155,6 +157,8 @@ def check_request(req: GenerationRequest, c: PipelineConfig, size_multiple: int 
     _in_range("seed", req.seed, *limits.SEED)
     step_cache = c.step_cache if req.step_cache is None else req.step_cache
     _in_range("step_cache", step_cache, *limits.STEP_CACHE)
+    guidance_floor = c.guidance_floor if req.guidance_floor is None else req.guidance_floor
+    _in_range("guidance_floor", guidance_floor, *limits.GUIDANCE_FLOOR)
     sampler = req.sampler or c.sampler
     if samplers is not None and sampler not in samplers:
         raise RequestError(f"sampler {sampler!r} is not allowed: use one of {', '.join(samplers)}", "sampler")
@@ -174,4 +178,5 @@ def check_request(req: GenerationRequest, c: PipelineConfig, size_multiple: int 
     return dataclasses.replace(
         req, prompt=prompt, width=width, height=height, frames=frames, fps=fps, seconds=(frames - 1) / fps if frames > 1 else 0.0,
         steps=steps, guidance=guidance, sampler=sampler, strength=strength, step_cache=step_cache,
+        guidance_floor=guidance_floor,
     )

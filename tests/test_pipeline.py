@@ -43,6 +43,7 @@ def test_same_seed_same_video_other_seed_other_video(pipe):
         ("seconds", -1.0, "seconds -1.0"),
         ("sampler", "ddim", "sampler 'ddim'"),
         ("given_release", 1.5, "given_release 1.5 is out of range: allowed 0.0 to 1.0"),
+        ("guidance_floor", -0.1, "guidance_floor -0.1 is out of range: allowed 0.0 to 1.0"),
     ],
 )
 def test_bad_requests_name_the_value_and_range(pipe, field, value, needle):

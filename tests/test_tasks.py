@@ -376,6 +376,23 @@ def test_storyboard_recipes_from_before_transitions_continue(pipe):
     assert np.array_equal(tasks.rerender(pipe, v.metadata).frames, v.frames)
 
 
+def test_recipes_pin_the_guidance_floor_and_older_ones_are_guided_to_the_end(pipe, monkeypatch):
+    """A recipe keeps the floor it ran with, so a model whose pipeline.json later moves it still
+    re-renders the video; a recipe from before the floor existed is guided to the end."""
+    monkeypatch.setattr(pipe.config, "guidance_floor", 0.5)
+    v = tasks.run(pipe, "t2v", prompt="a red dot", frames=5, steps=4, seed=3)
+    assert v.metadata["recipe"]["defaults"]["guidance_floor"] == 0.5
+    monkeypatch.setattr(pipe.config, "guidance_floor", 0.0)
+    assert np.array_equal(tasks.rerender(pipe, v.metadata).frames, v.frames)
+    old = json.loads(json.dumps(v.metadata["recipe"]))
+    del old["defaults"]["guidance_floor"]
+    monkeypatch.setattr(pipe.config, "guidance_floor", 0.5)
+    again = tasks.rerender(pipe, old)
+    assert again.metadata["request"]["guidance_floor"] == 0.0
+    assert np.array_equal(again.frames, tasks.run(pipe, "t2v", prompt="a red dot", frames=5, steps=4, seed=3,
+                                                  guidance_floor=0.0).frames)
+
+
 def test_cli_tasks(tiny_model_dir, tmp_path, capsys):
     from PIL import Image
 

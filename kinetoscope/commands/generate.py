@@ -229,7 +229,7 @@ def run_task_command(args, req, out: Path, error=UserError) -> int:
     size = {"width": req.width, "height": req.height} if req.width else {}
     given = {k: v for k, v in (("negative_prompt", args.negative), ("fps", args.fps), ("steps", args.steps),
                                ("guidance", args.guidance), ("seed", args.seed), ("sampler", args.sampler),
-                               ("step_cache", args.step_cache)) if v is not None}
+                               ("step_cache", args.step_cache), ("guidance_floor", args.guidance_floor)) if v is not None}
     progress = None
     try:
         engine = load_engine(engine_spec(args))  # --weights / --engine builtin:DIR / --fast

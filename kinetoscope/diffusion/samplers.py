@@ -58,6 +58,7 @@ def denoise(
     *,
     steps: int = 20,
     guidance: float = 3.5,
+    guidance_floor: float = 0.0,
     shift: float = 1.0,
     sampler: str = "euler",
     given_latents: torch.Tensor | None = None,
@@ -86,6 +87,11 @@ def denoise(
     `preview(i, n, x0)`, if given, is called after step i of n with that step's clean-sample
     estimate x0 = x - t v (given frames held), for a look at the video as it sharpens.
 
+    `guidance_floor`: below this noise level t the conditional prediction is used alone (guidance
+    1, one model call instead of two). Guidance decides what is drawn while the clip is still
+    mostly noise; near t = 0 it only scales the small difference between the two predictions,
+    which is texture, so it mottles flat colours (a guidance interval, Kynkäänniemi et al. 2024).
+
     `stats`, if given, receives the number of model calls."""
     if sampler not in SAMPLERS:
         raise ValueError(f"sampler {sampler!r} is not one of {SAMPLERS}")
@@ -108,12 +114,12 @@ def denoise(
         if cache > 0 and sampler == "euler" and x0 is not None and i < n - 1 and moved < cache:
             v = (x - x0) / t  # reuse the last call's clean-sample estimate
         else:
-            v = guided_velocity(model, x, t, cond, uncond, guidance, given)
+            v = guided_velocity(model, x, t, cond, uncond, guidance if t >= guidance_floor else 1.0, given)
             calls, x0, moved = calls + 1, x - t * v, 0.0
         prev = x
         x_next = x + (t_next - t) * v
         if sampler == "heun" and t_next > 0:
-            v2 = guided_velocity(model, x_next, t_next, cond, uncond, guidance, given)
+            v2 = guided_velocity(model, x_next, t_next, cond, uncond, guidance if t_next >= guidance_floor else 1.0, given)
             calls += 1
             x_next = x + (t_next - t) * 0.5 * (v + v2)
         if preview is not None:

@@ -37,7 +37,8 @@ def summary_lines(report: dict) -> list[str]:
              + (f" (sha256 {c['weights_hash'][:16]}...)" if c.get("weights_hash") else ""),
              f"suite v{report['suite']['version']}{' (quick)' if report['suite'].get('quick') else ''}: "
              f"{report['suite']['prompts']} prompts x seeds {c['seeds']} = {t['clips']} clips at "
-             f"{c['width']}x{c['height']}, {c['frames']} frames, steps {c['steps']}, guidance {c['guidance']}",
+             f"{c['width']}x{c['height']}, {c['frames']} frames, steps {c['steps']}, guidance {c['guidance']}"
+             + (f" (off below t = {c['guidance_floor']:g})" if c.get('guidance_floor') else ""),
              f"time per clip: {t['seconds_per_clip']:.3f} s mean, {t['seconds_per_clip_median']:.3f} s median, "
              f"{t['seconds_per_clip_max']:.3f} s max ({c['threads']} threads)",
              f"flicker (mean |dframe| outside objects, 0-255): {report['temporal']['flicker_mean']:.3f}"]

@@ -320,7 +320,7 @@ def run_suite(generator, prompts: list[SuitePrompt], *, seeds=(0,), frames: int 
               guidance: float | None = None, out_dir: str | Path | None = None,
               psnr_clips: int = PSNR_CLIPS, weights: str | None = None, quick: bool | None = None,
               progress: Callable[[int, int, dict], None] | None = None, step_cache: float | None = None,
-              sensitivity_clips: int = 32) -> dict:
+              sensitivity_clips: int = 32, guidance_floor: float | None = None) -> dict:
     """Generate every prompt at every seed, analyse and score it; return the report dict.
 
     `generator` is anything with `generate(GenerationRequest) -> object with .frames`
@@ -342,15 +342,16 @@ def run_suite(generator, prompts: list[SuitePrompt], *, seeds=(0,), frames: int 
         (Path(out_dir) / "sheets").mkdir(parents=True, exist_ok=True)
     if hasattr(generator, "resolve"):  # a Pipeline: record the values it will really use
         r = generator.resolve(GenerationRequest(prompt="x", frames=frames, width=width, height=height,
-                                                steps=steps, guidance=guidance))
-        steps, guidance = r.steps, r.guidance
+                                                steps=steps, guidance=guidance, guidance_floor=guidance_floor))
+        steps, guidance, guidance_floor = r.steps, r.guidance, r.guidance_floor
         getattr(generator, "text_encoder", None)  # load it now, not in the first clip's time
     cfg = WorldConfig(height=height, width=width, frames=frames)
     records, t_start = [], time.perf_counter()
     jobs = [(p, s) for p in prompts for s in seeds]
     for k, (p, seed) in enumerate(jobs):
         req = GenerationRequest(prompt=p.prompt, frames=frames, width=width, height=height,
-                                steps=steps, guidance=guidance, seed=seed, step_cache=step_cache)
+                                steps=steps, guidance=guidance, seed=seed, step_cache=step_cache,
+                                guidance_floor=guidance_floor)
         t0 = time.perf_counter()
         video = generator.generate(req)
         seconds = time.perf_counter() - t0
@@ -399,7 +400,7 @@ def run_suite(generator, prompts: list[SuitePrompt], *, seeds=(0,), frames: int 
                   "attributes": list(ATTRIBUTES), "extra_attributes": list(EXTRA_ATTRIBUTES)},
         "config": {"weights": weights, "weights_hash": hash_ if isinstance(hash_, str) else None,
                    "generator": type(generator).__name__, "seeds": seeds, "steps": steps,
-                   "guidance": guidance, "frames": frames, "width": width, "height": height,
+                   "guidance": guidance, "guidance_floor": guidance_floor, "frames": frames, "width": width, "height": height,
                    "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
                    "threads": threads, "cpu_count": os.cpu_count(),
                    "machine": f"{platform.machine()} {platform.processor() or platform.system()}".strip(),

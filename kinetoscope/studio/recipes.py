@@ -18,12 +18,13 @@ from kinetoscope.pipeline import GenerationRequest, RequestError, Video
 
 REQUEST_FIELDS = tuple(f.name for f in dataclasses.fields(GenerationRequest) if f.name not in ("given_frames", "given_mask", "init_frames"))
 # the request settings a storyboard's windows share (its shots hold the prompts, its recipe the length)
-STORYBOARD_SETTINGS = ("negative_prompt", "width", "height", "fps", "steps", "guidance", "seed", "sampler")
+STORYBOARD_SETTINGS = ("negative_prompt", "width", "height", "fps", "steps", "guidance", "guidance_floor", "seed",
+                       "sampler")
 # the settings an extend or edit window takes from the stored request (the input video sets its size)
-WINDOW_SETTINGS = ("negative_prompt", "steps", "guidance", "seed", "sampler")
+WINDOW_SETTINGS = ("negative_prompt", "steps", "guidance", "guidance_floor", "seed", "sampler")
 # a whole request's settings, as `tasks.run` takes them
 RUN_SETTINGS = ("negative_prompt", "width", "height", "seconds", "frames", "fps", "steps", "guidance", "seed",
-                "sampler", "step_cache")
+                "sampler", "step_cache", "guidance_floor")
 # what a stored request keeps of a task's own settings
 TASK_OPTIONS = ("extend_seconds", "direction", "strength", "shots", "transition", "storyboard_seconds")
 

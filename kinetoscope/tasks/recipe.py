@@ -59,9 +59,9 @@ ENGINE_FUNCTIONS = {"t2v": t2v_request, "image": _image, "i2v": _engine_i2v, "in
 assert set(_FUNCTIONS) == set(catalog.TASKS) and set(ENGINE_FUNCTIONS) == {
     t.name for t in catalog.TASKS.values() if t.request_only}
 _REQUEST_FIELDS = ("prompt", "negative_prompt", "width", "height", "seconds", "frames", "fps", "steps", "guidance",
-                   "seed", "sampler", "step_cache")
+                   "seed", "sampler", "step_cache", "guidance_floor")
 # request settings a recipe pins when they were left to the model's pipeline.json (which the weights hash does not cover)
-_PINNED_REQUEST = ("width", "height", "fps", "steps", "guidance", "sampler")
+_PINNED_REQUEST = ("width", "height", "fps", "steps", "guidance", "sampler", "guidance_floor")
 
 
 def frames_sha256(a: np.ndarray) -> str:
@@ -233,6 +233,8 @@ def remix(engine, previous: dict, inputs: dict | None = None, *, progress=None, 
     params = {**recipe.get("defaults", {}), **recipe["params"], **changes}  # older recipes have no "defaults"
     if task == "storyboard":
         params.setdefault("transition", "continue")  # what every storyboard did before transitions could be chosen
+    if pipe is not None:  # a recipe that does not pin the floor is older than it: guided to the end, as all were
+        params.setdefault("guidance_floor", 0.0)
     own_seconds = "seconds" in inspect.signature(TASKS[task][0]).parameters
     if "seconds" in changes and "frames" not in changes and not own_seconds:
         params.pop("frames", None)  # a new length in seconds replaces the old frame count

@@ -154,3 +154,30 @@ def test_weight_cap_weighs_the_clean_sample_error_by_min_inverse_t_squared():
     capped = flow_loss(Fixed(), x0, text, mask, t=t, noise=noise, weight_cap=4.0)
     assert torch.allclose(plain, (x0_err / t**2).mean(), rtol=1e-4)
     assert torch.allclose(capped, (x0_err * torch.tensor([4.0, 1 / 0.64])).mean(), rtol=1e-4)
+
+
+def test_guidance_floor_guides_only_above_it():
+    """Below the floor the conditional prediction is used alone (one batch of one); above it, the
+    usual guided pair; a floor of 0 changes nothing, and the floor's steps match guidance 1's."""
+    class TextShift(torch.nn.Module):  # x0 estimate: 0.5 x plus the caption's first value
+        config = type("C", (), {"prediction": "x0"})()
+
+        def forward(self, x, t, text, mask, given):
+            self.batches = [*getattr(self, "batches", []), (x.shape[0], float(t[0]))]
+            return 0.5 * x + text[:, :1, :1, None, None]
+
+    noise = torch.randn(1, 4, 2, 4, 4, generator=torch.Generator().manual_seed(0))
+    cond = (torch.ones(1, 3, 8), torch.ones(1, 3, dtype=torch.bool))
+    uncond = (torch.zeros(1, 3, 8), torch.ones(1, 3, dtype=torch.bool))
+    m = TextShift()
+    floored = denoise(m, noise, cond, uncond, steps=10, guidance=3.0, guidance_floor=0.45)
+    assert [b for b, t in m.batches if t >= 0.45] == [2] * 6 and [b for b, t in m.batches if t < 0.45] == [1] * 4
+    assert torch.equal(denoise(TextShift(), noise, cond, uncond, steps=10, guidance=3.0, guidance_floor=0.0),
+                       denoise(TextShift(), noise, cond, uncond, steps=10, guidance=3.0))
+    unguided = denoise(TextShift(), noise, cond, uncond, steps=10, guidance=1.0)
+    guided = denoise(TextShift(), noise, cond, uncond, steps=10, guidance=3.0)
+    assert (floored - unguided).abs().mean() > 0 and (floored - guided).abs().mean() > 0  # between the two
+    m = TextShift()
+    denoise(m, noise, cond, uncond, steps=4, guidance=3.0, guidance_floor=0.45, sampler="heun")
+    # t = 1, .75, .5, .25: each step calls at t and (but the last) at t_next, each guided by its own t
+    assert [(b, t) for b, t in m.batches] == [(2, 1.0), (2, 0.75), (2, 0.75), (2, 0.5), (2, 0.5), (1, 0.25), (1, 0.25)]
