@@ -75,7 +75,8 @@ class Pipeline:
             den = with_experts(load_denoiser(folder / "denoiser"), folder, cfg.experts)
         if fast:
             cfg = dataclasses.replace(cfg, name=f"{cfg.name}-fast", steps=int(cfg.fast["steps"]),
-                                      guidance=float(cfg.fast.get("guidance", cfg.guidance)), fast=None)
+                                      guidance=float(cfg.fast.get("guidance", cfg.guidance)),
+                                      guidance_floor=float(cfg.fast.get("guidance_floor", cfg.guidance_floor)), fast=None)
         return cls(vae, den, cfg, text_encoder=text_encoder, folder=folder)
 
     def save_pretrained(self, folder: str | Path) -> Path:

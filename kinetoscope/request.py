@@ -47,7 +47,8 @@ class PipelineConfig:
     shift: float | None = None  # None: from the token count
     threads: int | None = None
     # the "fast" setting, if the folder has one: {"denoiser": subfolder, "steps": n, "guidance": 1.0} for a
-    # distilled denoiser, or {"steps": n, "guidance": g} for the full denoiser (and its experts) at fewer steps
+    # distilled denoiser, or {"steps": n, "guidance": g} for the full denoiser (and its experts) at fewer steps;
+    # it may name its own "guidance_floor" (else the one above)
     fast: dict | None = None
     # denoisers for parts of the noise levels, if the folder ships them: [{"denoiser": subfolder, "from": t0, "below": t1}]
     # (models/experts.py); denoiser/ takes the noise levels none of them covers

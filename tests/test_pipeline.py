@@ -91,3 +91,10 @@ def test_a_fast_setting_without_a_distilled_denoiser_is_the_full_one_at_fewer_st
     req = GenerationRequest(prompt="a green star", frames=5, seed=1, steps=2)
     assert np.array_equal(fast.generate(req).frames, pipe.generate(req).frames)  # the same denoiser
     assert fast.generate(GenerationRequest(prompt="a green star", frames=5, seed=1)).metadata["model_calls"] == 2
+    # the guidance floor: the model's, unless the fast setting names its own
+    (tmp_path / "pipeline.json").write_text(json.dumps({**cfg, "guidance_floor": 0.3, "fast": {"steps": 2}}))
+    assert Pipeline.from_pretrained(tmp_path, text_encoder=text_encoder, fast=True).config.guidance_floor == 0.3
+    (tmp_path / "pipeline.json").write_text(json.dumps({**cfg, "guidance_floor": 0.3,
+                                                        "fast": {"steps": 2, "guidance_floor": 0.0}}))
+    fast = Pipeline.from_pretrained(tmp_path, text_encoder=text_encoder, fast=True)
+    assert fast.config.guidance_floor == 0.0 and fast.resolve(GenerationRequest(prompt="x")).guidance_floor == 0.0
