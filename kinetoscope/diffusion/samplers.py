@@ -101,6 +101,7 @@ def denoise(
     x = noise if keep is None else torch.where(keep, given_latents, noise)
     n = len(ts) - 1
     calls, x0, moved, prev = 0, None, 0.0, None
+    scale = lambda level: guidance if level >= guidance_floor else 1.0  # noqa: E731
     for i in range(n):
         t, t_next = ts[i], ts[i + 1]
         if release is not None and keep is not None and t < release_at and release.any():
@@ -114,12 +115,12 @@ def denoise(
         if cache > 0 and sampler == "euler" and x0 is not None and i < n - 1 and moved < cache:
             v = (x - x0) / t  # reuse the last call's clean-sample estimate
         else:
-            v = guided_velocity(model, x, t, cond, uncond, guidance if t >= guidance_floor else 1.0, given)
+            v = guided_velocity(model, x, t, cond, uncond, scale(t), given)
             calls, x0, moved = calls + 1, x - t * v, 0.0
         prev = x
         x_next = x + (t_next - t) * v
         if sampler == "heun" and t_next > 0:
-            v2 = guided_velocity(model, x_next, t_next, cond, uncond, guidance if t_next >= guidance_floor else 1.0, given)
+            v2 = guided_velocity(model, x_next, t_next, cond, uncond, scale(t_next), given)
             calls += 1
             x_next = x + (t_next - t) * 0.5 * (v + v2)
         if preview is not None:

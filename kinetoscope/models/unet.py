@@ -47,7 +47,7 @@ class UNetConfig:
     # 3x3x3 stem dominated the step's cost)
     head: str = "unfold"  # unfold: a 3x3x3 conv to the folded output, unfolded; concat: the features unfolded
     # to full resolution, concatenated with the noisy input, then a zero-initialised 3x3x3 conv; refine: concat
-    # with one more full-resolution layer first (3x3x3 conv to 2 x head_channels, GroupNorm, SiLU), so what is
+    # with one more full-resolution layer first ((1,3,3) conv to 2 x head_channels, GroupNorm, SiLU), so what is
     # drawn inside a fold is not a linear function of its features and the noisy pixels around it
     head_channels: int = 16  # concat head: feature channels per full-resolution position
     text_pool: str = "mean"  # the pooled caption: the mean of its tokens, or their sum (summed class labels: each
