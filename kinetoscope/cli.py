@@ -394,7 +394,14 @@ def main(argv: list[str] | None = None) -> int:
         args = e.parse_args(argv[2:])
         args.func = cmd_export
     else:
-        args = build_parser().parse_args(argv)
+        parser = build_parser()
+        args, extra = parser.parse_known_args(argv)
+        # `train run_dir=R --resume steps=N`: argparse ends the overrides at the first option, so
+        # key=value words after one come back unparsed; they are overrides all the same.
+        if extra and getattr(args, "func", None) is cmd_train and all("=" in w and not w.startswith("-") for w in extra):
+            args.overrides = [*args.overrides, *extra]
+        elif extra:
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         return args.func(args)
     except UserError as e:

@@ -92,3 +92,24 @@ def test_a_diverging_training_run_stops_with_a_clear_error_not_a_traceback(tmp_p
     assert code == 2, err
     last = err.strip().splitlines()[-1]  # after the progress bar
     assert last.startswith("kinetoscope: error: training ") and "at step " in last and "Traceback" not in err, err
+
+
+def test_train_overrides_may_follow_resume(tmp_path, capsys):
+    """`train run_dir=R --resume steps=N` continues the run to N (argparse alone would stop at --resume)."""
+    import torch
+
+    from kinetoscope.models import CausalVAE
+    from tests.conftest import TINY_VAE
+
+    torch.manual_seed(0)
+    CausalVAE(TINY_VAE).save_pretrained(tmp_path / "vae")
+    run = tmp_path / "run"
+    common = [f"vae={tmp_path / 'vae'}", "dit_model={width: 32, depth: 1, heads: 2}", "batch_size=2", "frames=5",
+              "width=32", "height=32", "sample_every=0", "threads=1", "precision=fp32"]
+    assert main(["train", "--stage", "denoiser", f"run_dir={run}", *common, "steps=2"]) == 0
+    assert main(["train", "--stage", "denoiser", f"run_dir={run}", "--resume", *common, "steps=4"]) == 0
+    assert torch.load(run / "checkpoint.pt", map_location="cpu", weights_only=False)["step"] == 4
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as e:
+        main(["train", f"run_dir={run}", "--resume", "stray"])
+    assert e.value.code == 2 and "unrecognized arguments: stray" in capsys.readouterr().err
