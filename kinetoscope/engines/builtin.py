@@ -28,7 +28,8 @@ class BuiltinEngine:
                             max_frames=c.max_frames,
                             trained_sizes=tuple(c.trained_sizes) if c.trained_sizes else None,
                             trained_seconds=c.trained_seconds,
-                            extra={"frame_rule": f"1+{vae.time_factor}k"})
+                            extra={"frame_rule": f"1+{vae.time_factor}k", "steps": c.steps, "guidance": c.guidance,
+                                   "guidance_floor": c.guidance_floor, "sampler": c.sampler})
 
     def resolve(self, request: GenerationRequest) -> GenerationRequest:
         return self.pipeline.resolve(request)

@@ -59,6 +59,7 @@ def test_multipart_create_with_image_is_i2v(client, svc):
     ({"prompt": "a ball", "seconds": "99"}, "seconds", "out of range"),
     ({"prompt": "a ball", "seconds": "soon"}, "seconds", "number"),
     ({"prompt": "a ball", "steps": 0}, "steps", "out of range"),
+    ({"prompt": "a ball", "guidance_floor": 1.5}, "guidance_floor", "allowed 0.0 to 1.0"),
     ({"prompt": "a ball", "model": "sora-9"}, "model", "kinetoscope-builtin"),
     ({"prompt": "a ball", "task": "recut"}, "task", "storyboard"),
     ({"prompt": "a ball", "task": "i2v"}, "input_reference", "input_reference"),
@@ -169,8 +170,23 @@ def test_sse_streams_progress_to_completion(client, svc):
 def test_models_and_openapi(client):
     models = client.get("/v1/models").json()["data"]
     assert models[0]["id"] == "kinetoscope-builtin" and "t2v" in models[0]["capabilities"]["tasks"]
+    config = client.app.state.svc.engines.get("kinetoscope-builtin").pipeline.config  # the sampling defaults a request gets
+    extra = models[0]["capabilities"]["extra"]
+    assert (extra["steps"], extra["guidance"], extra["guidance_floor"], extra["sampler"]) == \
+        (config.steps, config.guidance, config.guidance_floor, config.sampler)
     schema = client.get("/openapi.json").json()
     assert "/v1/videos" in schema["paths"] and "multipart/form-data" in json.dumps(schema["paths"]["/v1/videos"])
+
+
+def test_a_request_may_set_the_guidance_floor_and_its_recipe_keeps_it(client, svc):
+    default = client.post("/v1/videos", json={"prompt": "a red circle", "seconds": "1", "seed": 4}).json()
+    floor = client.post("/v1/videos", json={"prompt": "a red circle", "seconds": "1", "seed": 4,
+                                            "guidance_floor": 0.5}).json()
+    config = svc.engines.get("kinetoscope-builtin").pipeline.config
+    assert default["request"]["guidance_floor"] == config.guidance_floor and floor["request"]["guidance_floor"] == 0.5
+    assert work(svc, 2) == 2
+    done = client.get(f"/v1/videos/{floor['id']}").json()
+    assert done["status"] == "completed" and done["request"]["guidance_floor"] == 0.5
 
 
 def test_edit_a_completed_video_and_an_upload(client, svc):

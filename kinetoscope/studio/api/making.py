@@ -67,6 +67,7 @@ def generation_request(svc, fields: dict, engine, base: GenerationRequest | None
         frames=1 if task == "image" else (None if (seconds is not None or base is None) else b.frames),
         fps=forms.number(fields, "fps", int, b.fps), steps=forms.number(fields, "steps", int, b.steps),
         guidance=forms.number(fields, "guidance", float, b.guidance),
+        guidance_floor=forms.number(fields, "guidance_floor", float, b.guidance_floor),
         seed=forms.number(fields, "seed", int, None if base is None else b.seed),
         sampler=forms.text(fields, "sampler", b.sampler),
     )

@@ -195,6 +195,8 @@ class VideoSettings(Body):
     seed: int | None = SEED
     steps: int | None = Field(None, ge=limits.STEPS[0], le=limits.STEPS[1])
     guidance: float | None = Field(None, ge=limits.GUIDANCE[0], le=limits.GUIDANCE[1])
+    guidance_floor: float | None = Field(None, ge=limits.GUIDANCE_FLOOR[0], le=limits.GUIDANCE_FLOOR[1],
+                                         description="no guidance below this noise level (default: the model's)")
     fps: int | None = Field(None, ge=limits.FPS[0], le=limits.FPS[1])
     sampler: str | None = Field(None, description="the model's sampler (e.g. euler)")
 
