@@ -46,7 +46,8 @@ def score_row(name: str, pipe, prompts, large: bool = True, **settings) -> dict:
     large_s = None
     if large:
         t0 = time.perf_counter()
-        pipe.generate(GenerationRequest(prompt=prompts[0].prompt, steps=settings["steps"], guidance=settings["guidance"], **LARGE))
+        pipe.generate(GenerationRequest(prompt=prompts[0].prompt, steps=settings["steps"], guidance=settings["guidance"],
+                                        guidance_floor=settings["guidance_floor"], **LARGE))
         large_s = round(time.perf_counter() - t0, 3)
     return {"setting": name, "large_clip_s": large_s, **row}
 
@@ -61,15 +62,17 @@ def run(args) -> dict:
     for p in (full, fast):  # text encoder and caches loaded before timing
         p.generate(GenerationRequest(prompt="warm up", steps=2))
     c, n = full.config, fast.config.steps
-    distilled = bool(c.fast.get("denoiser"))  # else the fast setting is the full model at n steps: row 2
-    rows = [
-        score_row(f"full, {c.steps} steps", full, prompts, not args.no_large, steps=c.steps, guidance=c.guidance, **geometry),
-        score_row(f"full, {n} steps" + ("" if distilled else " (fast)"), full, prompts, not args.no_large, steps=n,
-                  guidance=c.guidance, **geometry),
-    ]
-    if distilled:
-        rows.append(score_row(f"distilled, {n} steps", fast, prompts, not args.no_large, steps=n,
-                              guidance=fast.config.guidance, **geometry))
+    distilled = bool(c.fast.get("denoiser"))  # else the fast setting is the full model at its own settings: row 2
+
+    def own(p) -> dict:  # a pipeline's own sampling settings
+        return {"steps": p.config.steps, "guidance": p.config.guidance, "guidance_floor": p.config.guidance_floor}
+
+    rows = [score_row(f"full, {c.steps} steps", full, prompts, not args.no_large, **own(full), **geometry)]
+    if distilled:  # the full model at the student's step count: what fewer steps give without distillation
+        rows += [score_row(f"full, {n} steps", full, prompts, not args.no_large, **{**own(full), "steps": n}, **geometry),
+                 score_row(f"distilled, {n} steps", fast, prompts, not args.no_large, **own(fast), **geometry)]
+    else:  # the fast setting: the full model at the fast entry's steps, guidance and guidance floor
+        rows.append(score_row(f"full, {n} steps (fast)", fast, prompts, not args.no_large, **own(fast), **geometry))
     compare(rows)
     for r in rows:
         if r["large_clip_s"]:

@@ -118,5 +118,7 @@ def test_fast_benchmark_scores_the_distilled_setting_against_the_full_one(tmp_pa
 
     fast.main(["--limit", "1", "--threads", "1", "--no-large", "--out", str(tmp_path / "builtin.json")])  # no student:
     full, few = json.loads((tmp_path / "builtin.json").read_text())["rows"]  # its fast setting is row 2
-    n = json.loads((BUILTIN_WEIGHTS / "pipeline.json").read_text())["fast"]["steps"]
-    assert few["setting"] == f"full, {n} steps (fast)" and few["guidance"] == full["guidance"]
+    entry = json.loads((BUILTIN_WEIGHTS / "pipeline.json").read_text())["fast"]
+    assert few["setting"] == f"full, {entry['steps']} steps (fast)" and few["steps"] == entry["steps"]
+    assert few["guidance"] == entry.get("guidance", full["guidance"])  # the fast entry's own settings
+    assert few["guidance_floor"] == entry.get("guidance_floor", full["guidance_floor"])
