@@ -37,7 +37,7 @@ def score(pipe, prompts, **settings) -> dict:
         pipe.generate = orig
     s = rep["scores"]["overall"]
     return {"steps": rep["config"]["steps"], "guidance": rep["config"]["guidance"],
-            "guidance_floor": settings.get("guidance_floor"),
+            "guidance_floor": rep["config"]["guidance_floor"],
             "seconds_per_clip": rep["timing"]["seconds_per_clip_median"],
             "model_calls_per_clip": round(sum(calls) / len(calls), 2), **{a: s[a] for a in ATTRS},
             "mean_score": round(sum(s[a] for a in ATTRS) / len(ATTRS), 4)}
