@@ -102,6 +102,24 @@ def prompt_warning(config, *prompts: str | None, see: str = "the model card") ->
     None when there are none, or no config."""
     if config is None:
         return None
-    words = unknown_in(config.vocabulary, *prompts)
+    read = wordnet_readings(config, *prompts)
+    words = [w for w in unknown_in(config.vocabulary, *prompts) if w not in read]
     backgrounds = unseen_backgrounds(config.world, *prompts)
-    return warning(words, config.vocabulary, see, backgrounds, config.world) if words or backgrounds else None
+    lines = [warning(words, config.vocabulary, see, backgrounds, config.world)] if words or backgrounds else []
+    if read:
+        lines.append("it reads these words as ones it was taught (WordNet): "
+                     + ", ".join(f"{w} as {c}" for w, c in read.items()))
+        return "; ".join(lines)
+    return lines[0] if lines else None
+
+
+def wordnet_readings(config, *prompts: str | None) -> dict[str, str]:
+    """The words of `prompts` that a model reading concepts (`text: concepts`) never saw in training
+    but reads through WordNet, with the concept each is read as (data/lexicon.py `readings`)."""
+    if not config.vocabulary or config.text != "concepts":
+        return {}
+    from kinetoscope.data.lexicon import readings, trained_concepts
+
+    known = trained_concepts(config.vocabulary, config.world)
+    vocabulary = set(config.vocabulary)
+    return {w: c for p in prompts if p for w, c in readings(p, vocabulary, known).items()}

@@ -3,6 +3,11 @@ or speed becomes that concept ("box" -> square, "drifting leftward" -> left, "ra
 colour in the background phrase becomes a background colour ("on blue" -> bg-blue); every other
 word is dropped.
 
+A trained model reads a word outside these lists through WordNet (data/wordnet.py: "orb" as
+circle, "climbing" as up, "crimson" as red), as the concept it knows that the word's common senses
+are; training does not (its captions' other words, "round" in "round dot", "sitting" in "sitting
+still", read as nothing new there), so every training caption reads as the same concepts either way.
+
 The synonyms are the training captions' own word lists (data/captions.py), so a model whose text
 encoder reads concepts (`text: concepts`) sees one input per scene however it is phrased, and
 "a red circle on a blue background" differs from "a blue circle on a red background", which a bag
@@ -14,6 +19,7 @@ model was never taught.
 
 from __future__ import annotations
 
+from kinetoscope.data import wordnet
 from kinetoscope.data.captions import (COLOUR_WORDS, COUNT_WORDS, SIZE_WORDS, SPEED_WORDS,
                                        _participle, _third)
 from kinetoscope.data.scene import COLOURS, GEOMETRIC_SHAPES
@@ -24,6 +30,7 @@ _BG_BEFORE = {"on", "against", "over", "behind"}  # "on a blue background"; "in 
 _BG_AFTER = {"background", "backdrop", "backgrounds", "gradient", "field"}
 _ARTICLES = {"a", "an", "the", "one"}
 _BG_LINK = {"is", "was", "colored", "coloured"}  # "the background is blue", "a backdrop coloured blue"
+GRAMMAR = _BG_BEFORE | _BG_AFTER | _ARTICLES | _BG_LINK  # words the reader parses, never read as concepts
 
 
 def _forms(word: str) -> set[str]:
@@ -72,6 +79,39 @@ def _table() -> dict[str, str]:
 
 
 CONCEPTS: dict[str, str] = _table()
+SYNONYMS: dict[str, list[str]] = wordnet.load()  # word -> concepts, most likely first
+
+
+def _stems(word: str) -> list[str]:
+    """The word and the base forms it may be inflected from ("orbs" orb, "climbing" climb,
+    "rising" rise, "dropped" drop, "rebounded" rebound, "bodies" body)."""
+    out = [word]
+    for suffix, adds in (("ies", ("y",)), ("es", ("", "e")), ("s", ("",)), ("ing", ("", "e")),
+                         ("ed", ("", "e"))):
+        if word.endswith(suffix) and len(word) > len(suffix) + 2:
+            stem = word[: -len(suffix)]
+            out += [stem + a for a in adds]
+            if suffix in ("ing", "ed") and len(stem) > 2 and stem[-1] == stem[-2]:
+                out.append(stem[:-1])  # "dropped", "spinning"
+    return out
+
+
+def synonym(word: str, known: set[str] | None = None) -> str | None:
+    """The concept WordNet reads `word` (or the word it is inflected from) as: the most likely one
+    of those in `known` (`trained_concepts`; any where None); None where it reads as none of them."""
+    ok = None if known is None else {k.removeprefix(BACKGROUND) for k in known}
+    for stem in _stems(word):
+        for c in SYNONYMS.get(stem, ()):
+            if ok is None or c in ok:
+                return c
+    return None
+
+
+def readings(prompt: str, vocabulary: set[str], known: set[str] | None = None) -> dict[str, str]:
+    """The words of `prompt` outside `vocabulary` (the training captions' words) that are read
+    through WordNet, with the concept each is read as."""
+    return {w: c for w in words_of(prompt)
+            if w not in vocabulary and w not in CONCEPTS and (c := synonym(w, known)) is not None}
 
 
 def trained_concepts(vocabulary: list[str] | None, world: dict | None = None) -> set[str] | None:
@@ -88,15 +128,18 @@ def trained_concepts(vocabulary: list[str] | None, world: dict | None = None) ->
     return {c for c in named if c not in COLOURS or c in objects} | {BACKGROUND + c for c in backgrounds}
 
 
-def concepts(prompt: str, known: set[str] | None = None) -> list[str]:
+def concepts(prompt: str, known: set[str] | None = None, synonyms: bool = False) -> list[str]:
     """The prompt's concepts in order, once each (a colour in a background phrase as bg-<colour>);
     with `known` (`trained_concepts`), only those: a concept the model never trained on ("falling"
     for a model that only moves things up, down, left and right) is a vector it never learned to
-    read, so it is left out rather than added as noise (the vocabulary warning names its word)."""
+    read, so it is left out rather than added as noise (the vocabulary warning names its word). With
+    `synonyms` (a trained model reading a prompt), a word outside the lists is read through WordNet."""
     words = words_of(prompt)
     out = []
     for i, w in enumerate(words):
         c = CONCEPTS.get(w)
+        if c is None and synonyms:
+            c = synonym(w, known)
         if c is None:
             continue
         if c in COLOURS:

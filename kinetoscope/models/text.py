@@ -71,7 +71,8 @@ def text_encoder(name: str = "minilm", vocabulary: list[str] | None = None, worl
     """The text encoder by the name a run and its pipeline.json record: minilm (this module's frozen
     sentence encoder), words (models/words.py: a fixed vector per word) or concepts (a fixed vector
     per world concept the words name, data/lexicon.py; only the concepts of the model's training
-    `vocabulary` and `world`, its pipeline.json's, where it records them)."""
+    `vocabulary` and `world`, its pipeline.json's, where it records them; there, a word outside the
+    world's word lists is read through WordNet)."""
     if name in ("words", "concepts"):
         from kinetoscope.models.words import WordEncoder
 
@@ -81,7 +82,8 @@ def text_encoder(name: str = "minilm", vocabulary: list[str] | None = None, worl
 
         from kinetoscope.data.lexicon import concepts, trained_concepts
 
-        return WordEncoder(read=partial(concepts, known=trained_concepts(vocabulary, world)))
+        return WordEncoder(read=partial(concepts, known=trained_concepts(vocabulary, world),
+                                        synonyms=vocabulary is not None))
     if name != "minilm":
         from kinetoscope.train.config import TEXT_ENCODERS
 
