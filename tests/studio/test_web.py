@@ -63,7 +63,7 @@ def test_create_page_labels_every_control_and_offers_model_sizes(client, svc):
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
     page = Page(r.text)
     names = {c["name"] for c in page.controls}
-    assert {"prompt", "negative_prompt", "task", "size", "seconds", "seed", "steps", "guidance",
+    assert {"prompt", "negative_prompt", "task", "size", "seconds", "seed", "steps", "guidance", "guidance_floor",
             "input_reference", "input_training_consent"} <= names
     assert "model" not in names  # only one engine
     for c in page.controls:
@@ -85,14 +85,14 @@ def test_create_page_labels_every_control_and_offers_model_sizes(client, svc):
 
 def test_form_post_creates_a_job_and_redirects_to_its_page(client, svc):
     r = post_form(client, {"prompt": "a red circle moving right", "size": "64x32", "seconds": "1", "seed": "7",
-                           "steps": "3", "task": "t2v"})
+                           "steps": "3", "guidance_floor": "0.25", "task": "t2v"})
     assert r.status_code == 303
     url = r.headers["location"]
     vid = url.rsplit("/", 1)[1]
     assert url == f"/videos/{vid}"
     v = client.get(f"/v1/videos/{vid}").json()
     assert (v["prompt"], v["size"], v["seconds"], v["task"]) == ("a red circle moving right", "64x32", "1", "t2v")
-    assert v["request"]["seed"] == 7 and v["request"]["steps"] == 3
+    assert v["request"]["seed"] == 7 and v["request"]["steps"] == 3 and v["request"]["guidance_floor"] == 0.25
 
     queued = client.get(url)
     assert queued.status_code == 200
@@ -132,6 +132,7 @@ def test_upload_is_i2v_and_training_consent_is_opt_in(client, svc):
     ({"prompt": "a ball", "seconds": "99"}, "seconds", "out of range"),
     ({"prompt": "a ball", "size": "100x64"}, "size", "multiple of 16"),
     ({"prompt": "a ball", "steps": "0"}, "steps", "out of range"),
+    ({"prompt": "a ball", "guidance_floor": "1.5"}, "guidance_floor", "guidance_floor"),
     ({"prompt": "a ball", "seed": "soon"}, "seed", "integer"),
     ({"prompt": "", "negative_prompt": "blur"}, "prompt", "prompt"),
     ({"prompt": "a ball", "task": "i2v"}, "input_reference", "input_reference"),

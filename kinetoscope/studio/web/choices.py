@@ -95,6 +95,7 @@ def form_options(caps: Capabilities, engine_names: list[str], current: dict) -> 
         "models": engine_names,
         "steps_range": limits.STEPS,
         "guidance_range": limits.GUIDANCE,
+        "guidance_floor_range": limits.GUIDANCE_FLOOR,
         "prompt_max": limits.PROMPT_MAX_CHARS,
         "example_prompt": EXAMPLE_PROMPT,
         "example_shots": EXAMPLE_SHOTS,

@@ -27,7 +27,7 @@ templates = Jinja2Templates(directory=HERE / "templates")
 router = APIRouter(include_in_schema=False, dependencies=[Depends(auth.require_form_csrf)])
 
 CREATE_FIELDS = ("prompt", "negative_prompt", "task", "model", "size", "seconds", "seed", "steps", "guidance",
-                 "input_reference", "input_training_consent", "n")
+                 "guidance_floor", "input_reference", "input_training_consent", "n")
 FIELD_OF = {"width": "size", "height": "size", "frames": "seconds", "fps": "seconds"}  # error param -> form field
 STATUS = {"queued": "Queued", "in_progress": "Making", "completed": "Done", "failed": "Failed",
           "cancelled": "Cancelled"}  # badges
