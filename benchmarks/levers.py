@@ -1,7 +1,7 @@
 """The CPU levers of issue 9, each against eager fp32 in the same run: channels-last 3D
 memory format, torch.compile (inductor), and bf16 autocast, on the built-in model's
-denoiser step (classifier-free-guidance batch of 2 at the default 64x64, 2-s latent grid)
-and its autoencoder decode of that clip.
+denoiser step (classifier-free-guidance batch of 2 at 64x64, a 2-s clip's grid) and, for a
+latent model, its autoencoder decode of that clip (a pixel-space model has none to time).
 
     python -m benchmarks.levers            # writes benchmarks/results/levers.json
     python -m benchmarks.levers --quick
@@ -125,7 +125,8 @@ def run(args) -> dict:
     repeats = 3 if args.quick else 7
     skip = args.skip_compile
     rows = measure("denoiser step (CFG batch 2)", den, step, repeats, None if skip else torch.compile)
-    rows += measure("autoencoder decode (2 s)", vae, decode, max(2, repeats // 2), None if skip else _compile_decoder)
+    if hasattr(vae, "decoder"):  # a latent autoencoder; pixel space decodes nothing
+        rows += measure("autoencoder decode (2 s)", vae, decode, max(2, repeats // 2), None if skip else _compile_decoder)
     flags = sorted({"avx2", "avx512f", "avx512_bf16", "amx_bf16"} & cpu_flags())
     result = {"benchmark": "levers", "threads": args.threads, "torch": torch.__version__, "cpu_flags": flags,
               "fast_bf16": fast_bf16(), "grid": [c, t, h, w], "rows": rows,

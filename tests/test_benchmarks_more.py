@@ -94,6 +94,16 @@ def test_levers_give_the_eager_output():
     assert all(positive(r["seconds"]) for r in rows)
 
 
+def test_levers_run_on_the_pixel_space_built_in_model(tmp_path):
+    """The shipped model has no autoencoder: the benchmark times its denoiser step and decodes nothing."""
+    from benchmarks import levers
+
+    out = levers.main(["--quick", "--skip-compile", "--threads", "1", "--out", str(tmp_path / "levers.json")])
+    assert {r["stage"] for r in out["rows"]} == {"denoiser step (CFG batch 2)"}
+    assert {r["lever"] for r in out["rows"]} >= {"eager fp32", "bf16 autocast"}
+    assert (tmp_path / "levers.json").exists()
+
+
 @pytest.mark.slow
 def test_fast_benchmark_scores_the_distilled_setting_against_the_full_one(tmp_path, capsys, tiny_model_dir):
     import shutil
