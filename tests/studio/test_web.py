@@ -95,7 +95,7 @@ def test_form_post_creates_a_job_and_redirects_to_its_page(client, svc):
     assert v["request"]["seed"] == 7 and v["request"]["steps"] == 3 and v["request"]["guidance_floor"] == 0.25
 
     queued = client.get(url)
-    assert queued.status_code == 200
+    assert queued.status_code == 200 and "off below noise level 0.25" in queued.text
     bar = Page(queued.text)
     assert '<noscript><meta http-equiv="refresh"' in queued.text  # refreshes itself without JavaScript
     assert f'data-events="/v1/videos/{vid}/events"' in queued.text
