@@ -19,7 +19,9 @@ model was never taught.
 
 from __future__ import annotations
 
-from kinetoscope.data import wordnet
+import json
+from pathlib import Path
+
 from kinetoscope.data.captions import (COLOUR_WORDS, COUNT_WORDS, SIZE_WORDS, SPEED_WORDS,
                                        _participle, _third)
 from kinetoscope.data.scene import COLOURS, GEOMETRIC_SHAPES
@@ -79,7 +81,8 @@ def _table() -> dict[str, str]:
 
 
 CONCEPTS: dict[str, str] = _table()
-SYNONYMS: dict[str, list[str]] = wordnet.load()  # word -> concepts, most likely first
+SYNONYMS_TABLE = Path(__file__).with_name("wordnet_concepts.json")  # built by data/wordnet.py
+SYNONYMS: dict[str, list[str]] = json.loads(SYNONYMS_TABLE.read_text())["words"]  # word -> concepts, likeliest first
 
 
 def _stems(word: str) -> list[str]:

@@ -7,7 +7,7 @@ module names each concept by the WordNet senses it means (ANCHORS, written once,
 its classes by WordNet synsets) and maps every other English word to the concepts its commonest
 senses are, or point to in one step: a sense similar to one, derived from one, a pertainym of one,
 or a kind of one (its hypernym). The table it builds ships with the package
-(wordnet_concepts.json, a few thousand words), so reading a prompt needs no WordNet at run time.
+(wordnet_concepts.json, read by lexicon.py), so reading a prompt needs no WordNet at run time.
 
 Rebuild the table from a WordNet 3.0 database folder (Debian's `wordnet-base` installs one):
 
@@ -23,7 +23,8 @@ import json
 import sys
 from pathlib import Path
 
-TABLE = Path(__file__).with_name("wordnet_concepts.json")
+from kinetoscope.data.lexicon import CONCEPTS, GRAMMAR, SYNONYMS_TABLE
+
 _FILES = {"n": "noun", "v": "verb", "a": "adj", "r": "adv"}
 SENSES = 3  # a word's first senses per part of speech that may be read (WordNet lists commonest first)
 SHARE = 4   # ... and of those only the ones tagged at least 1/SHARE as often as its commonest sense
@@ -130,20 +131,13 @@ def build(root: str | Path, skip: set[str], anchors: dict[str, tuple[str, ...]] 
     return {w: cs for w in words if (cs := concepts_of(w, index, data, counts, anchors))}
 
 
-def load() -> dict[str, list[str]]:
-    """The shipped table ({} where it is missing)."""
-    return json.loads(TABLE.read_text())["words"] if TABLE.exists() else {}
-
-
 def main(argv: list[str]) -> None:
-    from kinetoscope.data.lexicon import CONCEPTS, GRAMMAR
-
     root = argv[0] if argv else "/usr/share/wordnet"
     table = build(root, skip=set(CONCEPTS) | GRAMMAR)
-    TABLE.write_text(json.dumps({"source": "WordNet 3.0 (Princeton University), see WORDNET_LICENSE; "
+    SYNONYMS_TABLE.write_text(json.dumps({"source": "WordNet 3.0 (Princeton University), see WORDNET_LICENSE; "
                                            "built by python -m kinetoscope.data.wordnet",
                                  "words": table}, indent=0, sort_keys=True) + "\n")
-    print(f"{len(table)} words -> {TABLE}")
+    print(f"{len(table)} words -> {SYNONYMS_TABLE}")
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ import pytest
 
 from kinetoscope.data import wordnet
 from kinetoscope.data.captions import random_caption
-from kinetoscope.data.lexicon import CONCEPTS, GRAMMAR, concepts, readings, synonym, trained_concepts
+from kinetoscope.data.lexicon import CONCEPTS, GRAMMAR, SYNONYMS, concepts, readings, synonym, trained_concepts
 from kinetoscope.data.world import sample_scene
 from kinetoscope.eval.vocab import world_of
 from kinetoscope.request import read_config
@@ -74,7 +74,7 @@ def test_the_table_s_rules(tmp_path):
 
 
 def test_the_shipped_table_reads_common_synonyms_and_no_training_word():
-    table = wordnet.load()
+    table = SYNONYMS
     assert len(table) > 300
     for word, concept in {"orb": "circle", "crimson": "red", "scarlet": "red", "azure": "blue", "climb": "up",
                           "soar": "up", "plunge": "down", "rebound": "bounce", "motionless": "still",
@@ -91,7 +91,7 @@ def test_the_shipped_table_reads_common_synonyms_and_no_training_word():
                     reason="no WordNet database (Debian: apt-get install wordnet-base)")
 def test_the_shipped_table_is_what_wordnet_rebuilds():
     rebuilt = wordnet.build("/usr/share/wordnet", skip=set(CONCEPTS) | GRAMMAR)
-    assert rebuilt == wordnet.load()
+    assert rebuilt == SYNONYMS
 
 
 def test_a_trained_model_reads_them_as_the_concepts_it_knows():
