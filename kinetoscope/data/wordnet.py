@@ -33,7 +33,8 @@ RELATIONS = {"&": "similar to", "+": "derived from", "\\": "pertainym of", "@": 
              "@i": "instance of"}
 
 # concept -> the WordNet senses that mean it, as word.pos.N (the N-th sense of the word in that part
-# of speech, WordNet's own order), chosen from the senses of the concept's training words
+# of speech, WordNet's own order), chosen from the senses of the concept's training words (and,
+# for "still", the head adjective of its cluster, "nonmoving", whose satellites it is one of)
 ANCHORS: dict[str, tuple[str, ...]] = {
     "red": ("red.n.1", "red.a.1"), "orange": ("orange.n.2", "orange.a.1"),
     "yellow": ("yellow.n.1", "yellow.a.1"), "green": ("green.n.1", "green.a.1"),
@@ -42,8 +43,7 @@ ANCHORS: dict[str, tuple[str, ...]] = {
     "white": ("white.n.2", "white.a.1"), "black": ("black.n.1", "black.a.1"),
     "gray": ("gray.n.1", "gray.a.1"),
     "circle": ("circle.n.1", "circle.n.3", "disc.n.2", "disc.n.4", "dot.n.1", "ball.n.1", "ball.n.3",
-               "ball.n.6",
-               "round.a.1"),
+               "ball.n.6", "round.a.1"),
     "square": ("square.n.1", "square.n.4", "box.n.5", "block.n.1", "block.n.3"),
     "triangle": ("triangle.n.1", "triangle.n.2"),
     "star": ("star.n.5",),
