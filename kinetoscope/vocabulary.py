@@ -109,8 +109,7 @@ def prompt_warning(config, *prompts: str | None, see: str = "the model card") ->
     if read:
         lines.append("it reads these words as ones it was taught (WordNet): "
                      + ", ".join(f"{w} as {c}" for w, c in read.items()))
-        return "; ".join(lines)
-    return lines[0] if lines else None
+    return "; ".join(lines) or None
 
 
 def wordnet_readings(config, *prompts: str | None) -> dict[str, str]:

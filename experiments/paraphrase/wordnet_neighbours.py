@@ -24,8 +24,8 @@ def main(root: str) -> None:
     filler = [w for w in vocabulary if w not in CONCEPTS]
 
     def read(word: str, exclude: set[str]) -> list[str]:
-        anchors = {wordnet._sense(index, s): c for c, senses in wordnet.ANCHORS.items() for s in senses
-                   if s.rsplit(".", 2)[0] not in exclude}
+        anchors = wordnet.anchor_senses(index, {c: tuple(s for s in senses if s.rsplit(".", 2)[0] not in exclude)
+                                                for c, senses in wordnet.ANCHORS.items()})
         lemma = next((s for s in _stems(word) if any((s, p) in index for p in "nvar")), None)
         return wordnet.concepts_of(lemma, index, data, counts, anchors) if lemma else []
 

@@ -98,20 +98,26 @@ def read_database(root: str | Path):
     return index, data, counts
 
 
-def _sense(index, name: str) -> tuple[str, int]:
-    word, pos, n = name.rsplit(".", 2)
-    return pos, index[(word, pos)][int(n) - 1]
+def anchor_senses(index, anchors: dict[str, tuple[str, ...]]) -> dict[tuple[str, int], str]:
+    """{(pos, offset): concept} for `anchors`' word.pos.N names."""
+    out = {}
+    for concept, names in anchors.items():
+        for name in names:
+            word, pos, n = name.rsplit(".", 2)
+            out[(pos, index[(word, pos)][int(n) - 1])] = concept
+    return out
 
 
 def concepts_of(word: str, index, data, counts, anchors: dict[tuple[str, int], str]) -> list[str]:
     """The concepts `word` reads as, most likely first: its common senses (SENSES, SHARE), most
     often tagged first, that are an anchor, else point to one."""
-    senses = sorted((-counts.get((word, pos, n + 1), 0), n, "nvar".index(pos), pos, offset)
-                    for pos in "nvar" for n, offset in enumerate(index.get((word, pos), [])[:SENSES]))
-    most = -senses[0][0]
+    senses = sorted(((counts.get((word, pos, n + 1), 0), n, pos, offset)
+                     for pos in "nvar" for n, offset in enumerate(index.get((word, pos), [])[:SENSES])),
+                    key=lambda s: (-s[0], s[1], "nvar".index(s[2])))  # most tagged, then WordNet's order
+    most = senses[0][0]
     found: list[str] = []
-    for count, _, _, pos, offset in senses:
-        if (1 - count) * SHARE < most + 1:
+    for count, _, pos, offset in senses:
+        if (count + 1) * SHARE < most + 1:
             break
         words, pointers = data[(pos, offset)]
         hits = [anchors.get((pos, offset))] + [
@@ -123,17 +129,20 @@ def concepts_of(word: str, index, data, counts, anchors: dict[tuple[str, int], s
     return found
 
 
-def build(root: str | Path, skip: set[str], anchors: dict[str, tuple[str, ...]] = ANCHORS) -> dict[str, list[str]]:
-    """{word: concepts} for every one-word WordNet lemma not in `skip` that reads as a concept."""
+def build(root: str | Path, skip: set[str] | None = None,
+          anchors: dict[str, tuple[str, ...]] = ANCHORS) -> dict[str, list[str]]:
+    """{word: concepts} for every one-word WordNet lemma not in `skip` (default: the lexicon's own
+    words and the ones its grammar parses) that reads as a concept."""
+    skip = set(CONCEPTS) | GRAMMAR if skip is None else skip
     index, data, counts = read_database(root)
-    anchors = {_sense(index, s): c for c, senses in anchors.items() for s in senses}
+    anchors = anchor_senses(index, anchors)
     words = sorted({w for w, _ in index if "_" not in w and w.replace("-", "").isalpha()} - skip)
     return {w: cs for w in words if (cs := concepts_of(w, index, data, counts, anchors))}
 
 
 def main(argv: list[str]) -> None:
     root = argv[0] if argv else "/usr/share/wordnet"
-    table = build(root, skip=set(CONCEPTS) | GRAMMAR)
+    table = build(root)
     SYNONYMS_TABLE.write_text(json.dumps({"source": "WordNet 3.0 (Princeton University), see WORDNET_LICENSE; "
                                            "built by python -m kinetoscope.data.wordnet",
                                  "words": table}, indent=0, sort_keys=True) + "\n")
