@@ -4,14 +4,16 @@ import pytest
 import torch
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-if "KINETOSCOPE_DATA_DIR" not in os.environ:  # signing keys and studio files: never the user's home
-    import tempfile
+# signing keys and studio files never in the user's home, the measured precision choice never in
+# the user's cache: folders of this run's own, removed when it ends
+for _var, _prefix in (("KINETOSCOPE_DATA_DIR", "kinetoscope-test-data-"), ("KINETOSCOPE_CACHE_DIR", "kinetoscope-test-cache-")):
+    if _var not in os.environ:
+        import atexit
+        import shutil
+        import tempfile
 
-    os.environ["KINETOSCOPE_DATA_DIR"] = tempfile.mkdtemp(prefix="kinetoscope-test-data-")
-if "KINETOSCOPE_CACHE_DIR" not in os.environ:  # the measured precision choice: never the user's cache
-    import tempfile
-
-    os.environ["KINETOSCOPE_CACHE_DIR"] = tempfile.mkdtemp(prefix="kinetoscope-test-cache-")
+        os.environ[_var] = tempfile.mkdtemp(prefix=_prefix)
+        atexit.register(shutil.rmtree, os.environ[_var], ignore_errors=True)
 torch.set_num_threads(int(os.environ.get("KINETOSCOPE_TEST_THREADS", "2")))
 
 from kinetoscope.models import AutoencoderConfig, CausalVAE, DiT, TransformerConfig  # noqa: E402

@@ -23,6 +23,7 @@ never leaves a half-written output behind.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import math
 import os
@@ -131,7 +132,9 @@ def _encode_av(tmp: Path, path: Path, frames: np.ndarray, fps: float, fmt: str, 
     if not lo <= crf <= hi:
         raise MediaError(f"crf {crf} is out of range for {codec}; allowed: {lo} to {hi}", path)
     options = {"crf": str(crf)}
-    if codec == "libvpx-vp9":
+    if codec == "libx264":
+        options.update(x264_params())
+    elif codec == "libvpx-vp9":
         options.update({"b": "0", "deadline": "good", "cpu-used": "4", "row-mt": "1"})  # constant quality
     elif codec == "libvpx":
         options.update({"b": "8M", "deadline": "good", "cpu-used": "4"})  # VP8: crf under a bitrate cap
@@ -158,6 +161,21 @@ def _encode_av(tmp: Path, path: Path, frames: np.ndarray, fps: float, fmt: str, 
             out.mux(stream.encode(None))  # flush delayed frames
     except av.FFmpegError as e:
         raise MediaError(f"could not encode {fmt} with {codec}: {e}", path) from e
+
+
+@functools.cache
+def x264_params(cpuinfo: str = "/proc/cpuinfo") -> dict[str, str]:
+    """Options that make libx264 write the same bytes for the same frames. Its AVX-512 kernels do
+    not: on an AMD EPYC with AVX-512, about one encode in 50 to 100 of the same frames came out
+    different (it depends on what memory held before: tests/media/test_media.py), with its AVX2
+    kernels or none never. So where the CPU has AVX-512, x264 is held to its AVX2 kernels (encoding
+    time is the same within noise)."""
+    try:
+        flags = next((line.split(":", 1)[1].split() for line in Path(cpuinfo).read_text().splitlines()
+                      if line.startswith("flags")), [])
+    except OSError:
+        return {}
+    return {"x264-params": "asm=AVX2"} if "avx512f" in flags and "avx2" in flags else {}
 
 
 def _gif_durations(n: int, fps: float) -> list[int]:

@@ -64,19 +64,21 @@ def assert_stored_once(settings: Settings, ids) -> None:
 
 
 def _long_job_with_jobs_behind_it(url: str) -> tuple[str, list[str], list[str]]:
-    """Create a job and, once it is under way, four small ones behind it. Where this machine
-    finished the first before then, start over with a larger one. Returns the running job's id,
-    the queued ones and those that finished early."""
+    """Create a job and, once it is under way, four small ones behind it. Where this machine got
+    the first past half its denoising by then (too near its end to be sure a kill finds it
+    running), start over with a larger one. Returns the running job's id, the queued ones and
+    those that finished early."""
     early = []
     for size in ("64x64", "128x128", "256x256"):
         vid = create(url, {**LONG, "size": size}).json()["id"]
         wait_for(lambda: (v := status_of(url, [vid])[vid])["status"] == "completed"
                  or (v["status"] == "in_progress" and v["progress"] >= 5), 90, f"the {size} job to be under way")
         queued = [create(url, {**SMALL, "seed": i}).json()["id"] for i in range(4)]
-        if status_of(url, [vid])[vid]["status"] == "in_progress":
+        now = status_of(url, [vid])[vid]
+        if now["status"] == "in_progress" and now["progress"] <= 45:  # denoising is progress 0-90
             return vid, queued, early
         early += [vid, *queued]
-    raise AssertionError("the server finished a 256x256, 200-step job before four more were queued")
+    raise AssertionError("the server got half through a 256x256, 200-step job before four more were queued")
 
 
 def test_embedded_server_killed_with_jobs_queued_loses_nothing(tmp_path, tiny_model_dir, studio):
