@@ -6,7 +6,8 @@ knows that an orb is "an object with a spherical shape" and that to climb is a w
 module names each concept by the WordNet senses it means (ANCHORS, written once, as ImageNet names
 its classes by WordNet synsets) and maps every other English word to the concepts its commonest
 senses are, or point to in one step: a sense similar to one, derived from one, a pertainym of one,
-or a kind of one (its hypernym). The table it builds ships with the package
+or a kind of one (its hypernym); or the opposite concept where a sense is the antonym of one
+("ascend", whose antonym is "descend", reads as up). The table it builds ships with the package
 (wordnet_concepts.json, read by lexicon.py), so reading a prompt needs no WordNet at run time.
 
 Rebuild the table from a WordNet 3.0 database folder (Debian's `wordnet-base` installs one):
@@ -24,6 +25,7 @@ import sys
 from pathlib import Path
 
 from kinetoscope.data.lexicon import CONCEPTS, GRAMMAR, SYNONYMS_TABLE
+from kinetoscope.data.scene import OPPOSITE
 
 _FILES = {"n": "noun", "v": "verb", "a": "adj", "r": "adv"}
 SENSES = 3  # a word's first senses per part of speech that may be read (WordNet lists commonest first)
@@ -31,6 +33,10 @@ SHARE = 4   # ... and of those only the ones tagged at least 1/SHARE as often as
             # (counts + 1, WordNet's cntlist): "set" is far more often "put" than "fixed"
 RELATIONS = {"&": "similar to", "+": "derived from", "\\": "pertainym of", "@": "kind of",
              "@i": "instance of"}
+ANTONYM = "!"  # a sense whose antonym is an anchor of a concept reads as that concept's opposite
+_PAIRS = [("large", "small"), ("fast", "slow"), ("grow", "shrink"), ("black", "white")]
+OPPOSITES = {**{d: o for d, o in OPPOSITE.items() if d in CONCEPTS.values()},  # left/right, up/down
+             **dict(_PAIRS), **{b: a for a, b in _PAIRS}}
 
 # concept -> the WordNet senses that mean it, as word.pos.N (the N-th sense of the word in that part
 # of speech, WordNet's own order), chosen from the senses of the concept's training words (and,
@@ -110,7 +116,8 @@ def anchor_senses(index, anchors: dict[str, tuple[str, ...]]) -> dict[tuple[str,
 
 def concepts_of(word: str, index, data, counts, anchors: dict[tuple[str, int], str]) -> list[str]:
     """The concepts `word` reads as, most likely first: its common senses (SENSES, SHARE), most
-    often tagged first, that are an anchor, else point to one."""
+    often tagged first, that are an anchor, else point to one (or are the antonym of one: the
+    opposite concept)."""
     senses = sorted(((counts.get((word, pos, n + 1), 0), n, pos, offset)
                      for pos in "nvar" for n, offset in enumerate(index.get((word, pos), [])[:SENSES])),
                     key=lambda s: (-s[0], s[1], "nvar".index(s[2])))  # most tagged, then WordNet's order
@@ -120,9 +127,10 @@ def concepts_of(word: str, index, data, counts, anchors: dict[tuple[str, int], s
         if (count + 1) * SHARE < most + 1:
             break
         words, pointers = data[(pos, offset)]
-        hits = [anchors.get((pos, offset))] + [
-            anchors.get((tpos, toffset)) for rel, tpos, toffset, source in pointers
-            if rel in RELATIONS and (source == 0 or words[source - 1] == word)]
+        mine = [(rel, anchors.get((tpos, toffset))) for rel, tpos, toffset, source in pointers
+                if source == 0 or words[source - 1] == word]  # the sense's pointers and this word's own
+        hits = [anchors.get((pos, offset))] + [c for rel, c in mine if rel in RELATIONS] + [
+            OPPOSITES.get(c) for rel, c in mine if rel == ANTONYM]
         for c in hits:
             if c and c not in found:
                 found.append(c)

@@ -33,9 +33,11 @@ SYNSETS = {
     ("n", 910): (["record", "disc"], []), ("n", 920): (["drive", "disc"], []),
     ("n", 930): (["plate", "disc"], [("@", "n", 100, "0000")]),      # "disc"'s 4th sense
     ("n", 950): (["round_shape"], [("@", "n", 100, "0000")]),        # two words: not read
+    ("v", 1000): (["descend"], []),
+    ("v", 1100): (["ascend", "mount"], [("!", "v", 1000, "0101")]),   # "ascend" (word 1) is descend's antonym
 }
 COUNTS = {("orb", "n", 1): 2, ("set", "n", 1): 30, ("set", "a", 1): 1}
-ANCHORS = {"circle": ("circle.n.1", "ball.n.1", "round.a.1")}  # senses listed in SYNSETS' order
+ANCHORS = {"circle": ("circle.n.1", "ball.n.1", "round.a.1"), "down": ("descend.v.1",)}  # senses in SYNSETS' order
 
 
 def write_database(root: Path) -> Path:
@@ -61,7 +63,7 @@ def write_database(root: Path) -> Path:
 
 
 def test_the_table_s_rules(tmp_path):
-    table = wordnet.build(write_database(tmp_path / "wn"), skip={"circle", "ball"}, anchors=ANCHORS)
+    table = wordnet.build(write_database(tmp_path / "wn"), skip={"circle", "ball", "descend"}, anchors=ANCHORS)
     assert table["orb"] == ["circle"]        # its second sense is an anchor (a ball)
     assert table["globe"] == ["circle"] and table["marble"] == ["circle"]  # a synonym; a kind of one
     assert table["globular"] == ["circle"]   # derived from an anchor
@@ -71,12 +73,14 @@ def test_the_table_s_rules(tmp_path):
     assert "disc" not in table               # the anchor is its 4th sense: past SENSES
     assert "circle" not in table and "ball" not in table  # skipped (training words)
     assert not any("_" in w for w in table)  # "round_shape": two words, not read
+    assert table["ascend"] == ["up"]         # the antonym of an anchor of down: down's opposite
+    assert "mount" not in table              # ... the antonym is "ascend"'s, not its synonym's
 
 
 def test_the_shipped_table_reads_common_synonyms_and_no_training_word():
     table = SYNONYMS
     assert len(table) > 300
-    for word, concept in {"orb": "circle", "crimson": "red", "scarlet": "red", "azure": "blue", "climb": "up",
+    for word, concept in {"orb": "circle", "crimson": "red", "scarlet": "red", "azure": "blue", "climb": "up", "ascend": "up",
                           "soar": "up", "plunge": "down", "rebound": "bounce", "motionless": "still",
                           "triangular": "triangle", "cube": "square", "enormous": "large", "tiny": None,
                           "twirl": "spin", "dragon": None}.items():
