@@ -23,6 +23,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from kinetoscope.cpu import cpu_flags
+
 PRECISIONS = ("auto", "fp32", "bf16")
 BF16_MIN_SPEEDUP = 1.1  # auto picks bf16 only if it is at least this much faster than fp32
 BF16_MAX_ERROR = 0.05  # ... and its probe output is within this relative error of fp32's
@@ -35,17 +37,6 @@ class Precision(NamedTuple):
     @property
     def name(self) -> str:
         return "bf16" if self.dtype == torch.bfloat16 else "fp32"
-
-
-@lru_cache(maxsize=1)
-def cpu_flags() -> set[str]:
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("flags"):
-                return set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    return set()
 
 
 @lru_cache(maxsize=1)

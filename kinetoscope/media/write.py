@@ -23,7 +23,6 @@ never leaves a half-written output behind.
 from __future__ import annotations
 
 import contextlib
-import functools
 import json
 import math
 import os
@@ -35,6 +34,8 @@ import av
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 from PIL.PngImagePlugin import PngInfo
+
+from kinetoscope.cpu import cpu_flags
 
 from .errors import MediaError
 
@@ -163,19 +164,14 @@ def _encode_av(tmp: Path, path: Path, frames: np.ndarray, fps: float, fmt: str, 
         raise MediaError(f"could not encode {fmt} with {codec}: {e}", path) from e
 
 
-@functools.cache
-def x264_params(cpuinfo: str = "/proc/cpuinfo") -> dict[str, str]:
-    """Options that make libx264 write the same bytes for the same frames. Its AVX-512 kernels do
-    not: on an AMD EPYC with AVX-512, about one encode in 50 to 100 of the same frames came out
-    different (it depends on what memory held before: tests/media/test_media.py), with its AVX2
-    kernels or none never. So where the CPU has AVX-512, x264 is held to its AVX2 kernels (encoding
-    time is the same within noise)."""
-    try:
-        flags = next((line.split(":", 1)[1].split() for line in Path(cpuinfo).read_text().splitlines()
-                      if line.startswith("flags")), [])
-    except OSError:
-        return {}
-    return {"x264-params": "asm=AVX2"} if "avx512f" in flags and "avx2" in flags else {}
+def x264_params(flags: frozenset[str] | None = None) -> dict[str, str]:
+    """Options that make libx264 write the same bytes for the same frames on a CPU with `flags`
+    (default: this one's). Its AVX-512 kernels do not: on an AMD EPYC with AVX-512, about one encode
+    in 50 to 100 of the same frames came out different (it depends on what memory held before:
+    tests/media/test_media.py), with its AVX2 kernels or none never. So where the CPU has AVX-512,
+    x264 is held to its AVX2 kernels (encoding time is the same within noise)."""
+    flags = cpu_flags() if flags is None else flags
+    return {"x264-params": "asm=AVX2"} if {"avx512f", "avx2"} <= flags else {}
 
 
 def _gif_durations(n: int, fps: float) -> list[int]:

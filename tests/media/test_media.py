@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from kinetoscope.cpu import cpu_flags
 from kinetoscope.media import (
     MediaError,
     contact_sheet,
@@ -81,8 +82,8 @@ def test_mp4_of_the_same_frames_is_the_same_bytes_every_time(tmp_path):
 ])
 def test_x264_is_held_to_avx2_kernels_on_avx512_cpus(tmp_path, flags, params):
     (tmp_path / "cpuinfo").write_text(f"processor\t: 0\nflags\t\t: {flags}\n")
-    assert write_mod.x264_params(str(tmp_path / "cpuinfo")) == params
-    assert write_mod.x264_params(str(tmp_path / "missing")) == {}
+    assert write_mod.x264_params(cpu_flags(str(tmp_path / "cpuinfo"))) == params
+    assert write_mod.x264_params(cpu_flags(str(tmp_path / "missing"))) == {}
 
 
 def test_mp4_non_square_and_odd_sizes(tmp_path):
