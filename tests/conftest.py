@@ -1,4 +1,7 @@
+import atexit
 import os
+import shutil
+import tempfile
 
 import pytest
 import torch
@@ -8,10 +11,6 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 # the user's cache: folders of this run's own, removed when it ends
 for _var, _prefix in (("KINETOSCOPE_DATA_DIR", "kinetoscope-test-data-"), ("KINETOSCOPE_CACHE_DIR", "kinetoscope-test-cache-")):
     if _var not in os.environ:
-        import atexit
-        import shutil
-        import tempfile
-
         os.environ[_var] = tempfile.mkdtemp(prefix=_prefix)
         atexit.register(shutil.rmtree, os.environ[_var], ignore_errors=True)
 torch.set_num_threads(int(os.environ.get("KINETOSCOPE_TEST_THREADS", "2")))
